@@ -1,0 +1,122 @@
+"""Identifier rules (PRODUCT.md "Identifiers"): each check returns the cleaned
+value or raises ``ValidationError`` with a message an operator can act on.
+Forms, the CSV import, the admin and the network API all use these."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from django.core.exceptions import ValidationError
+
+MAX_TAGS = 20
+_DIGITS = re.compile(r"^[0-9]+$")
+_TAG = re.compile(r"^[a-z0-9_:.-]{1,40}$")
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def clean_iccid(value: str, *, check_digit: bool = True) -> str:
+    """19–20 digits starting 89, with a valid Luhn check digit unless waived."""
+    iccid = (value or "").strip()
+    if not _DIGITS.match(iccid):
+        raise ValidationError("An ICCID has digits only.", code="iccid_digits")
+    if not 19 <= len(iccid) <= 20:
+        raise ValidationError(
+            f"An ICCID has 19 or 20 digits; this one has {len(iccid)}.", code="iccid_length"
+        )
+    if not iccid.startswith("89"):
+        raise ValidationError("An ICCID starts with 89.", code="iccid_prefix")
+    if check_digit and not luhn_ok(iccid):
+        raise ValidationError(
+            "The ICCID's check digit (its last digit) is wrong.", code="iccid_luhn"
+        )
+    return iccid
+
+
+def clean_imsi(value: str) -> str:
+    imsi = (value or "").strip()
+    if not _DIGITS.match(imsi):
+        raise ValidationError("An IMSI has digits only.", code="imsi_digits")
+    if not 14 <= len(imsi) <= 15:
+        raise ValidationError(
+            f"An IMSI has 14 or 15 digits; this one has {len(imsi)}.", code="imsi_length"
+        )
+    return imsi
+
+
+def clean_imei(value: str) -> str:
+    """A 15-digit IMEI with a valid Luhn digit, or a 16-digit IMEISV."""
+    imei = (value or "").strip()
+    if not _DIGITS.match(imei):
+        raise ValidationError("An IMEI has digits only.", code="imei_digits")
+    if len(imei) == 15:
+        if not luhn_ok(imei):
+            raise ValidationError("The IMEI's check digit (its last digit) is wrong.", code="imei_luhn")
+        return imei
+    if len(imei) == 16:
+        return imei  # IMEISV: TAC + serial + 2-digit software version, no check digit
+    raise ValidationError(
+        f"Enter a 15-digit IMEI or a 16-digit IMEISV; this one has {len(imei)} digits.",
+        code="imei_length",
+    )
+
+
+def imei_matches(lock: str, presented: str) -> bool:
+    """The lock compares TAC + serial (the first 14 digits) only."""
+    return bool(lock) and bool(presented) and lock[:14] == presented[:14]
+
+
+def clean_tags(value: str | list[str]) -> list[str]:
+    """Short slugs, case-insensitive (kept lower-case), de-duplicated, at most 20."""
+    raw = value if isinstance(value, list) else re.split(r"[,\s]+", value or "")
+    tags: list[str] = []
+    for tag in raw:
+        tag = tag.strip().lower()
+        if not tag:
+            continue
+        if not _TAG.match(tag):
+            raise ValidationError(
+                f"“{tag[:40]}” is not a valid tag: use up to 40 letters, digits, - _ : or .",
+                code="tag_invalid",
+            )
+        if tag not in tags:
+            tags.append(tag)
+    if len(tags) > MAX_TAGS:
+        raise ValidationError(
+            f"An endpoint has at most {MAX_TAGS} tags; this has {len(tags)}.", code="tags_many"
+        )
+    return tags
+
+
+def clean_ipv4_in_subnet(value: str, subnet: str) -> str:
+    """An IPv4 address without leading zeros, inside ``subnet``, and neither its
+    network nor its broadcast address."""
+    text = (value or "").strip()
+    try:
+        address = ipaddress.IPv4Address(text)
+    except ValueError as exc:
+        raise ValidationError(
+            f"“{text[:40]}” is not an IPv4 address (four numbers 0–255, no leading zeros).",
+            code="ip_invalid",
+        ) from exc
+    network = ipaddress.IPv4Network(subnet)
+    if address not in network:
+        raise ValidationError(f"{address} is outside the subnet {network}.", code="ip_outside")
+    if network.prefixlen < 31 and address in (network.network_address, network.broadcast_address):
+        which = "network" if address == network.network_address else "broadcast"
+        raise ValidationError(
+            f"{address} is the {which} address of {network}; choose a host address.",
+            code="ip_reserved",
+        )
+    return str(address)

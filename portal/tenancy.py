@@ -1,0 +1,98 @@
+"""The current account of a request.
+
+A user picks the current account in the header; the choice is kept in the
+session. Views scope every query by ``request.account`` and check the role in
+``request.member``; nothing else decides tenancy.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
+from django.utils.functional import SimpleLazyObject
+
+from portal.models import Member
+
+SESSION_KEY = "current_account_id"
+
+
+def _memberships(request) -> list[Member]:
+    if not request.user.is_authenticated:
+        return []
+    if not hasattr(request, "_memberships"):
+        request._memberships = list(
+            Member.objects.filter(user=request.user).select_related("account")
+        )
+    return request._memberships
+
+
+def _current_member(request) -> Member | None:
+    members = _memberships(request)
+    if not members:
+        return None
+    wanted = request.session.get(SESSION_KEY)
+    for member in members:
+        if member.account_id == wanted:
+            return member
+    return members[0]
+
+
+class CurrentAccountMiddleware:
+    """Sets ``request.member`` and ``request.account`` lazily (no query for static
+    files, the API or anonymous users)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.member = SimpleLazyObject(lambda: _current_member(request))
+        request.account = SimpleLazyObject(
+            lambda: request.member.account if request.member else None
+        )
+        return self.get_response(request)
+
+
+def switch_account(request, account_id: int) -> bool:
+    """Make ``account_id`` current if the user is a member of it."""
+    for member in _memberships(request):
+        if member.account_id == account_id:
+            request.session[SESSION_KEY] = account_id
+            return True
+    return False
+
+
+def account_context(request) -> dict:
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    member = request.member if hasattr(request, "member") else None
+    return {
+        "memberships": _memberships(request),
+        "current_member": member if member else None,
+    }
+
+
+def member_required(role: str | None = None):
+    """Require login and a membership; with ``role`` ("operate" or "terminate"),
+    refuse a lower role with 403. A user without any account sees a clear page."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            from django.contrib.auth.views import redirect_to_login
+
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            member = request.member
+            if not member:
+                return render(request, "portal/no_account.html", status=403)
+            if role == "operate" and not member.can_operate:
+                raise PermissionDenied("Your role in this account is read-only.")
+            if role == "terminate" and not member.can_terminate:
+                raise PermissionDenied("Only account admins may terminate endpoints.")
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
