@@ -1,6 +1,36 @@
-"""The operator screens: Inventory → Endpoints and Groups."""
+"""The operator screens: Inventory → Endpoints, Groups and Network events.
 
+Explicit paths, one view each; an ICCID in the URL is looked up inside the
+current account only (another account's endpoint is a 404)."""
+
+from django.urls import path
+
+from inventory.views import (
+    endpoint_actions,
+    endpoint_bulk,
+    endpoint_detail,
+    endpoint_edit,
+    endpoint_list,
+    events,
+    groups,
+)
 
 app_name = "inventory"
 
-urlpatterns: list = []  # filled by the portal screens
+urlpatterns = [
+    path("endpoints/", endpoint_list.endpoint_list, name="endpoint_list"),
+    path("endpoints/export.csv", endpoint_list.endpoint_export, name="endpoint_export"),
+    path("endpoints/bulk/assign/", endpoint_bulk.bulk_assign, name="endpoint_bulk_assign"),
+    path("endpoints/bulk/suspend/", endpoint_bulk.bulk_suspend, name="endpoint_bulk_suspend"),
+    path(
+        "endpoints/bulk/terminate/", endpoint_bulk.bulk_terminate, name="endpoint_bulk_terminate"
+    ),
+    path("endpoints/<str:iccid>/", endpoint_detail.overview, name="endpoint_detail"),
+    path("endpoints/<str:iccid>/ip-addresses/", endpoint_detail.ip_addresses, name="endpoint_ips"),
+    path("endpoints/<str:iccid>/history/", endpoint_detail.history, name="endpoint_history"),
+    path("endpoints/<str:iccid>/edit/", endpoint_edit.edit, name="endpoint_edit"),
+    path("endpoints/<str:iccid>/suspend/", endpoint_actions.suspend, name="endpoint_suspend"),
+    path("endpoints/<str:iccid>/terminate/", endpoint_actions.terminate, name="endpoint_terminate"),
+    path("groups/", groups.group_list, name="group_list"),
+    path("events/", events.event_list, name="event_list"),
+]

