@@ -62,7 +62,9 @@ def clean_imei(value: str) -> str:
         raise ValidationError("An IMEI has digits only.", code="imei_digits")
     if len(imei) == 15:
         if not luhn_ok(imei):
-            raise ValidationError("The IMEI's check digit (its last digit) is wrong.", code="imei_luhn")
+            raise ValidationError(
+                "The IMEI's check digit (its last digit) is wrong.", code="imei_luhn"
+            )
         return imei
     if len(imei) == 16:
         return imei  # IMEISV: TAC + serial + 2-digit software version, no check digit

@@ -138,9 +138,7 @@ class Endpoint(models.Model):
         indexes = [
             models.Index(F("account"), F("iccid"), name="endpoint_acct_iccid"),
             models.Index(F("account"), F("state"), F("iccid"), name="endpoint_acct_state"),
-            models.Index(
-                F("account"), F("primary_group"), F("iccid"), name="endpoint_acct_group"
-            ),
+            models.Index(F("account"), F("primary_group"), F("iccid"), name="endpoint_acct_group"),
             models.Index(F("account"), F("name"), F("iccid"), name="endpoint_acct_name"),
             models.Index(
                 F("account"),
@@ -186,6 +184,9 @@ class SecondaryMembership(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.endpoint_id} in {self.group_id}"
+
 
 class IMSI(models.Model):
     """A network identity of an endpoint; globally unique."""
@@ -199,9 +200,7 @@ class IMSI(models.Model):
         ordering = ["imsi"]
         constraints = [
             models.UniqueConstraint(fields=["imsi"], name="imsi_unique"),
-            models.CheckConstraint(
-                condition=Q(imsi__regex=r"^[0-9]{14,15}$"), name="imsi_format"
-            ),
+            models.CheckConstraint(condition=Q(imsi__regex=r"^[0-9]{14,15}$"), name="imsi_format"),
         ]
         indexes = [
             models.Index(OpClass(Reverse("imsi"), name="text_pattern_ops"), name="imsi_rev"),
@@ -288,9 +287,7 @@ class History(models.Model):
     class Meta:
         verbose_name_plural = "history"
         indexes = [
-            models.Index(
-                F("endpoint"), F("at").desc(), F("id").desc(), name="history_endpoint_at"
-            ),
+            models.Index(F("endpoint"), F("at").desc(), F("id").desc(), name="history_endpoint_at"),
         ]
 
     def __str__(self) -> str:
@@ -309,6 +306,9 @@ class SessionTeardown(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"end session of {self.imsi} ({self.reason})"
 
 
 class NetworkToken(models.Model):

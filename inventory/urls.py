@@ -22,9 +22,7 @@ urlpatterns = [
     path("endpoints/export.csv", endpoint_list.endpoint_export, name="endpoint_export"),
     path("endpoints/bulk/assign/", endpoint_bulk.bulk_assign, name="endpoint_bulk_assign"),
     path("endpoints/bulk/suspend/", endpoint_bulk.bulk_suspend, name="endpoint_bulk_suspend"),
-    path(
-        "endpoints/bulk/terminate/", endpoint_bulk.bulk_terminate, name="endpoint_bulk_terminate"
-    ),
+    path("endpoints/bulk/terminate/", endpoint_bulk.bulk_terminate, name="endpoint_bulk_terminate"),
     path("endpoints/<str:iccid>/", endpoint_detail.overview, name="endpoint_detail"),
     path("endpoints/<str:iccid>/ip-addresses/", endpoint_detail.ip_addresses, name="endpoint_ips"),
     path("endpoints/<str:iccid>/history/", endpoint_detail.history, name="endpoint_history"),

@@ -5,287 +5,690 @@ import django.contrib.postgres.indexes
 import django.db.models.deletion
 import django.db.models.functions.text
 import django.utils.timezone
-import inventory.fields
 from django.conf import settings
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations, models
 
+import inventory.fields
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('portal', '0001_initial'),
+        ("portal", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         TrigramExtension(),
         migrations.CreateModel(
-            name='NetworkToken',
+            name="NetworkToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('token_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('enabled', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("token_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                ("enabled", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Group',
+            name="Group",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('apn', models.CharField(max_length=100, verbose_name='APN')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='groups', to='portal.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("apn", models.CharField(max_length=100, verbose_name="APN")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="groups",
+                        to="portal.account",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Endpoint',
+            name="Endpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('iccid', models.CharField(db_collation='C', max_length=20, verbose_name='ICCID')),
-                ('name', models.CharField(blank=True, default='', max_length=100)),
-                ('reference', models.CharField(blank=True, default='', max_length=100)),
-                ('tags', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=40), blank=True, default=list, size=None)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('active', 'Active'), ('idle', 'Idle'), ('detached', 'Detached'), ('suspended', 'Suspended'), ('terminated', 'Terminated')], default='pending', max_length=12)),
-                ('imei_lock_enabled', models.BooleanField(default=False, verbose_name='IMEI lock')),
-                ('imei', models.CharField(blank=True, default='', max_length=16, verbose_name='IMEI')),
-                ('last_activity', models.DateTimeField(blank=True, null=True)),
-                ('state_changed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('terminated_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='endpoints', to='portal.account')),
-                ('primary_group', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='primary_endpoints', to='inventory.group')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("iccid", models.CharField(db_collation="C", max_length=20, verbose_name="ICCID")),
+                ("name", models.CharField(blank=True, default="", max_length=100)),
+                ("reference", models.CharField(blank=True, default="", max_length=100)),
+                (
+                    "tags",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=40),
+                        blank=True,
+                        default=list,
+                        size=None,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("active", "Active"),
+                            ("idle", "Idle"),
+                            ("detached", "Detached"),
+                            ("suspended", "Suspended"),
+                            ("terminated", "Terminated"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                ("imei_lock_enabled", models.BooleanField(default=False, verbose_name="IMEI lock")),
+                (
+                    "imei",
+                    models.CharField(blank=True, default="", max_length=16, verbose_name="IMEI"),
+                ),
+                ("last_activity", models.DateTimeField(blank=True, null=True)),
+                ("state_changed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("terminated_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="endpoints",
+                        to="portal.account",
+                    ),
+                ),
+                (
+                    "primary_group",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="primary_endpoints",
+                        to="inventory.group",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['iccid'],
+                "ordering": ["iccid"],
             },
         ),
         migrations.CreateModel(
-            name='SecondaryMembership',
+            name="SecondaryMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, to='portal.account')),
-                ('endpoint', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, to='inventory.endpoint')),
-                ('group', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='inventory.group')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="portal.account",
+                    ),
+                ),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="inventory.endpoint",
+                    ),
+                ),
+                (
+                    "group",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="inventory.group"
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='endpoint',
-            name='secondary_groups',
-            field=models.ManyToManyField(blank=True, related_name='secondary_endpoints', through='inventory.SecondaryMembership', to='inventory.group'),
+            model_name="endpoint",
+            name="secondary_groups",
+            field=models.ManyToManyField(
+                blank=True,
+                related_name="secondary_endpoints",
+                through="inventory.SecondaryMembership",
+                to="inventory.group",
+            ),
         ),
         migrations.CreateModel(
-            name='SessionTeardown',
+            name="SessionTeardown",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('imsi', models.CharField(max_length=15)),
-                ('reason', models.CharField(max_length=12)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, to='portal.account')),
-                ('endpoint', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, to='inventory.endpoint')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("imsi", models.CharField(max_length=15)),
+                ("reason", models.CharField(max_length=12)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="portal.account",
+                    ),
+                ),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="inventory.endpoint",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='VSlice',
+            name="VSlice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('subnet', inventory.fields.CidrField()),
-                ('alloc_cursor', models.BigIntegerField(default=1)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='vslices', to='portal.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("subnet", inventory.fields.CidrField()),
+                ("alloc_cursor", models.BigIntegerField(default=1)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="vslices",
+                        to="portal.account",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'VSlice',
-                'ordering': ['name'],
+                "verbose_name": "VSlice",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='IPAllocation',
+            name="IPAllocation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('address', models.GenericIPAddressField(protocol='IPv4')),
-                ('kind', models.CharField(choices=[('static', 'Static'), ('auto', 'Automatic')], max_length=6)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, to='portal.account')),
-                ('endpoint', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='ip_allocations', to='inventory.endpoint')),
-                ('group', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='ip_allocations', to='inventory.group')),
-                ('vslice', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='ip_allocations', to='inventory.vslice')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("address", models.GenericIPAddressField(protocol="IPv4")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("static", "Static"), ("auto", "Automatic")], max_length=6
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="portal.account",
+                    ),
+                ),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="ip_allocations",
+                        to="inventory.endpoint",
+                    ),
+                ),
+                (
+                    "group",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ip_allocations",
+                        to="inventory.group",
+                    ),
+                ),
+                (
+                    "vslice",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ip_allocations",
+                        to="inventory.vslice",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'IP allocation',
+                "verbose_name": "IP allocation",
             },
         ),
         migrations.AddField(
-            model_name='group',
-            name='vslice',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='groups', to='inventory.vslice'),
+            model_name="group",
+            name="vslice",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="groups",
+                to="inventory.vslice",
+            ),
         ),
         migrations.CreateModel(
-            name='History',
+            name="History",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor_kind', models.CharField(choices=[('user', 'User'), ('network', 'Network'), ('support', 'Support'), ('system', 'System')], max_length=8)),
-                ('actor_label', models.CharField(blank=True, default='', max_length=150)),
-                ('action', models.CharField(max_length=32)),
-                ('from_state', models.CharField(blank=True, default='', max_length=12)),
-                ('to_state', models.CharField(blank=True, default='', max_length=12)),
-                ('changes', models.JSONField(blank=True, default=dict)),
-                ('reason', models.TextField(blank=True, default='')),
-                ('batch', models.UUIDField(blank=True, null=True)),
-                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, to='portal.account')),
-                ('actor', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('endpoint', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='history', to='inventory.endpoint')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "actor_kind",
+                    models.CharField(
+                        choices=[
+                            ("user", "User"),
+                            ("network", "Network"),
+                            ("support", "Support"),
+                            ("system", "System"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("actor_label", models.CharField(blank=True, default="", max_length=150)),
+                ("action", models.CharField(max_length=32)),
+                ("from_state", models.CharField(blank=True, default="", max_length=12)),
+                ("to_state", models.CharField(blank=True, default="", max_length=12)),
+                ("changes", models.JSONField(blank=True, default=dict)),
+                ("reason", models.TextField(blank=True, default="")),
+                ("batch", models.UUIDField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="portal.account",
+                    ),
+                ),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="history",
+                        to="inventory.endpoint",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'history',
-                'indexes': [models.Index(models.F('endpoint'), models.OrderBy(models.F('at'), descending=True), models.OrderBy(models.F('id'), descending=True), name='history_endpoint_at')],
+                "verbose_name_plural": "history",
+                "indexes": [
+                    models.Index(
+                        models.F("endpoint"),
+                        models.OrderBy(models.F("at"), descending=True),
+                        models.OrderBy(models.F("id"), descending=True),
+                        name="history_endpoint_at",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='IMSI',
+            name="IMSI",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('imsi', models.CharField(db_collation='C', max_length=15, verbose_name='IMSI')),
-                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, to='portal.account')),
-                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='imsis', to='inventory.endpoint')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("imsi", models.CharField(db_collation="C", max_length=15, verbose_name="IMSI")),
+                (
+                    "account",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="portal.account",
+                    ),
+                ),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="imsis",
+                        to="inventory.endpoint",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'IMSI',
-                'ordering': ['imsi'],
-                'indexes': [models.Index(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Reverse('imsi'), name='text_pattern_ops'), name='imsi_rev')],
-                'constraints': [models.UniqueConstraint(fields=('imsi',), name='imsi_unique'), models.CheckConstraint(condition=models.Q(('imsi__regex', '^[0-9]{14,15}$')), name='imsi_format')],
+                "verbose_name": "IMSI",
+                "ordering": ["imsi"],
+                "indexes": [
+                    models.Index(
+                        django.contrib.postgres.indexes.OpClass(
+                            django.db.models.functions.text.Reverse("imsi"), name="text_pattern_ops"
+                        ),
+                        name="imsi_rev",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("imsi",), name="imsi_unique"),
+                    models.CheckConstraint(
+                        condition=models.Q(("imsi__regex", "^[0-9]{14,15}$")), name="imsi_format"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='NetworkEvent',
+            name="NetworkEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.CharField(max_length=100)),
-                ('type', models.CharField(choices=[('attach', 'Attach'), ('detach', 'Detach'), ('session_start', 'Session start'), ('session_end', 'Session end')], max_length=16)),
-                ('imsi', models.CharField(blank=True, default='', max_length=15)),
-                ('imei', models.CharField(blank=True, default='', max_length=16)),
-                ('apn', models.CharField(blank=True, default='', max_length=100)),
-                ('at', models.DateTimeField()),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('status', models.CharField(choices=[('accepted', 'Accepted'), ('rejected', 'Rejected'), ('duplicate', 'Duplicate'), ('stale', 'Stale'), ('invalid', 'Invalid')], max_length=10)),
-                ('reason', models.CharField(blank=True, default='', max_length=40)),
-                ('ip', models.GenericIPAddressField(blank=True, null=True, protocol='IPv4')),
-                ('account', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, to='portal.account')),
-                ('endpoint', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, to='inventory.endpoint')),
-                ('group', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, to='inventory.group')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("event_id", models.CharField(max_length=100)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("attach", "Attach"),
+                            ("detach", "Detach"),
+                            ("session_start", "Session start"),
+                            ("session_end", "Session end"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("imsi", models.CharField(blank=True, default="", max_length=15)),
+                ("imei", models.CharField(blank=True, default="", max_length=16)),
+                ("apn", models.CharField(blank=True, default="", max_length=100)),
+                ("at", models.DateTimeField()),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("accepted", "Accepted"),
+                            ("rejected", "Rejected"),
+                            ("duplicate", "Duplicate"),
+                            ("stale", "Stale"),
+                            ("invalid", "Invalid"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, default="", max_length=40)),
+                ("ip", models.GenericIPAddressField(blank=True, null=True, protocol="IPv4")),
+                (
+                    "account",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="portal.account",
+                    ),
+                ),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="inventory.endpoint",
+                    ),
+                ),
+                (
+                    "group",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="inventory.group",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(models.F('account'), models.OrderBy(models.F('at'), descending=True), name='networkevent_acct_at'), models.Index(models.F('endpoint'), models.OrderBy(models.F('at'), descending=True), name='networkevent_endpoint_at'), models.Index(models.F('received_at'), name='networkevent_received_at')],
-                'constraints': [models.UniqueConstraint(fields=('event_id',), name='networkevent_unique_id')],
+                "indexes": [
+                    models.Index(
+                        models.F("account"),
+                        models.OrderBy(models.F("at"), descending=True),
+                        name="networkevent_acct_at",
+                    ),
+                    models.Index(
+                        models.F("endpoint"),
+                        models.OrderBy(models.F("at"), descending=True),
+                        name="networkevent_endpoint_at",
+                    ),
+                    models.Index(models.F("received_at"), name="networkevent_received_at"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("event_id",), name="networkevent_unique_id")
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='secondarymembership',
-            constraint=models.UniqueConstraint(fields=('endpoint', 'group'), name='secondary_membership_unique'),
+            model_name="secondarymembership",
+            constraint=models.UniqueConstraint(
+                fields=("endpoint", "group"), name="secondary_membership_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='endpoint',
-            index=models.Index(models.F('account'), models.F('iccid'), name='endpoint_acct_iccid'),
+            model_name="endpoint",
+            index=models.Index(models.F("account"), models.F("iccid"), name="endpoint_acct_iccid"),
         ),
         migrations.AddIndex(
-            model_name='endpoint',
-            index=models.Index(models.F('account'), models.F('state'), models.F('iccid'), name='endpoint_acct_state'),
+            model_name="endpoint",
+            index=models.Index(
+                models.F("account"),
+                models.F("state"),
+                models.F("iccid"),
+                name="endpoint_acct_state",
+            ),
         ),
         migrations.AddIndex(
-            model_name='endpoint',
-            index=models.Index(models.F('account'), models.F('primary_group'), models.F('iccid'), name='endpoint_acct_group'),
+            model_name="endpoint",
+            index=models.Index(
+                models.F("account"),
+                models.F("primary_group"),
+                models.F("iccid"),
+                name="endpoint_acct_group",
+            ),
         ),
         migrations.AddIndex(
-            model_name='endpoint',
-            index=models.Index(models.F('account'), models.F('name'), models.F('iccid'), name='endpoint_acct_name'),
+            model_name="endpoint",
+            index=models.Index(
+                models.F("account"), models.F("name"), models.F("iccid"), name="endpoint_acct_name"
+            ),
         ),
         migrations.AddIndex(
-            model_name='endpoint',
-            index=models.Index(models.F('account'), models.OrderBy(models.F('last_activity'), descending=True, nulls_last=True), models.F('iccid'), name='endpoint_acct_activity'),
+            model_name="endpoint",
+            index=models.Index(
+                models.F("account"),
+                models.OrderBy(models.F("last_activity"), descending=True, nulls_last=True),
+                models.F("iccid"),
+                name="endpoint_acct_activity",
+            ),
         ),
         migrations.AddIndex(
-            model_name='endpoint',
-            index=models.Index(models.F('primary_group'), models.F('state'), name='endpoint_group_state'),
+            model_name="endpoint",
+            index=models.Index(
+                models.F("primary_group"), models.F("state"), name="endpoint_group_state"
+            ),
         ),
         migrations.AddIndex(
-            model_name='endpoint',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['tags'], name='endpoint_tags'),
+            model_name="endpoint",
+            index=django.contrib.postgres.indexes.GinIndex(fields=["tags"], name="endpoint_tags"),
         ),
         migrations.AddIndex(
-            model_name='endpoint',
-            index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('name'), name='gin_trgm_ops'), name='endpoint_name_trgm'),
+            model_name="endpoint",
+            index=django.contrib.postgres.indexes.GinIndex(
+                django.contrib.postgres.indexes.OpClass(
+                    django.db.models.functions.text.Upper("name"), name="gin_trgm_ops"
+                ),
+                name="endpoint_name_trgm",
+            ),
         ),
         migrations.AddIndex(
-            model_name='endpoint',
-            index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('reference'), name='gin_trgm_ops'), name='endpoint_reference_trgm'),
+            model_name="endpoint",
+            index=django.contrib.postgres.indexes.GinIndex(
+                django.contrib.postgres.indexes.OpClass(
+                    django.db.models.functions.text.Upper("reference"), name="gin_trgm_ops"
+                ),
+                name="endpoint_reference_trgm",
+            ),
         ),
         migrations.AddIndex(
-            model_name='endpoint',
-            index=models.Index(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Reverse('iccid'), name='text_pattern_ops'), name='endpoint_iccid_rev'),
+            model_name="endpoint",
+            index=models.Index(
+                django.contrib.postgres.indexes.OpClass(
+                    django.db.models.functions.text.Reverse("iccid"), name="text_pattern_ops"
+                ),
+                name="endpoint_iccid_rev",
+            ),
         ),
         migrations.AddIndex(
-            model_name='endpoint',
-            index=models.Index(models.F('terminated_at'), condition=models.Q(('terminated_at__isnull', False)), name='endpoint_terminated_at'),
+            model_name="endpoint",
+            index=models.Index(
+                models.F("terminated_at"),
+                condition=models.Q(("terminated_at__isnull", False)),
+                name="endpoint_terminated_at",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='endpoint',
-            constraint=models.UniqueConstraint(fields=('iccid',), name='endpoint_iccid_unique'),
+            model_name="endpoint",
+            constraint=models.UniqueConstraint(fields=("iccid",), name="endpoint_iccid_unique"),
         ),
         migrations.AddConstraint(
-            model_name='endpoint',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['pending', 'active', 'idle', 'detached', 'suspended', 'terminated'])), name='endpoint_state_valid'),
+            model_name="endpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "state__in",
+                        ["pending", "active", "idle", "detached", "suspended", "terminated"],
+                    )
+                ),
+                name="endpoint_state_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='endpoint',
-            constraint=models.CheckConstraint(condition=models.Q(('iccid__regex', '^89[0-9]{17,18}$')), name='endpoint_iccid_format'),
+            model_name="endpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("iccid__regex", "^89[0-9]{17,18}$")),
+                name="endpoint_iccid_format",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='endpoint',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('state', 'terminated'), ('terminated_at__isnull', False)), models.Q(models.Q(('state', 'terminated'), _negated=True), ('terminated_at__isnull', True)), _connector='OR'), name='endpoint_terminated_at_iff_terminated'),
+            model_name="endpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("state", "terminated"), ("terminated_at__isnull", False)),
+                    models.Q(
+                        models.Q(("state", "terminated"), _negated=True),
+                        ("terminated_at__isnull", True),
+                    ),
+                    _connector="OR",
+                ),
+                name="endpoint_terminated_at_iff_terminated",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='endpoint',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('state__in', ('active', 'idle', 'detached')), _negated=True), ('primary_group__isnull', False), _connector='OR'), name='endpoint_in_service_has_group'),
+            model_name="endpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("state__in", ("active", "idle", "detached")), _negated=True),
+                    ("primary_group__isnull", False),
+                    _connector="OR",
+                ),
+                name="endpoint_in_service_has_group",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='endpoint',
-            constraint=models.CheckConstraint(condition=models.Q(('imei_lock_enabled', False), ('imei__regex', '^[0-9]{15,16}$'), _connector='OR'), name='endpoint_imei_lock_has_imei'),
+            model_name="endpoint",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("imei_lock_enabled", False), ("imei__regex", "^[0-9]{15,16}$"), _connector="OR"
+                ),
+                name="endpoint_imei_lock_has_imei",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='vslice',
-            constraint=models.UniqueConstraint(fields=('account', 'name'), name='vslice_unique_name'),
+            model_name="vslice",
+            constraint=models.UniqueConstraint(
+                fields=("account", "name"), name="vslice_unique_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='vslice',
-            constraint=models.CheckConstraint(condition=models.Q(('alloc_cursor__gte', 1)), name='vslice_alloc_cursor_positive'),
+            model_name="vslice",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("alloc_cursor__gte", 1)), name="vslice_alloc_cursor_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ipallocation',
-            constraint=models.UniqueConstraint(fields=('vslice', 'address'), name='ipallocation_unique_address'),
+            model_name="ipallocation",
+            constraint=models.UniqueConstraint(
+                fields=("vslice", "address"), name="ipallocation_unique_address"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ipallocation',
-            constraint=models.UniqueConstraint(fields=('endpoint', 'group'), name='ipallocation_unique_membership'),
+            model_name="ipallocation",
+            constraint=models.UniqueConstraint(
+                fields=("endpoint", "group"), name="ipallocation_unique_membership"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ipallocation',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['static', 'auto'])), name='ipallocation_kind_valid'),
+            model_name="ipallocation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["static", "auto"])), name="ipallocation_kind_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='group',
-            constraint=models.UniqueConstraint(fields=('account', 'name'), name='group_unique_name'),
+            model_name="group",
+            constraint=models.UniqueConstraint(
+                fields=("account", "name"), name="group_unique_name"
+            ),
         ),
     ]
