@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.request_id.RequestIdMiddleware",
+    "portal.access_log.AccessLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -147,6 +148,8 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+# A refused CSRF check gets the portal's own 403 page, not Django's.
+CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
 
 # Content-Security-Policy (django-csp 4): no inline script, no eval.
 CONTENT_SECURITY_POLICY = {

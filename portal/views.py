@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -38,8 +40,26 @@ def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
 
 
-def _error(request, template: str, status: int):
-    return render(request, template, {"request_id": current_request_id()}, status=status)
+def _error(request, template: str, status: int, reason: str = ""):
+    context = {"request_id": current_request_id(), "reason": reason}
+    try:
+        return render(request, template, context, status=status)
+    except Exception:
+        # The page itself failed (the database is down, a context processor
+        # broke): answer with a bare page rather than nothing, and log why.
+        logger.exception("Error page %s failed request_id=%s", template, current_request_id())
+        return HttpResponse(
+            _BARE_ERROR.format(status=status, request_id=escape(current_request_id())),
+            status=status,
+        )
+
+
+_BARE_ERROR = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Error {status}</title>'
+    "</head><body><main><h1>Something went wrong ({status})</h1>"
+    "<p>Quote request id <code>{request_id}</code> when you contact support.</p>"
+    "</main></body></html>"
+)
 
 
 def bad_request(request, exception=None):
@@ -47,7 +67,20 @@ def bad_request(request, exception=None):
 
 
 def permission_denied(request, exception=None):
-    return _error(request, "403.html", 403)
+    # Our own PermissionDenied messages are written for the user ("Only account
+    # admins may terminate endpoints."); anything else gets the generic text.
+    reason = str(exception) if isinstance(exception, PermissionDenied) else ""
+    return _error(request, "403.html", 403, reason[:200])
+
+
+def csrf_failure(request, reason=""):
+    # ``reason`` is Django's internal wording; the user gets a plain instruction.
+    return _error(
+        request,
+        "403.html",
+        403,
+        "The form had expired or came from another site. Reload the page and try again.",
+    )
 
 
 def page_not_found(request, exception=None):
@@ -55,5 +88,10 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
-    logger.error("Server error on %s %s", request.method, request.path)
+    logger.error(
+        "Server error request_id=%s method=%s path=%s",
+        current_request_id(),
+        request.method,
+        request.path[:200],
+    )
     return _error(request, "500.html", 500)

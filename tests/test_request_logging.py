@@ -1,0 +1,89 @@
+"""Every request leaves one structured line: request id, user, account, method,
+path, status, duration, and the counts a bulk action adds.
+
+This module doubles as a test-only URLConf with a view that annotates its line."""
+
+import logging
+
+import pytest
+from django.http import HttpResponse
+from django.test import Client, override_settings
+from django.urls import include, path
+
+from portal.access_log import annotate
+from portal.tenancy import member_required
+from portal.urls import urlpatterns as portal_urlpatterns
+
+
+@member_required("operate")
+def _bulk(request):
+    annotate(request, action="suspend", changed=1204, skipped=3)
+    return HttpResponse("1,204 suspended, 3 skipped")
+
+
+urlpatterns = [path("bulk-probe/", _bulk), path("", include(portal_urlpatterns))]
+
+PROBE_URLS = override_settings(ROOT_URLCONF=__name__)
+
+
+def _access_lines(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "portal.request"]
+
+
+@PROBE_URLS
+@pytest.mark.django_db
+def test_a_bulk_action_logs_who_in_which_account_and_the_counts(caplog, operator):
+    client = Client()
+    client.force_login(operator)
+    with caplog.at_level(logging.INFO, logger="portal.request"):
+        response = client.post("/bulk-probe/", HTTP_X_REQUEST_ID="req-bulk-12345")
+
+    assert response.status_code == 200
+    [line] = _access_lines(caplog)
+    message = line.getMessage()
+    assert message.startswith("request_id=req-bulk-12345 method=POST path=/bulk-probe/ status=200")
+    assert " user=op " in message
+    assert " account=vantiq " in message
+    assert message.endswith("action=suspend changed=1204 skipped=3")
+    assert line.levelno == logging.INFO
+    assert line.access["user"] == "op"
+    assert float(line.access["duration_ms"]) >= 0
+
+
+@pytest.mark.django_db
+def test_an_anonymous_request_logs_anonymous_and_no_account(caplog):
+    with caplog.at_level(logging.INFO, logger="portal.request"):
+        response = Client().get("/login/")
+
+    [line] = _access_lines(caplog)
+    assert response.status_code == 200
+    assert line.access["user"] == "anonymous"
+    assert line.access["account"] == "-"
+    assert line.access["request_id"] == response["X-Request-ID"]
+    assert "path=/login/ status=200" in line.getMessage()
+
+
+@pytest.mark.django_db
+def test_a_crafted_path_cannot_forge_a_second_log_line(caplog):
+    with caplog.at_level(logging.INFO, logger="portal.request"):
+        Client().get("/nope%0Astatus=200 user=admin")
+
+    [line] = _access_lines(caplog)
+    message = line.getMessage()
+    assert "\n" not in message
+    assert 'path="/nope\\nstatus=200 user=admin"' in message
+    assert "status=404" in message
+
+
+@pytest.mark.django_db
+def test_the_log_adds_no_query_to_a_signed_in_page(caplog, operator, django_assert_num_queries):
+    """The account is reported only when the view already loaded it."""
+    client = Client()
+    client.force_login(operator)
+    # session, user, memberships (404 page's header): the log adds nothing.
+    with caplog.at_level(logging.INFO, logger="portal.request"), django_assert_num_queries(3):
+        client.get("/no/such/page/")
+
+    [line] = _access_lines(caplog)
+    assert line.access["user"] == "op"
+    assert line.access["account"] == "vantiq"
