@@ -1,0 +1,15 @@
+"""The portal's URLs plus the stock admin at /stock-admin/ (benchmark runs only)."""
+
+from django.urls import include, path
+
+from bench.stock_admin import stock_site
+
+urlpatterns = [
+    path("stock-admin/", stock_site.urls),
+    path("", include("portal.urls")),
+]
+
+handler400 = "portal.views.bad_request"
+handler403 = "portal.views.permission_denied"
+handler404 = "portal.views.page_not_found"
+handler500 = "portal.views.server_error"
