@@ -1,15 +1,219 @@
-"""(being built)"""
+"""The endpoint detail: Overview, IP Addresses and History, each tab its own URL.
 
-from django.http import Http404
+Every tab loads the endpoint from the current account only (another account's
+ICCID is a 404) and runs a fixed number of queries whatever the number of
+IMSIs, group memberships, addresses or history rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404, render
+
+from inventory.models import (
+    IMSI,
+    ActorKind,
+    AllocationKind,
+    Endpoint,
+    Group,
+    History,
+    IPAllocation,
+    SecondaryMembership,
+    State,
+)
+from portal.tenancy import member_required
+
+HISTORY_PAGE_SIZE = 25
+#: A terminated endpoint is kept this long (support may reinstate it), then purged.
+RETENTION = timedelta(days=90)
+
+#: How History.changes keys read on the History tab.
+FIELD_LABELS = {
+    "name": "Name",
+    "reference": "Reference",
+    "tags": "Tags",
+    "imei_lock_enabled": "IMEI lock",
+    "imei": "IMEI",
+    "secondary_groups": "Secondary groups",
+    "primary_group": "Primary group",
+    "group": "Group",
+    "state": "State",
+    "last_activity": "Last activity",
+    "address": "Address",
+    "ip": "IP address",
+}
 
 
-def overview(request, *args, **kwargs):
-    raise Http404
+def endpoint_for(request, iccid: str, *, queryset=None) -> Endpoint:
+    """The endpoint with this ICCID in the current account, or 404."""
+    base = queryset if queryset is not None else Endpoint.objects.all()
+    return get_object_or_404(base.filter(account=request.account), iccid=iccid)
 
 
-def ip_addresses(request, *args, **kwargs):
-    raise Http404
+@dataclass(frozen=True)
+class Actions:
+    """Which actions the current member may take on this endpoint now."""
+
+    edit: bool
+    suspend: bool
+    terminate: bool
+
+    @property
+    def any(self) -> bool:
+        return self.edit or self.suspend or self.terminate
 
 
-def history(request, *args, **kwargs):
-    raise Http404
+def actions_for(member, endpoint: Endpoint) -> Actions:
+    terminated = endpoint.state == State.TERMINATED
+    return Actions(
+        edit=member.can_operate and not terminated,
+        suspend=member.can_operate and endpoint.in_service,
+        terminate=member.can_terminate and not terminated,
+    )
+
+
+def _secondary_memberships() -> Prefetch:
+    return Prefetch(
+        "secondarymembership_set",
+        queryset=SecondaryMembership.objects.select_related("group__vslice").order_by(
+            "group__name", "group_id"
+        ),
+        to_attr="secondaries",
+    )
+
+
+def _base_context(request, endpoint: Endpoint, tab: str) -> dict:
+    return {
+        "endpoint": endpoint,
+        "tab": tab,
+        "actions": actions_for(request.member, endpoint),
+    }
+
+
+@member_required()
+def overview(request, iccid: str):
+    endpoint = endpoint_for(
+        request,
+        iccid,
+        queryset=Endpoint.objects.select_related("primary_group__vslice").prefetch_related(
+            Prefetch("imsis", queryset=IMSI.objects.order_by("imsi")),
+            _secondary_memberships(),
+        ),
+    )
+    context = _base_context(request, endpoint, "overview")
+    if endpoint.terminated_at:
+        context["deletion_date"] = endpoint.terminated_at + RETENTION
+    return render(request, "inventory/endpoint_overview.html", context)
+
+
+@dataclass(frozen=True)
+class AddressRow:
+    group: Group
+    primary: bool
+    allocation: IPAllocation | None
+
+    @property
+    def static(self) -> bool:
+        return bool(self.allocation) and self.allocation.kind == AllocationKind.STATIC
+
+
+def address_rows(endpoint: Endpoint) -> list[AddressRow]:
+    """One row per group membership (primary first), with its address if any.
+
+    Expects ``endpoint.secondaries`` prefetched; runs one query for the
+    allocations."""
+    allocations = {
+        allocation.group_id: allocation
+        for allocation in IPAllocation.objects.filter(
+            endpoint=endpoint, account=endpoint.account_id
+        )
+    }
+    rows = []
+    if endpoint.primary_group:
+        rows.append(
+            AddressRow(endpoint.primary_group, True, allocations.get(endpoint.primary_group_id))
+        )
+    rows.extend(
+        AddressRow(membership.group, False, allocations.get(membership.group_id))
+        for membership in endpoint.secondaries
+    )
+    return rows
+
+
+@member_required()
+def ip_addresses(request, iccid: str):
+    endpoint = endpoint_for(
+        request,
+        iccid,
+        queryset=Endpoint.objects.select_related("primary_group__vslice").prefetch_related(
+            _secondary_memberships()
+        ),
+    )
+    context = _base_context(request, endpoint, "ips")
+    context["rows"] = address_rows(endpoint)
+    return render(request, "inventory/endpoint_ips.html", context)
+
+
+@dataclass(frozen=True)
+class ChangeLine:
+    label: str
+    old: str
+    new: str
+    single: bool  # a value without a before/after pair
+
+
+def _readable(value) -> str:
+    if value is None or value == "" or value == []:
+        return "(none)"
+    if value is True:
+        return "on"
+    if value is False:
+        return "off"
+    if isinstance(value, list | tuple):
+        return ", ".join(_readable(item) for item in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {_readable(item)}" for key, item in value.items())
+    if isinstance(value, str) and value in State.values:
+        return State(value).label
+    if isinstance(value, str) and len(value) > 19 and value[10:11] == "T":
+        try:
+            return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            return value
+    return str(value)
+
+
+def change_lines(changes: dict) -> list[ChangeLine]:
+    """History.changes as label/old/new lines: ``{"name": [old, new]}`` reads
+    "Name: old → new"; any other value is shown as it is."""
+    lines = []
+    for key, value in (changes or {}).items():
+        label = FIELD_LABELS.get(key, key.replace("_", " ").capitalize())
+        if isinstance(value, list | tuple) and len(value) == 2:
+            lines.append(ChangeLine(label, _readable(value[0]), _readable(value[1]), False))
+        else:
+            lines.append(ChangeLine(label, "", _readable(value), True))
+    return lines
+
+
+@member_required()
+def history(request, iccid: str):
+    endpoint = endpoint_for(
+        request, iccid, queryset=Endpoint.objects.select_related("primary_group")
+    )
+    rows = History.objects.filter(endpoint=endpoint, account=endpoint.account_id).order_by(
+        "-at", "-id"
+    )
+    page = Paginator(rows, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    entries = list(page.object_list)
+    for entry in entries:
+        entry.change_lines = change_lines(entry.changes)
+        entry.who = entry.actor_label or entry.get_actor_kind_display()
+        entry.by_person = entry.actor_kind in (ActorKind.USER, ActorKind.SUPPORT)
+    context = _base_context(request, endpoint, "history")
+    context.update(page=page, entries=entries)
+    return render(request, "inventory/endpoint_history.html", context)
