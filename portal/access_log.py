@@ -81,8 +81,8 @@ class AccessLogMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         duration_ms = (time.perf_counter() - started) * 1000
+        request_id = getattr(request, "request_id", None) or current_request_id()
         fields: dict[str, object] = {
-            "request_id": getattr(request, "request_id", None) or current_request_id(),
             "method": request.method,
             "path": request.path,
             "status": response.status_code,
@@ -95,6 +95,6 @@ class AccessLogMiddleware:
         logger.log(
             level,
             " ".join(f"{key}={_value(value)}" for key, value in fields.items()),
-            extra={"access": fields},
+            extra={"request_id": request_id, "access": fields},
         )
         return response

@@ -47,7 +47,9 @@ def _error(request, template: str, status: int, reason: str = ""):
     except Exception:
         # The page itself failed (the database is down, a context processor
         # broke): answer with a bare page rather than nothing, and log why.
-        logger.exception("Error page %s failed request_id=%s", template, current_request_id())
+        logger.exception(
+            "Error page %s failed", template, extra={"request_id": current_request_id()}
+        )
         return HttpResponse(
             _BARE_ERROR.format(status=status, request_id=escape(current_request_id())),
             status=status,
@@ -88,10 +90,12 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    # The request id goes on the record itself (the formatter prints it), so a
+    # handler without the request-id filter still carries it.
     logger.error(
-        "Server error request_id=%s method=%s path=%s",
-        current_request_id(),
+        "Server error method=%s path=%s",
         request.method,
         request.path[:200],
+        extra={"request_id": current_request_id()},
     )
     return _error(request, "500.html", 500)

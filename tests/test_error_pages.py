@@ -7,11 +7,10 @@ fail on purpose."""
 import logging
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.test import Client, override_settings
 from django.urls import include, path
-
-from portal.urls import urlpatterns as portal_urlpatterns
 
 
 class DatabasePasswordLeakError(RuntimeError):
@@ -34,7 +33,7 @@ urlpatterns = [
     path("boom/", _boom),
     path("denied/", _denied),
     path("suspicious/", _suspicious),
-    path("", include(portal_urlpatterns)),
+    path("", include("portal.urls")),
 ]
 handler400 = "portal.views.bad_request"
 handler403 = "portal.views.permission_denied"
@@ -43,6 +42,11 @@ handler500 = "portal.views.server_error"
 
 FAILING_URLS = override_settings(ROOT_URLCONF=__name__)
 INTERNALS = ("Traceback", "hunter2", "db.internal", "DatabasePasswordLeakError", "SECRET_KEY")
+
+
+def _line(record: logging.LogRecord) -> str:
+    """The record as the project's log formatter writes it."""
+    return logging.Formatter(settings.LOGGING["formatters"]["structured"]["format"]).format(record)
 
 
 def _assert_reveals_nothing(body: str) -> None:
@@ -68,11 +72,12 @@ def test_500_is_the_portal_page_with_the_request_id_and_logged_as_error(caplog):
     _assert_reveals_nothing(body)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert any(
-        r.name == "portal" and "request_id=trace-500-abcdef" in r.getMessage() for r in errors
+        r.name == "portal" and " ERROR portal request_id=trace-500-abcdef Server error" in _line(r)
+        for r in errors
     )
     access = [r for r in errors if r.name == "portal.request"]
     assert access
-    assert "status=500" in access[0].getMessage()
+    assert "request_id=trace-500-abcdef method=GET path=/boom/ status=500" in _line(access[0])
 
 
 @FAILING_URLS
@@ -86,7 +91,7 @@ def test_500_invents_a_request_id_when_the_proxy_sends_a_malformed_one(caplog):
     assert request_id != "bad id\nforged"
     assert len(request_id) == 32
     assert request_id in response.content.decode()
-    assert any(f"request_id={request_id}" in r.getMessage() for r in caplog.records)
+    assert any(f"request_id={request_id} Server error" in _line(r) for r in caplog.records)
 
 
 @FAILING_URLS

@@ -6,13 +6,13 @@ This module doubles as a test-only URLConf with a view that annotates its line."
 import logging
 
 import pytest
+from django.conf import settings
 from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.urls import include, path
 
 from portal.access_log import annotate
 from portal.tenancy import member_required
-from portal.urls import urlpatterns as portal_urlpatterns
 
 
 @member_required("operate")
@@ -21,9 +21,14 @@ def _bulk(request):
     return HttpResponse("1,204 suspended, 3 skipped")
 
 
-urlpatterns = [path("bulk-probe/", _bulk), path("", include(portal_urlpatterns))]
+urlpatterns = [path("bulk-probe/", _bulk), path("", include("portal.urls"))]
 
 PROBE_URLS = override_settings(ROOT_URLCONF=__name__)
+
+
+def _line(record: logging.LogRecord) -> str:
+    """The record as the project's log formatter writes it."""
+    return logging.Formatter(settings.LOGGING["formatters"]["structured"]["format"]).format(record)
 
 
 def _access_lines(caplog) -> list[logging.LogRecord]:
@@ -40,8 +45,9 @@ def test_a_bulk_action_logs_who_in_which_account_and_the_counts(caplog, operator
 
     assert response.status_code == 200
     [line] = _access_lines(caplog)
-    message = line.getMessage()
-    assert message.startswith("request_id=req-bulk-12345 method=POST path=/bulk-probe/ status=200")
+    message = _line(line)
+    assert " INFO portal.request request_id=req-bulk-12345 method=POST path=/bulk-probe/" in message
+    assert " status=200 " in message
     assert " user=op " in message
     assert " account=vantiq " in message
     assert message.endswith("action=suspend changed=1204 skipped=3")
@@ -59,7 +65,8 @@ def test_an_anonymous_request_logs_anonymous_and_no_account(caplog):
     assert response.status_code == 200
     assert line.access["user"] == "anonymous"
     assert line.access["account"] == "-"
-    assert line.access["request_id"] == response["X-Request-ID"]
+    assert line.request_id == response["X-Request-ID"]
+    assert f"request_id={response['X-Request-ID']} method=GET" in _line(line)
     assert "path=/login/ status=200" in line.getMessage()
 
 
