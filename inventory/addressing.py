@@ -1,0 +1,331 @@
+"""Which IP address an endpoint gets in a group (PRODUCT.md "IP Addresses").
+
+Addresses live in ``IPAllocation.address`` (inet), unique per VSlice; that
+constraint, not this code, is what guarantees no address is handed out twice.
+
+The next free address is found by the database, never by a Python set over
+the subnet: candidate host offsets are generated lazily from the VSlice's
+``alloc_cursor`` and anti-joined against the unique (vslice, address) index,
+stopping at the first gaps found. The cursor moves past each allocation and
+wraps to the start of the subnet once the end is reached, so a subnet filled
+from the front is not rescanned on every allocation.
+
+Allocations in one VSlice serialise on its row (``SELECT ... FOR NO KEY
+UPDATE``): narrower than a global lock, and it leaves foreign-key checks of
+other transactions alone. /31 and /32 subnets have no usable host addresses
+here and count as full.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
+
+from inventory.history import Actor, record
+from inventory.identifiers import clean_ipv4_in_subnet
+from inventory.models import (
+    AllocationKind,
+    Endpoint,
+    Group,
+    IPAllocation,
+    SecondaryMembership,
+    VSlice,
+)
+
+
+class AddressingError(ValidationError):
+    """An address that cannot be given: its message is shown to the user."""
+
+
+class SubnetFull(AddressingError):
+    """No free host address is left in a VSlice's subnet."""
+
+    @classmethod
+    def of(cls, vslice: VSlice) -> SubnetFull:
+        return cls(f"Subnet {vslice.subnet} of VSlice {vslice.name} is full.", code="subnet_full")
+
+
+def last_host_offset(subnet: str) -> int:
+    """The offset of the last usable host address from the network address
+    (broadcast excluded); 0 when the subnet has none (/31, /32)."""
+    network = ipaddress.IPv4Network(subnet)
+    return network.num_addresses - 2 if network.prefixlen <= 30 else 0
+
+
+# Host offsets from the cursor to the last host, then from 1 up to the cursor,
+# generated one at a time (a set-returning function in the SELECT list streams;
+# in FROM it would be materialised whole first), skipping those in use.
+_FREE_OFFSETS = """
+    SELECT c.off FROM (
+        SELECT mod(%s - 1 + generate_series(0, %s - 1), %s) + 1 AS off
+    ) c
+    WHERE NOT EXISTS (
+        SELECT 1 FROM inventory_ipallocation a
+        WHERE a.vslice_id = %s AND a.address = set_masklen(%s::inet, 32) + c.off
+    )
+    LIMIT {limit}
+"""
+
+
+def _free_offsets_sql(*, vslice_id: int, subnet: str, cursor: int, last: int, limit: str):
+    start = cursor if 1 <= cursor <= last else 1
+    return _FREE_OFFSETS.format(limit=limit), [start, last, last, vslice_id, subnet]
+
+
+def first_free(*, vslice: VSlice) -> str | None:
+    """The address the next automatic allocation in ``vslice`` would get, or
+    None when its subnet is full. Reads only; allocating is ``allocate_auto``."""
+    last = last_host_offset(vslice.subnet)
+    if last == 0:
+        return None
+    sql, params = _free_offsets_sql(
+        vslice_id=vslice.pk,
+        subnet=vslice.subnet,
+        cursor=vslice.alloc_cursor,
+        last=last,
+        limit="1",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT host(set_masklen(%s::inet, 32) + f.off) FROM ({sql}) f",
+            [vslice.subnet, *params],
+        )
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def _existing(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.endpoint_id, a.group_id, host(a.address) FROM inventory_ipallocation a "
+            "JOIN unnest(%s::bigint[], %s::bigint[]) AS p(endpoint_id, group_id) "
+            "ON a.endpoint_id = p.endpoint_id AND a.group_id = p.group_id",
+            [[e for e, _ in pairs], [g for _, g in pairs]],
+        )
+        return {(e, g): address for e, g, address in cursor.fetchall()}
+
+
+# One statement per VSlice: pair each wanted membership with one of the first
+# free offsets, insert them, and move the cursor past the last offset used.
+_ALLOCATE = """
+    WITH want AS (
+        SELECT p.endpoint_id, p.group_id, row_number() OVER () AS n
+        FROM unnest(%s::bigint[], %s::bigint[]) AS p(endpoint_id, group_id)
+        JOIN inventory_endpoint e ON e.id = p.endpoint_id AND e.account_id = %s
+    ), free AS (
+        SELECT f.off, row_number() OVER () AS n FROM ({free}) f
+    ), ins AS (
+        INSERT INTO inventory_ipallocation
+            (account_id, endpoint_id, group_id, vslice_id, address, kind, created_at)
+        SELECT %s, w.endpoint_id, w.group_id, %s, set_masklen(%s::inet, 32) + f.off, 'auto', now()
+        FROM want w JOIN free f USING (n)
+        ON CONFLICT DO NOTHING
+        RETURNING endpoint_id, group_id, address
+    ), moved AS (
+        UPDATE inventory_vslice SET alloc_cursor = mod(f.off, %s) + 1
+        FROM (SELECT off FROM free ORDER BY n DESC LIMIT 1) f
+        WHERE id = %s
+    )
+    SELECT endpoint_id, group_id, host(address) FROM ins
+"""
+
+
+def _allocate_in_vslice(vslice_id: int, pairs: list[tuple[int, int]]) -> dict:
+    """Allocate addresses for ``pairs`` (all in groups of this VSlice) under the
+    VSlice's row lock; pairs left out of the answer got no address."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT account_id, subnet::text, alloc_cursor FROM inventory_vslice "
+            "WHERE id = %s FOR NO KEY UPDATE",
+            [vslice_id],
+        )
+        account_id, subnet, alloc_cursor = cursor.fetchone()
+        last = last_host_offset(subnet)
+        if last == 0:
+            return {}
+        free_sql, free_params = _free_offsets_sql(
+            vslice_id=vslice_id,
+            subnet=subnet,
+            cursor=alloc_cursor,
+            last=last,
+            limit="(SELECT count(*) FROM want)",
+        )
+        cursor.execute(
+            _ALLOCATE.format(free=free_sql),
+            [
+                [e for e, _ in pairs],
+                [g for _, g in pairs],
+                account_id,
+                *free_params,
+                account_id,
+                vslice_id,
+                subnet,
+                last,
+                vslice_id,
+            ],
+        )
+        return {(e, g): address for e, g, address in cursor.fetchall()}
+
+
+def allocate_auto(*, memberships: Iterable[tuple[int, int]]) -> dict[tuple[int, int], str | None]:
+    """Give each (endpoint id, group id) pair an automatic address in the
+    group's VSlice, unless it already has one (static or automatic), which is
+    returned as it is. None marks a pair whose subnet is full (or whose
+    endpoint is not of the group's account).
+
+    Set-based: one statement per VSlice whatever the number of pairs; VSlices
+    are locked in id order so concurrent callers queue instead of deadlocking.
+    """
+    pairs = list(dict.fromkeys((int(e), int(g)) for e, g in memberships))
+    if not pairs:
+        return {}
+    with transaction.atomic():
+        result: dict[tuple[int, int], str | None] = dict.fromkeys(pairs)
+        result.update(_existing(pairs))
+        missing = [pair for pair in pairs if result[pair] is None]
+        vslice_of = dict(
+            Group.objects.filter(pk__in={g for _, g in missing}).values_list("pk", "vslice_id")
+        )
+        by_vslice: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for pair in missing:
+            if pair[1] in vslice_of:
+                by_vslice[vslice_of[pair[1]]].append(pair)
+        for vslice_id in sorted(by_vslice):
+            wanted = by_vslice[vslice_id]
+            result.update(_allocate_in_vslice(vslice_id, wanted))
+            lost = [pair for pair in wanted if result[pair] is None]
+            if lost:
+                # A concurrent caller may have allocated the same pair first
+                # (ON CONFLICT skipped ours): that address is the answer.
+                result.update(_existing(lost))
+    return result
+
+
+def allocate_for(*, endpoint: Endpoint, group: Group) -> str:
+    """One endpoint's automatic address in ``group``; SubnetFull if none is left."""
+    address = allocate_auto(memberships=[(endpoint.pk, group.pk)])[(endpoint.pk, group.pk)]
+    if address is None:
+        raise SubnetFull.of(group.vslice)
+    return address
+
+
+def release(
+    *,
+    endpoints: QuerySet[Endpoint],
+    group: Group | None = None,
+    kinds: Iterable[str] = (AllocationKind.AUTO,),
+) -> int:
+    """Give back the addresses of ``endpoints`` (in ``group`` only, if given)
+    of the given kinds; returns how many were released. One DELETE."""
+    allocations = IPAllocation.objects.filter(
+        endpoint_id__in=endpoints.order_by().values("id"), kind__in=list(kinds)
+    )
+    if group is not None:
+        allocations = allocations.filter(group=group)
+    deleted, _ = allocations.delete()
+    return deleted
+
+
+def _check_member(endpoint: Endpoint, group: Group) -> None:
+    member = group.account_id == endpoint.account_id and (
+        endpoint.primary_group_id == group.pk
+        or SecondaryMembership.objects.filter(endpoint=endpoint, group=group).exists()
+    )
+    if not member:
+        raise AddressingError(
+            f"Endpoint {endpoint.iccid} is not a member of group {group.name}.",
+            code="not_member",
+        )
+
+
+def _taken(address: str, holder: Endpoint) -> AddressingError:
+    return AddressingError(
+        f"{address} is already held by endpoint {holder.iccid}.", code="ip_taken"
+    )
+
+
+def reserve_static(*, endpoint: Endpoint, group: Group, address: str, actor: Actor) -> IPAllocation:
+    """Reserve ``address`` permanently for ``endpoint`` in ``group`` (one of its
+    groups), replacing its current address there, and record it in History.
+
+    The address must be a host address of the group's VSlice subnet and not be
+    held by another endpoint. Takes the VSlice's row lock, like allocate_auto,
+    so a static reservation and an automatic allocation cannot collide.
+    """
+    _check_member(endpoint, group)
+    with transaction.atomic():
+        vslice = VSlice.objects.select_for_update(no_key=True).get(pk=group.vslice_id)
+        try:
+            address = clean_ipv4_in_subnet(address, vslice.subnet)
+        except ValidationError as exc:
+            raise AddressingError(exc.messages[0], code=exc.code) from exc
+        current = IPAllocation.objects.filter(endpoint=endpoint, group=group).first()
+        holder = (
+            IPAllocation.objects.filter(vslice=vslice, address=address)
+            .select_related("endpoint")
+            .first()
+        )
+        if holder is not None and (current is None or holder.pk != current.pk):
+            raise _taken(address, holder.endpoint)
+        unchanged = current is not None and current.address == address
+        if unchanged and current.kind == AllocationKind.STATIC:
+            return current
+        old = None if current is None else current.address
+        try:
+            with transaction.atomic():
+                if current is None:
+                    current = IPAllocation.objects.create(
+                        account_id=endpoint.account_id,
+                        endpoint=endpoint,
+                        group=group,
+                        vslice=vslice,
+                        address=address,
+                        kind=AllocationKind.STATIC,
+                    )
+                else:
+                    current.address = address
+                    current.kind = AllocationKind.STATIC
+                    current.save(update_fields=["address", "kind"])
+        except IntegrityError as exc:
+            # Written meanwhile by someone not holding the VSlice lock.
+            holder = (
+                IPAllocation.objects.filter(vslice=vslice, address=address)
+                .select_related("endpoint")
+                .first()
+            )
+            if holder is None:
+                raise
+            raise _taken(address, holder.endpoint) from exc
+        record(
+            endpoint=endpoint,
+            actor=actor,
+            action="static_ip",
+            changes={"ip": {group.name: [old, address]}},
+        )
+    return current
+
+
+def clear_static(*, endpoint: Endpoint, group: Group, actor: Actor) -> bool:
+    """Drop ``endpoint``'s static address in ``group``, if it has one (the next
+    data session gets an automatic one). Returns whether there was one."""
+    with transaction.atomic():
+        allocation = (
+            IPAllocation.objects.select_for_update()
+            .filter(endpoint=endpoint, group=group, kind=AllocationKind.STATIC)
+            .first()
+        )
+        if allocation is None:
+            return False
+        allocation.delete()
+        record(
+            endpoint=endpoint,
+            actor=actor,
+            action="static_ip",
+            changes={"ip": {group.name: [allocation.address, None]}},
+        )
+    return True

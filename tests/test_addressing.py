@@ -1,0 +1,346 @@
+"""Addressing: static reservations, the next free automatic address at the
+subnet edges, the allocation cursor, releases."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from inventory import addressing
+from inventory.addressing import AddressingError, SubnetFull
+from inventory.history import Actor
+from inventory.models import (
+    AllocationKind,
+    Endpoint,
+    History,
+    IPAllocation,
+    SecondaryMembership,
+    State,
+    VSlice,
+)
+from tests.factories import EndpointFactory, GroupFactory
+
+
+@pytest.fixture
+def actor(operator):
+    return Actor.for_user(operator)
+
+
+@pytest.fixture
+def small_group(account):
+    return GroupFactory(account=account, name="small", vslice__subnet="100.64.0.0/26")
+
+
+def active_endpoints(account, group, n):
+    return [
+        EndpointFactory(account=account, state=State.ACTIVE, primary_group=group, imsis=0)
+        for _ in range(n)
+    ]
+
+
+def allocate(endpoints, group):
+    pairs = [(e.pk, group.pk) for e in endpoints]
+    answer = addressing.allocate_auto(memberships=pairs)
+    return [answer[pair] for pair in pairs]
+
+
+def cursor_of(group):
+    return VSlice.objects.get(pk=group.vslice_id).alloc_cursor
+
+
+# -- automatic addresses ----------------------------------------------------------
+
+
+def test_a_26_gives_62_host_addresses_from_1_to_62_then_is_full(account, small_group):
+    endpoints = active_endpoints(account, small_group, 63)
+
+    addresses = allocate(endpoints[:62], small_group)
+
+    assert addresses == [f"100.64.0.{n}" for n in range(1, 63)]
+    assert allocate(endpoints[62:], small_group) == [None]
+    with pytest.raises(SubnetFull, match=r"^\['Subnet 100.64.0.0/26 of VSlice .* is full.'\]$"):
+        addressing.allocate_for(endpoint=endpoints[62], group=small_group)
+    assert addressing.first_free(vslice=small_group.vslice) is None
+    assert IPAllocation.objects.count() == 62
+    assert set(IPAllocation.objects.values_list("kind", flat=True)) == {"auto"}
+
+
+def test_an_existing_allocation_is_returned_as_it_is(account, small_group, actor):
+    [endpoint] = active_endpoints(account, small_group, 1)
+    addressing.reserve_static(
+        endpoint=endpoint, group=small_group, address="100.64.0.40", actor=actor
+    )
+
+    assert allocate([endpoint], small_group) == ["100.64.0.40"]
+    assert allocate([endpoint], small_group) == ["100.64.0.40"]
+    assert IPAllocation.objects.count() == 1
+    assert cursor_of(small_group) == 1
+
+
+def test_the_cursor_moves_on_and_wraps_once_to_find_a_released_hole(account, small_group):
+    endpoints = active_endpoints(account, small_group, 63)
+    allocate(endpoints[:62], small_group)
+    assert cursor_of(small_group) == 1  # wrapped after handing out .62
+
+    IPAllocation.objects.filter(address__in=["100.64.0.7", "100.64.0.30"]).delete()
+    assert addressing.first_free(vslice=small_group.vslice) == "100.64.0.7"
+    VSlice.objects.filter(pk=small_group.vslice_id).update(alloc_cursor=20)
+    small_group.vslice.refresh_from_db()
+    assert addressing.first_free(vslice=small_group.vslice) == "100.64.0.30"
+
+    assert allocate(endpoints[62:], small_group) == ["100.64.0.30"]
+    assert cursor_of(small_group) == 31
+    # From .31 on everything is taken: the search wraps to the start for .7.
+    newcomer = active_endpoints(account, small_group, 1)
+    assert allocate(newcomer, small_group) == ["100.64.0.7"]
+    assert cursor_of(small_group) == 8
+
+
+def test_a_subnet_filled_from_the_front_is_not_rescanned(account, group):
+    """The cursor points past the last allocation: the next search starts there."""
+    endpoints = active_endpoints(account, group, 3)
+    allocate(endpoints[:2], group)
+    assert cursor_of(group) == 3
+    # A hole behind the cursor is left for the wrap-around; the search goes on.
+    IPAllocation.objects.filter(address="100.64.0.1").delete()
+    assert allocate(endpoints[2:], group) == ["100.64.0.3"]
+
+
+def test_static_addresses_ahead_of_the_cursor_are_skipped(account, small_group, actor):
+    endpoints = active_endpoints(account, small_group, 3)
+    for endpoint, address in zip(endpoints[:2], ["100.64.0.1", "100.64.0.2"], strict=True):
+        addressing.reserve_static(
+            endpoint=endpoint, group=small_group, address=address, actor=actor
+        )
+    assert allocate(endpoints[2:], small_group) == ["100.64.0.3"]
+
+
+@pytest.mark.parametrize("subnet", ["100.64.0.0/31", "100.64.0.8/32"])
+def test_31_and_32_subnets_have_no_automatic_addresses(account, subnet):
+    group = GroupFactory(account=account, vslice__subnet=subnet)
+    endpoints = active_endpoints(account, group, 1)
+    assert allocate(endpoints, group) == [None]
+    assert addressing.first_free(vslice=group.vslice) is None
+
+
+def test_a_30_has_two_hosts(account):
+    group = GroupFactory(account=account, vslice__subnet="100.64.0.4/30")
+    endpoints = active_endpoints(account, group, 3)
+    assert allocate(endpoints, group) == ["100.64.0.5", "100.64.0.6", None]
+
+
+def test_several_groups_and_vslices_in_one_call(account, group, small_group):
+    second = GroupFactory(account=account, vslice=small_group.vslice)
+    endpoints = active_endpoints(account, group, 2)
+
+    answer = addressing.allocate_auto(
+        memberships=[
+            (endpoints[0].pk, group.pk),
+            (endpoints[0].pk, small_group.pk),
+            (endpoints[1].pk, second.pk),
+            (endpoints[1].pk, group.pk),
+        ]
+    )
+
+    assert sorted(answer.values()) == sorted(
+        ["100.64.0.1", "100.64.0.2", "100.64.0.1", "100.64.0.2"]
+    )
+    assert answer[(endpoints[0].pk, small_group.pk)] != answer[(endpoints[1].pk, second.pk)]
+    assert IPAllocation.objects.count() == 4
+
+
+def test_no_address_for_an_endpoint_of_another_account(account, other_account, small_group):
+    stranger = EndpointFactory(account=other_account, imsis=0)
+    assert allocate([stranger], small_group) == [None]
+    assert not IPAllocation.objects.exists()
+
+
+def test_first_free_reads_without_allocating(account, small_group):
+    endpoints = active_endpoints(account, small_group, 1)
+    assert addressing.first_free(vslice=small_group.vslice) == "100.64.0.1"
+    assert addressing.first_free(vslice=small_group.vslice) == "100.64.0.1"
+    allocate(endpoints, small_group)
+    small_group.vslice.refresh_from_db()
+    assert addressing.first_free(vslice=small_group.vslice) == "100.64.0.2"
+
+
+def test_first_free_in_a_16_is_one_query_and_never_the_broadcast(
+    account, group, django_assert_max_num_queries
+):
+    VSlice.objects.filter(pk=group.vslice_id).update(alloc_cursor=65534)
+    group.vslice.refresh_from_db()
+    with django_assert_max_num_queries(1):
+        assert addressing.first_free(vslice=group.vslice) == "100.64.255.254"
+
+
+def test_allocate_auto_runs_a_constant_number_of_queries(
+    account, small_group, django_assert_max_num_queries
+):
+    endpoints = active_endpoints(account, small_group, 30)
+    with django_assert_max_num_queries(6):
+        addresses = allocate(endpoints, small_group)
+    assert len(set(addresses)) == 30
+
+
+# -- static addresses -------------------------------------------------------------
+
+
+def test_reserve_static_in_the_primary_group(account, group, actor):
+    endpoint = EndpointFactory(account=account, state=State.ACTIVE, primary_group=group)
+
+    allocation = addressing.reserve_static(
+        endpoint=endpoint, group=group, address=" 100.64.3.7 ", actor=actor
+    )
+
+    allocation.refresh_from_db()
+    assert (allocation.address, allocation.kind, allocation.vslice_id) == (
+        "100.64.3.7",
+        AllocationKind.STATIC,
+        group.vslice_id,
+    )
+    row = History.objects.get(endpoint=endpoint)
+    assert (row.action, row.actor_label) == ("static_ip", "op")
+    assert row.changes == {"ip": {"vantiq-connect-eu": [None, "100.64.3.7"]}}
+
+
+def test_reserve_static_replaces_the_address_in_that_group(account, group, actor):
+    endpoint = EndpointFactory(account=account, state=State.ACTIVE, primary_group=group)
+    [auto] = allocate([endpoint], group)
+
+    addressing.reserve_static(endpoint=endpoint, group=group, address="100.64.9.9", actor=actor)
+
+    assert list(endpoint.ip_allocations.values_list("address", "kind")) == [
+        ("100.64.9.9", "static")
+    ]
+    assert History.objects.get().changes == {"ip": {"vantiq-connect-eu": [auto, "100.64.9.9"]}}
+
+
+def test_making_the_automatic_address_static_keeps_it(account, group, actor):
+    endpoint = EndpointFactory(account=account, state=State.ACTIVE, primary_group=group)
+    [auto] = allocate([endpoint], group)
+    addressing.reserve_static(endpoint=endpoint, group=group, address=auto, actor=actor)
+    addressing.reserve_static(endpoint=endpoint, group=group, address=auto, actor=actor)
+    assert list(endpoint.ip_allocations.values_list("address", "kind")) == [(auto, "static")]
+    assert History.objects.count() == 1  # the second call changed nothing
+
+
+def test_reserve_static_in_a_secondary_group(account, group, small_group, actor):
+    endpoint = EndpointFactory(account=account, state=State.ACTIVE, primary_group=group)
+    SecondaryMembership.objects.create(account=account, endpoint=endpoint, group=small_group)
+    addressing.reserve_static(
+        endpoint=endpoint, group=small_group, address="100.64.0.62", actor=actor
+    )
+    assert endpoint.ip_allocations.get().group == small_group
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        (
+            "100.64.0.0",
+            "100.64.0.0 is the network address of 100.64.0.0/26; choose a host address.",
+        ),
+        (
+            "100.64.0.63",
+            "100.64.0.63 is the broadcast address of 100.64.0.0/26; choose a host address.",
+        ),
+        ("100.64.0.64", "100.64.0.64 is outside the subnet 100.64.0.0/26."),
+        ("100.64.0.07", "is not an IPv4 address"),
+        ("banana", "is not an IPv4 address"),
+        ("", "is not an IPv4 address"),
+    ],
+)
+def test_bad_static_addresses_are_refused_with_a_clear_message(
+    account, small_group, actor, address, message
+):
+    endpoint = EndpointFactory(account=account, state=State.ACTIVE, primary_group=small_group)
+
+    with pytest.raises(AddressingError) as excinfo:
+        addressing.reserve_static(
+            endpoint=endpoint, group=small_group, address=address, actor=actor
+        )
+
+    assert message in excinfo.value.messages[0]
+    assert not IPAllocation.objects.exists()
+    assert not History.objects.exists()
+
+
+def test_an_address_held_by_another_endpoint_is_refused(account, small_group, actor):
+    holder, endpoint = (
+        EndpointFactory(account=account, state=State.ACTIVE, primary_group=small_group)
+        for _ in range(2)
+    )
+    [taken] = allocate([holder], small_group)
+
+    with pytest.raises(AddressingError) as excinfo:
+        addressing.reserve_static(endpoint=endpoint, group=small_group, address=taken, actor=actor)
+
+    assert excinfo.value.messages == [f"{taken} is already held by endpoint {holder.iccid}."]
+    assert excinfo.value.code == "ip_taken"
+    assert not endpoint.ip_allocations.exists()
+
+
+def test_the_same_address_in_another_vslice_is_free(account, group, actor):
+    elsewhere = GroupFactory(account=account, vslice__subnet="100.64.0.0/16")
+    one = EndpointFactory(account=account, state=State.ACTIVE, primary_group=group)
+    two = EndpointFactory(account=account, state=State.ACTIVE, primary_group=elsewhere)
+    addressing.reserve_static(endpoint=one, group=group, address="100.64.0.5", actor=actor)
+    addressing.reserve_static(endpoint=two, group=elsewhere, address="100.64.0.5", actor=actor)
+    assert IPAllocation.objects.filter(address="100.64.0.5").count() == 2
+
+
+def test_only_in_a_group_the_endpoint_is_a_member_of(account, other_account, group, actor):
+    outsider = EndpointFactory(account=account, state=State.PENDING)
+    stranger = EndpointFactory(account=other_account, state=State.PENDING)
+    for endpoint in (outsider, stranger):
+        with pytest.raises(AddressingError, match="is not a member of group vantiq-connect-eu"):
+            addressing.reserve_static(
+                endpoint=endpoint, group=group, address="100.64.0.5", actor=actor
+            )
+    assert not IPAllocation.objects.exists()
+
+
+def test_clear_static(account, group, actor):
+    endpoint = EndpointFactory(account=account, state=State.ACTIVE, primary_group=group)
+    addressing.reserve_static(endpoint=endpoint, group=group, address="100.64.0.5", actor=actor)
+
+    assert addressing.clear_static(endpoint=endpoint, group=group, actor=actor) is True
+    assert addressing.clear_static(endpoint=endpoint, group=group, actor=actor) is False
+
+    assert not endpoint.ip_allocations.exists()
+    last = History.objects.order_by("-id").first()
+    assert last.changes == {"ip": {"vantiq-connect-eu": ["100.64.0.5", None]}}
+
+
+def test_clear_static_leaves_an_automatic_address(account, group, actor):
+    endpoint = EndpointFactory(account=account, state=State.ACTIVE, primary_group=group)
+    allocate([endpoint], group)
+    assert addressing.clear_static(endpoint=endpoint, group=group, actor=actor) is False
+    assert endpoint.ip_allocations.count() == 1
+
+
+# -- release ----------------------------------------------------------------------
+
+
+def test_release_gives_back_the_kinds_asked_for(account, group, small_group, actor):
+    endpoint = EndpointFactory(account=account, state=State.ACTIVE, primary_group=group)
+    SecondaryMembership.objects.create(account=account, endpoint=endpoint, group=small_group)
+    allocate([endpoint], group)
+    addressing.reserve_static(
+        endpoint=endpoint, group=small_group, address="100.64.0.9", actor=actor
+    )
+    endpoints = Endpoint.objects.filter(pk=endpoint.pk)
+
+    assert addressing.release(endpoints=endpoints, group=small_group) == 0
+    assert addressing.release(endpoints=endpoints) == 1
+    assert list(endpoint.ip_allocations.values_list("kind", flat=True)) == ["static"]
+    assert addressing.release(endpoints=endpoints, kinds=("auto", "static")) == 1
+    assert not endpoint.ip_allocations.exists()
+
+
+def test_addresses_are_valid_hosts_of_the_subnet(account, small_group):
+    addresses = allocate(active_endpoints(account, small_group, 62), small_group)
+    network = ipaddress.IPv4Network("100.64.0.0/26")
+    hosts = set(network.hosts())
+    assert {ipaddress.IPv4Address(a) for a in addresses} == hosts
