@@ -1,0 +1,307 @@
+"""Allocating a batch of SIMs to an account from a CSV file (support staff).
+
+Used by ``manage.py import_sims`` and by the "Import SIMs" page of the Django
+admin, so both accept the same files and report the same errors.
+
+A batch is all or nothing: every line is validated first and every bad line is
+reported with its number and reason, so staff fix the file in one pass instead of
+discovering errors one at a time. Duplicates are looked for inside the file and
+against the whole database (ICCIDs and IMSIs are global, whatever the account),
+one query per chunk of identifiers. Only a clean file is written, with COPY, in
+one transaction: new endpoints are Pending, with their IMSIs and a "created"
+history row each.
+
+Columns (header line required): ``iccid``, ``imsis`` (separated by ``;``),
+``name``, ``reference``, ``tags`` (separated by ``;`` or ``,``). Only ``iccid``
+and ``imsis`` are required.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import IO
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from inventory.history import Actor
+from inventory.identifiers import clean_iccid, clean_imsi, clean_tags
+from inventory.models import State
+from portal.models import Account
+
+COLUMNS = ("iccid", "imsis", "name", "reference", "tags")
+REQUIRED = ("iccid", "imsis")
+#: Identifiers checked against the database per query.
+CHECK_CHUNK = 10_000
+#: Rows per COPY statement (progress is reported after each).
+WRITE_CHUNK = 20_000
+MAX_TEXT = 100
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class LineError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+@dataclass
+class SimRow:
+    line: int
+    iccid: str
+    imsis: list[str]
+    name: str = ""
+    reference: str = ""
+    tags: list[str] = field(default_factory=list)
+
+
+class ImportRejected(Exception):
+    """The file was not imported; ``errors`` says why, line by line."""
+
+    def __init__(self, errors: list[LineError]):
+        self.errors = errors
+        super().__init__(f"{len(errors):,} line(s) rejected; nothing was imported.")
+
+
+@dataclass
+class ImportResult:
+    endpoints: int
+    imsis: int
+    batch: uuid.UUID
+    seconds: float
+
+    def summary(self) -> str:
+        return f"{self.endpoints:,} endpoints with {self.imsis:,} IMSIs imported as Pending"
+
+
+def _split(value: str, pattern: str) -> list[str]:
+    return [part.strip() for part in re.split(pattern, value or "") if part.strip()]
+
+
+def _clean_line(line: int, raw: dict, waive_check_digit: bool) -> SimRow | list[str]:
+    """One line's values, or the reasons it is wrong (all of them)."""
+    problems: list[str] = []
+    if None in raw:
+        problems.append("more values than the header has columns")
+    iccid = raw.get("iccid") or ""
+    try:
+        iccid = clean_iccid(iccid, check_digit=not waive_check_digit)
+    except ValidationError as exc:
+        problems.append(f"ICCID “{iccid.strip()[:25]}”: {exc.messages[0]}")
+    imsis = _split(raw.get("imsis") or "", r";")
+    if not imsis:
+        problems.append("no IMSI: every endpoint needs at least one")
+    cleaned_imsis = []
+    for imsi in imsis:
+        try:
+            cleaned_imsis.append(clean_imsi(imsi))
+        except ValidationError as exc:
+            problems.append(f"IMSI “{imsi[:20]}”: {exc.messages[0]}")
+    if len(set(cleaned_imsis)) < len(cleaned_imsis):
+        problems.append("the same IMSI twice on one line")
+    name = (raw.get("name") or "").strip()
+    reference = (raw.get("reference") or "").strip()
+    for label, value in (("name", name), ("reference", reference)):
+        if len(value) > MAX_TEXT:
+            problems.append(f"the {label} is {len(value)} characters long; at most {MAX_TEXT}")
+    tags: list[str] = []
+    try:
+        tags = clean_tags(_split(raw.get("tags") or "", r"[;,]"))
+    except ValidationError as exc:
+        problems.append(exc.messages[0])
+    if problems:
+        return problems
+    return SimRow(line, iccid, cleaned_imsis, name, reference, tags)
+
+
+def parse(
+    file: IO[str] | IO[bytes], *, waive_check_digit: bool = False
+) -> tuple[list[SimRow], list[LineError]]:
+    """Read and validate every line; duplicates inside the file are errors too."""
+    if isinstance(file.read(0), bytes):
+        file = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
+    reader = csv.DictReader(file)
+    try:
+        header = [(column or "").strip().lower() for column in (reader.fieldnames or [])]
+    except UnicodeDecodeError:
+        return [], [LineError(1, "the file is not UTF-8 text")]
+    except csv.Error as exc:
+        return [], [LineError(1, f"not a CSV file ({exc})")]
+    missing = [column for column in REQUIRED if column not in header]
+    unknown = [column for column in header if column not in COLUMNS]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(missing)}")
+        if unknown:
+            parts.append(f"unknown column(s) {', '.join(unknown)}")
+        expected = ", ".join(COLUMNS)
+        return [], [LineError(1, f"header: {'; '.join(parts)} (expected {expected})")]
+    reader.fieldnames = header
+
+    rows: list[SimRow] = []
+    errors: list[LineError] = []
+    iccid_lines: dict[str, int] = {}
+    imsi_lines: dict[str, int] = {}
+    try:
+        for raw in reader:
+            line = reader.line_num
+            cleaned = _clean_line(line, raw, waive_check_digit)
+            if isinstance(cleaned, list):
+                errors.append(LineError(line, "; ".join(cleaned)))
+                continue
+            problems = []
+            first = iccid_lines.setdefault(cleaned.iccid, line)
+            if first != line:
+                problems.append(f"ICCID {cleaned.iccid} is already on line {first}")
+            for imsi in cleaned.imsis:
+                first = imsi_lines.setdefault(imsi, line)
+                if first != line:
+                    problems.append(f"IMSI {imsi} is already on line {first}")
+            if problems:
+                errors.append(LineError(line, "; ".join(problems)))
+            else:
+                rows.append(cleaned)
+    except UnicodeDecodeError:
+        errors.append(LineError(reader.line_num + 1, "the file is not UTF-8 text"))
+    except csv.Error as exc:
+        errors.append(LineError(reader.line_num, f"unreadable CSV ({exc})"))
+    if not rows and not errors:
+        errors.append(LineError(2, "the file has no data lines"))
+    return rows, errors
+
+
+def _existing(sql: str, values: list[str]) -> set[str]:
+    found: set[str] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), CHECK_CHUNK):
+            cursor.execute(sql, [values[start : start + CHECK_CHUNK]])
+            found.update(value for (value,) in cursor.fetchall())
+    return found
+
+
+def find_conflicts(rows: list[SimRow]) -> list[LineError]:
+    """Lines whose ICCID or IMSI is already in the database, in any account."""
+    iccids = _existing(
+        "SELECT iccid FROM inventory_endpoint WHERE iccid = ANY(%s::text[])",
+        [row.iccid for row in rows],
+    )
+    imsis = _existing(
+        "SELECT imsi FROM inventory_imsi WHERE imsi = ANY(%s::text[])",
+        [imsi for row in rows for imsi in row.imsis],
+    )
+    errors = []
+    for row in rows:
+        problems = []
+        if row.iccid in iccids:
+            problems.append(f"ICCID {row.iccid} already exists")
+        problems.extend(f"IMSI {imsi} already exists" for imsi in row.imsis if imsi in imsis)
+        if problems:
+            errors.append(LineError(row.line, "; ".join(problems)))
+    return errors
+
+
+def reserve_endpoint_ids(cursor, count: int) -> int:
+    """Take ``count`` consecutive endpoint ids from the sequence; return the first.
+
+    Rows written with COPY need their ids up front (for their IMSIs and history).
+    The table lock keeps concurrent inserts from drawing ids in between; it is
+    held to the end of the caller's transaction."""
+    cursor.execute("LOCK TABLE inventory_endpoint IN SHARE ROW EXCLUSIVE MODE")
+    cursor.execute(
+        "SELECT setval(pg_get_serial_sequence('inventory_endpoint', 'id'),"
+        " nextval(pg_get_serial_sequence('inventory_endpoint', 'id')) + %s - 1)",
+        [count],
+    )
+    return cursor.fetchone()[0] - count + 1
+
+
+def copy_rows(cursor, sql: str, rows: Iterable[tuple]) -> None:
+    with cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _write(
+    rows: list[SimRow], *, account: Account, actor: Actor, progress: Progress | None
+) -> tuple[int, uuid.UUID]:
+    now = timezone.now()
+    batch = uuid.uuid4()
+    actor_id = actor.user_id
+    imsi_count = 0
+    with connection.cursor() as cursor:
+        first_id = reserve_endpoint_ids(cursor, len(rows))
+        for start in range(0, len(rows), WRITE_CHUNK):
+            chunk = list(enumerate(rows[start : start + WRITE_CHUNK], start=first_id + start))
+            copy_rows(
+                cursor,
+                "COPY inventory_endpoint (id, account_id, iccid, name, reference, tags, state,"
+                " imei_lock_enabled, imei, state_changed_at, created_at) FROM STDIN",
+                (
+                    (pk, account.pk, row.iccid, row.name, row.reference, row.tags)
+                    + (State.PENDING.value, False, "", now, now)
+                    for pk, row in chunk
+                ),
+            )
+            imsis = [(account.pk, pk, imsi) for pk, row in chunk for imsi in row.imsis]
+            copy_rows(
+                cursor, "COPY inventory_imsi (account_id, endpoint_id, imsi) FROM STDIN", imsis
+            )
+            imsi_count += len(imsis)
+            copy_rows(
+                cursor,
+                "COPY inventory_history (account_id, endpoint_id, at, actor_kind, actor_id,"
+                " actor_label, action, from_state, to_state, changes, reason, batch)"
+                " FROM STDIN",
+                (
+                    (account.pk, pk, now, actor.kind, actor_id, actor.label, "created", "")
+                    + (State.PENDING.value, json.dumps({"imsis": row.imsis}), "import", batch)
+                    for pk, row in chunk
+                ),
+            )
+            if progress:
+                progress("written", start + len(chunk), len(rows))
+    return imsi_count, batch
+
+
+def import_sims(
+    file: IO[str] | IO[bytes],
+    *,
+    account: Account,
+    actor: Actor,
+    waive_check_digit: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Validate the whole file, then write it in one transaction, or raise
+    ``ImportRejected`` with every bad line (nothing written)."""
+    started = time.monotonic()
+    rows, errors = parse(file, waive_check_digit=waive_check_digit)
+    if progress:
+        progress("validated", len(rows) + len(errors), len(rows) + len(errors))
+    if rows:
+        errors.extend(find_conflicts(rows))
+        if progress:
+            progress("checked against the database", len(rows), len(rows))
+    if errors:
+        raise ImportRejected(sorted(errors, key=lambda error: error.line))
+    try:
+        with transaction.atomic():
+            imsi_count, batch = _write(rows, account=account, actor=actor, progress=progress)
+    except IntegrityError as exc:
+        # Another import or allocation took one of these identifiers after the check.
+        raise ImportRejected(
+            [LineError(0, f"an ICCID or IMSI was added meanwhile by someone else ({exc})")]
+        ) from exc
+    return ImportResult(len(rows), imsi_count, batch, time.monotonic() - started)
