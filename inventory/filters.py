@@ -1,0 +1,80 @@
+"""The endpoint list's filters, as URL parameters: ``state`` (several), ``group``,
+``tag`` and ``q``.
+
+The group choices are the current account's groups, passed in already loaded so
+that validating and rendering the form costs no query of its own; another
+account's group id is therefore simply not a valid choice (a form error, never a
+lookup across accounts).
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from inventory import search
+from inventory.identifiers import clean_tags
+from inventory.models import Endpoint, Group, State
+
+#: The URL parameters the filter reads; bulk actions and CSV export carry them on.
+FILTER_PARAMS = ("state", "group", "tag", "q")
+
+
+class EndpointFilterForm(forms.Form):
+    def clean_tag(self) -> str:
+        value = self.cleaned_data.get("tag") or ""
+        if not value.strip():
+            return ""
+        tags = clean_tags(value)
+        if len(tags) != 1:
+            raise ValidationError("Filter by one tag at a time.", code="tag_many")
+        return tags[0]
+
+    def clean_q(self) -> str:
+        return search.clean_query(self.cleaned_data.get("q") or "")
+
+
+class EndpointFilterSet(django_filters.FilterSet):
+    """Filters an account's endpoints; build it with the account's groups."""
+
+    state = django_filters.MultipleChoiceFilter(
+        choices=State.choices,
+        label="State",
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": "“%(value)s” is not a state."},
+    )
+    group = django_filters.ChoiceFilter(
+        label="Group",
+        method="filter_group",
+        empty_label="All groups",
+        error_messages={"invalid_choice": "That group is not one of this account's groups."},
+    )
+    tag = django_filters.CharFilter(label="Tag", method="filter_tag", max_length=40)
+    q = django_filters.CharFilter(label="Search", method="filter_q", max_length=search.MAX_LENGTH)
+
+    class Meta:
+        model = Endpoint
+        fields = ["state", "group", "tag", "q"]
+        form = EndpointFilterForm
+
+    def __init__(self, data=None, queryset=None, *, account_id: int, groups: list[Group], **kw):
+        self.account_id = account_id
+        self.groups = groups
+        super().__init__(data, queryset, **kw)
+        self.filters["group"].extra["choices"] = [(str(g.pk), g.name) for g in groups]
+
+    @property
+    def is_filtered(self) -> bool:
+        return self.is_bound and any(self.form.cleaned_data.get(name) for name in FILTER_PARAMS)
+
+    def filter_group(self, queryset: QuerySet[Endpoint], name: str, value: str):
+        return queryset.filter(primary_group_id=int(value)) if value else queryset
+
+    def filter_tag(self, queryset: QuerySet[Endpoint], name: str, value: str):
+        # ``@>`` on the array is served by the GIN index endpoint_tags.
+        return queryset.filter(tags__contains=[value]) if value else queryset
+
+    def filter_q(self, queryset: QuerySet[Endpoint], name: str, value: str):
+        return search.search(endpoints=queryset, q=value, account_id=self.account_id)
