@@ -1,11 +1,43 @@
-"""(being built)"""
+"""Suspend or terminate one endpoint from its detail page.
 
-from django.http import Http404
+The same confirmation page as the bulk actions, given a one-endpoint queryset:
+GET shows what will happen, the confirming POST acts and redirects to the
+endpoint's detail with the result. An ICCID of another account is a 404.
+"""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+
+from inventory import lifecycle
+from inventory.models import Endpoint
+from inventory.views.endpoint_bulk import confirm_action
+from portal.tenancy import member_required
 
 
-def suspend(request, *args, **kwargs):
-    raise Http404
+def _single(request, iccid: str, action: str):
+    endpoints = Endpoint.objects.filter(account=request.account, iccid=iccid)
+    endpoint = get_object_or_404(endpoints.only("iccid", "state"))
+    detail = reverse("inventory:endpoint_detail", args=[endpoint.iccid])
+    return confirm_action(
+        request,
+        action=action,
+        endpoints=endpoints,
+        groups=[],
+        hidden_fields=[],
+        done_url=detail,
+        cancel_url=detail,
+        form_url=request.path,
+        single=endpoint,
+    )
 
 
-def terminate(request, *args, **kwargs):
-    raise Http404
+@member_required("operate")
+def suspend(request, iccid: str):
+    return _single(request, iccid, lifecycle.SUSPEND)
+
+
+@member_required("terminate")
+def terminate(request, iccid: str):
+    return _single(request, iccid, lifecycle.TERMINATE)

@@ -1,15 +1,208 @@
-"""(being built)"""
+"""Bulk Assign to group, Suspend and Terminate from the endpoint list.
 
-from django.http import Http404
+The list posts its selection here; the answer is a confirmation page (how many
+will change, a sample, what will be skipped and why). Only the confirmation's own
+POST (``confirm=1``) acts, through the lifecycle rules, in one transaction, and
+redirects back to the list with the counts (post/redirect/get). Single suspend and
+terminate on the detail page use the same confirmation (``confirm_action``).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import wraps
+
+from django.contrib import messages
+from django.core.exceptions import TooManyFieldsSent
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import Http404, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_POST
+
+from inventory import lifecycle
+from inventory.forms_bulk import (
+    TYPED_COUNT_ABOVE,
+    ConfirmForm,
+    GroupChoiceForm,
+    SelectionError,
+    parse_selection,
+)
+from inventory.history import Actor
+from inventory.models import Endpoint, Group
+from inventory.views.endpoint_list import account_groups, clean_view_query
+from portal.request_id import current_request_id
+from portal.tenancy import member_required
+
+audit = logging.getLogger("inventory.audit")
+SAMPLE_SIZE = 10
+
+_ACT = {
+    lifecycle.ASSIGN: lifecycle.assign_to_group,
+    lifecycle.SUSPEND: lifecycle.suspend,
+    lifecycle.TERMINATE: lifecycle.terminate,
+}
+_TITLES = {
+    lifecycle.ASSIGN: "Assign to group",
+    lifecycle.SUSPEND: "Suspend",
+    lifecycle.TERMINATE: "Terminate",
+}
 
 
-def bulk_assign(request, *args, **kwargs):
-    raise Http404
+def field_limit_guard(view):
+    """Answer a POST with more fields than DATA_UPLOAD_MAX_NUMBER_FIELDS with a
+    page that explains what to do instead (Django would raise a bare 400).
+
+    The body has to be parsed before the CSRF check (which reads the token from
+    it), so the check is applied here, after the guard, instead of by the
+    middleware."""
+    protected = csrf_protect(view)
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method == "POST":
+            try:
+                request.POST  # noqa: B018 - parsing is what may fail
+            except TooManyFieldsSent:
+                return render(
+                    request, "inventory/confirm_action.html", {"too_many": True}, status=400
+                )
+        return protected(request, *args, **kwargs)
+
+    return wrapped
 
 
-def bulk_suspend(request, *args, **kwargs):
-    raise Http404
+def list_url(filter_query: str) -> str:
+    query = clean_view_query(QueryDict(filter_query)).urlencode()
+    return reverse("inventory:endpoint_list") + (f"?{query}" if query else "")
 
 
-def bulk_terminate(request, *args, **kwargs):
-    raise Http404
+def confirm_action(
+    request,
+    *,
+    action: str,
+    endpoints: QuerySet[Endpoint],
+    groups: list[Group],
+    hidden_fields: list[tuple[str, str]],
+    done_url: str,
+    cancel_url: str,
+    form_url: str,
+    single: Endpoint | None = None,
+    select_all: bool = False,
+):
+    """The confirmation page of ``action`` on ``endpoints`` and, on its confirming
+    POST, the action itself. Everything shown is recomputed on every request, so
+    the typed count is checked against what will really change."""
+    group_form = None
+    group = None
+    if action == lifecycle.ASSIGN:
+        group_form = GroupChoiceForm(request.POST, groups=groups)
+        group = group_form.chosen
+    preview = None
+    if action != lifecycle.ASSIGN or group is not None:
+        preview = lifecycle.preview(action=action, endpoints=endpoints, group=group)
+    must_type = None
+    if action == lifecycle.TERMINATE and preview and preview.will_change > TYPED_COUNT_ABOVE:
+        must_type = preview.will_change
+    confirming = request.POST.get("confirm") == "1"
+    form = ConfirmForm(request.POST if confirming else None, must_type=must_type)
+    if confirming and preview and preview.will_change and form.is_valid():
+        kwargs = {"group": group} if group is not None else {}
+        with transaction.atomic():
+            result = _ACT[action](
+                endpoints=endpoints,
+                actor=Actor.for_user(request.user),
+                reason=form.cleaned_data["reason"],
+                **kwargs,
+            )
+        audit.info(
+            "bulk action=%s user=%s account=%s changed=%d skipped=%s group=%s request_id=%s",
+            action,
+            request.user.get_username(),
+            request.account.slug,
+            result.changed,
+            sum(result.skipped.values()),
+            group.pk if group else "-",
+            current_request_id(),
+            extra={
+                "action": action,
+                "account": request.account.slug,
+                "changed": result.changed,
+                "skipped": result.skipped,
+                "batch": str(result.batch),
+            },
+        )
+        messages.success(request, result.summary())
+        return redirect(done_url)
+    sample = list(endpoints.order_by("iccid").only("iccid", "state")[:SAMPLE_SIZE])
+    if not sample and select_all:
+        messages.info(request, "No endpoints match this filter any more; nothing to do.")
+        return redirect(cancel_url)
+    if not sample:
+        raise Http404("None of the selected endpoints is in this account.")
+    context = {
+        "action": action,
+        "title": _TITLES[action],
+        "preview": preview,
+        "sample": sample,
+        "selected": (preview.will_change + sum(preview.skipped.values())) if preview else None,
+        "group_form": group_form,
+        "group": group,
+        "form": form,
+        "must_type": must_type,
+        "hidden_fields": hidden_fields,
+        "form_url": form_url,
+        "cancel_url": cancel_url,
+        "single": single,
+    }
+    return render(request, "inventory/confirm_action.html", context)
+
+
+def _bulk(request, action: str):
+    groups = account_groups(request.account)
+    try:
+        selection = parse_selection(
+            data=request.POST,
+            endpoints=Endpoint.objects.filter(account=request.account),
+            account_id=request.account.pk,
+            groups=groups,
+        )
+    except SelectionError as exc:
+        messages.error(request, str(exc))
+        return redirect(list_url(request.POST.get("filter", "")))
+    back = list_url(selection.filter_query)
+    return confirm_action(
+        request,
+        action=action,
+        endpoints=selection.endpoints,
+        groups=groups,
+        hidden_fields=selection.hidden_fields(),
+        done_url=back,
+        cancel_url=back,
+        form_url=request.path,
+        select_all=selection.select_all,
+    )
+
+
+@field_limit_guard
+@member_required("operate")
+@require_POST
+def bulk_assign(request):
+    return _bulk(request, lifecycle.ASSIGN)
+
+
+@field_limit_guard
+@member_required("operate")
+@require_POST
+def bulk_suspend(request):
+    return _bulk(request, lifecycle.SUSPEND)
+
+
+@field_limit_guard
+@member_required("terminate")
+@require_POST
+def bulk_terminate(request):
+    return _bulk(request, lifecycle.TERMINATE)
