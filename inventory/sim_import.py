@@ -139,6 +139,12 @@ def parse(
         return [], [LineError(1, "the file is not UTF-8 text")]
     except csv.Error as exc:
         return [], [LineError(1, f"not a CSV file ({exc})")]
+    if not header:
+        return [], [
+            LineError(
+                1, f"the file is empty; the first line names the columns ({', '.join(COLUMNS)})"
+            )
+        ]
     missing = [column for column in REQUIRED if column not in header]
     unknown = [column for column in header if column not in COLUMNS]
     if missing or unknown:
