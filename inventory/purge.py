@@ -1,0 +1,115 @@
+"""Deleting endpoints whose 90 days after termination have passed.
+
+Support may reinstate a terminated endpoint for 90 days (``lifecycle.reinstate``);
+after that the record goes for good, with its IMSIs (which become free for new
+SIMs), addresses (static ones were kept reserved until now), secondary
+memberships, history and pending session teardowns. Network events keep their
+row for their own 30 days but lose the link to the endpoint.
+
+The purge runs daily from cron. It works in batches of ids, one transaction per
+batch, so that it never holds locks on a large part of the table, and it can be
+interrupted and rerun at any time: each batch re-selects what is still expired.
+Children are deleted with one set-based statement per table (Django's cascade
+would load every row into Python first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from inventory.models import Endpoint, State
+from portal.models import Account
+
+RETENTION = timedelta(days=90)
+BATCH = 5_000
+
+#: Rows that belong to an endpoint and go with it, in deletion order.
+_CHILDREN = (
+    ("imsis", "inventory_imsi"),
+    ("addresses", "inventory_ipallocation"),
+    ("memberships", "inventory_secondarymembership"),
+    ("history", "inventory_history"),
+    ("teardowns", "inventory_sessionteardown"),
+)
+
+
+@dataclass
+class PurgeResult:
+    dry_run: bool
+    cutoff: datetime
+    by_account: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def endpoints(self) -> int:
+        return sum(self.by_account.values())
+
+
+def cutoff_for(now: datetime | None = None) -> datetime:
+    """Terminations before this instant are past their 90 days."""
+    return (now or timezone.now()) - RETENTION
+
+
+def expired(*, cutoff: datetime):
+    """Terminated endpoints whose retention has ended (served by the partial
+    index on ``terminated_at``)."""
+    return Endpoint.objects.filter(state=State.TERMINATED, terminated_at__lt=cutoff)
+
+
+def _slugs() -> dict[int, str]:
+    return dict(Account.objects.values_list("id", "slug"))
+
+
+def purge_terminated(
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    batch_size: int = BATCH,
+    progress: Callable[[int], None] | None = None,
+) -> PurgeResult:
+    """Delete (or with ``dry_run`` only count) every expired endpoint and its rows."""
+    cutoff = cutoff_for(now)
+    result = PurgeResult(dry_run=dry_run, cutoff=cutoff)
+    slugs = _slugs()
+    if dry_run:
+        counts = expired(cutoff=cutoff).values("account_id").annotate(n=Count("id"))
+        for row in counts.order_by("account_id"):
+            result.by_account[slugs[row["account_id"]]] = row["n"]
+        return result
+
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # SKIP LOCKED: an endpoint being reinstated right now is left for the next run.
+            cursor.execute(
+                "SELECT id, account_id FROM inventory_endpoint"
+                " WHERE state = %s AND terminated_at < %s"
+                " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                [State.TERMINATED.value, cutoff, batch_size],
+            )
+            batch = cursor.fetchall()
+            if not batch:
+                break
+            ids = [endpoint_id for endpoint_id, _ in batch]
+            for name, table in _CHILDREN:
+                cursor.execute(f"DELETE FROM {table} WHERE endpoint_id = ANY(%s)", [ids])
+                result.rows[name] = result.rows.get(name, 0) + cursor.rowcount
+            cursor.execute(
+                "UPDATE inventory_networkevent SET endpoint_id = NULL WHERE endpoint_id = ANY(%s)",
+                [ids],
+            )
+            result.rows["events unlinked"] = result.rows.get("events unlinked", 0) + cursor.rowcount
+            cursor.execute("DELETE FROM inventory_endpoint WHERE id = ANY(%s)", [ids])
+            for _, account_id in batch:
+                slug = slugs.get(account_id) or str(account_id)
+                result.by_account[slug] = result.by_account.get(slug, 0) + 1
+        if progress:
+            progress(result.endpoints)
+        if len(batch) < batch_size:
+            break
+    return result
