@@ -8,12 +8,13 @@ IMSIs, group memberships, addresses or history rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, render
 
+from inventory.lifecycle import REINSTATE_WINDOW
 from inventory.models import (
     IMSI,
     ActorKind,
@@ -28,8 +29,6 @@ from inventory.models import (
 from portal.tenancy import member_required
 
 HISTORY_PAGE_SIZE = 25
-#: A terminated endpoint is kept this long (support may reinstate it), then purged.
-RETENTION = timedelta(days=90)
 
 #: How History.changes keys read on the History tab.
 FIELD_LABELS = {
@@ -76,7 +75,7 @@ def actions_for(member, endpoint: Endpoint) -> Actions:
     )
 
 
-def _secondary_memberships() -> Prefetch:
+def secondary_memberships() -> Prefetch:
     return Prefetch(
         "secondarymembership_set",
         queryset=SecondaryMembership.objects.select_related("group__vslice").order_by(
@@ -101,12 +100,12 @@ def overview(request, iccid: str):
         iccid,
         queryset=Endpoint.objects.select_related("primary_group__vslice").prefetch_related(
             Prefetch("imsis", queryset=IMSI.objects.order_by("imsi")),
-            _secondary_memberships(),
+            secondary_memberships(),
         ),
     )
     context = _base_context(request, endpoint, "overview")
     if endpoint.terminated_at:
-        context["deletion_date"] = endpoint.terminated_at + RETENTION
+        context["deletion_date"] = endpoint.terminated_at + REINSTATE_WINDOW
     return render(request, "inventory/endpoint_overview.html", context)
 
 
@@ -150,7 +149,7 @@ def ip_addresses(request, iccid: str):
         request,
         iccid,
         queryset=Endpoint.objects.select_related("primary_group__vslice").prefetch_related(
-            _secondary_memberships()
+            secondary_memberships()
         ),
     )
     context = _base_context(request, endpoint, "ips")
@@ -192,12 +191,24 @@ def change_lines(changes: dict) -> list[ChangeLine]:
     "Name: old → new"; any other value is shown as it is."""
     lines = []
     for key, value in (changes or {}).items():
-        label = FIELD_LABELS.get(key, key.replace("_", " ").capitalize())
-        if isinstance(value, list | tuple) and len(value) == 2:
-            lines.append(ChangeLine(label, _readable(value[0]), _readable(value[1]), False))
+        label = FIELD_LABELS.get(key) or key[:1].upper() + key[1:].replace("_", " ")
+        if isinstance(value, dict) and all(_is_pair(item) for item in value.values()):
+            # Per-group values, e.g. {"ip": {"fleet-eu": ["10.0.0.5", None]}}.
+            for part, pair in value.items():
+                lines.append(_line(f"{label} in {part}", pair))
         else:
-            lines.append(ChangeLine(label, "", _readable(value), True))
+            lines.append(_line(label, value))
     return lines
+
+
+def _is_pair(value) -> bool:
+    return isinstance(value, list | tuple) and len(value) == 2
+
+
+def _line(label: str, value) -> ChangeLine:
+    if _is_pair(value):
+        return ChangeLine(label, _readable(value[0]), _readable(value[1]), False)
+    return ChangeLine(label, "", _readable(value), True)
 
 
 @member_required()
