@@ -445,7 +445,7 @@ def test_a_batch_runs_a_fixed_number_of_queries(account, group, django_assert_ma
         ]
     # savepoint, lock, load, stored ids, allocation (existing, groups, one
     # VSlice, cursor...), update, history, events, release savepoint.
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(14):
         results = network.apply_events(events=events)
     assert {r.status for r in results} == {"accepted"}
     assert History.objects.count() == 120
