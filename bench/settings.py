@@ -4,7 +4,12 @@ loopback, with the stock admin mounted beside the portal (bench/urls.py).
 DEBUG stays off so that no query is logged while timing; static files are
 served uncompressed so no collectstatic is needed."""
 
+import warnings
+
 from portal.settings import *  # noqa: F403
+
+# Static files come from the finders here; no collected tree is expected.
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 
 ROOT_URLCONF = "bench.urls"
 SECURE_SSL_REDIRECT = False
