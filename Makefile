@@ -27,3 +27,14 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# The benchmark (docs/benchmark.md): 1,000,000 endpoints in database bench_1m on
+# DATABASE_URL's server (else 127.0.0.1:5432, else the embedded one), loaded once
+# and reused; prints the table and writes bench/results/latest.json.
+bench: install
+	$(PY) -m bench.run --endpoints 1000000 --database bench_1m
+
+# The same at 10,000 endpoints in a throw-away database, a few runs each, no
+# timing assertions: CI runs it so that the benchmark cannot rot.
+bench-smoke: install
+	$(PY) -m bench.run --smoke
