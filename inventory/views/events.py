@@ -1,7 +1,185 @@
-"""(being built)"""
+"""Inventory → Network events: what the packet core reported about the current
+account's endpoints, and what came of it, newest first.
 
-from django.http import Http404
+The table is paged by keyset on (time, id), so an old page costs what the first
+one does, and the page runs the same queries whatever the filters; events are
+kept 30 days (``purge_network_events``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django import forms
+from django.db.models import Q, QuerySet
+from django.shortcuts import render
+from django.utils.http import urlencode
+
+from inventory.models import EventStatus, EventType, NetworkEvent
+from inventory.network import Reason
+from portal.tenancy import member_required
+
+PAGE_SIZE = 50
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: How the API's reason codes read on the page.
+REASON_LABELS = {
+    Reason.UNKNOWN_IMSI: "unknown IMSI",
+    Reason.PENDING: "endpoint pending (not in a group)",
+    Reason.SUSPENDED: "endpoint suspended",
+    Reason.TERMINATED: "endpoint terminated",
+    Reason.UNKNOWN_APN: "APN not in the endpoint's groups",
+    Reason.IMEI_MISMATCH: "IMEI does not match the lock",
+    Reason.SUBNET_FULL: "no free address in the subnet",
+    Reason.OLDER_THAN_LAST_ACTIVITY: "older than the last activity",
+    Reason.ALREADY_RECEIVED: "already received",
+}
+
+_STATUS_BADGES = {
+    EventStatus.ACCEPTED: "text-bg-success",
+    EventStatus.REJECTED: "text-bg-danger",
+    EventStatus.STALE: "text-bg-secondary",
+    EventStatus.DUPLICATE: "text-bg-light border",
+    EventStatus.INVALID: "text-bg-warning",
+}
 
 
-def event_list(request, *args, **kwargs):
-    raise Http404
+class EventFilterForm(forms.Form):
+    """The filters; every one optional, and a bad value is reported, not a 500."""
+
+    type = forms.ChoiceField(
+        choices=[("", "All types"), *EventType.choices], required=False, label="Type"
+    )
+    status = forms.ChoiceField(
+        choices=[("", "All results"), *EventStatus.choices], required=False, label="Result"
+    )
+    start = forms.DateTimeField(
+        required=False,
+        label="From",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    end = forms.DateTimeField(
+        required=False,
+        label="To",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    endpoint = forms.CharField(required=False, max_length=20, label="Endpoint ICCID")
+    cursor = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, data, *args, **kwargs):
+        # The query string uses the short names "from" and "to".
+        data = data.copy()
+        for short, name in (("from", "start"), ("to", "end")):
+            if short in data and name not in data:
+                data[name] = data[short]
+        super().__init__(data, *args, **kwargs)
+
+    def clean_endpoint(self) -> str:
+        return self.cleaned_data["endpoint"].strip()
+
+    def clean_cursor(self) -> tuple[datetime, int] | None:
+        """ "<microseconds since the epoch>-<id>" of the last row shown."""
+        value = self.cleaned_data["cursor"].strip()
+        if not value:
+            return None
+        micros, _, pk = value.partition("-")
+        if not (micros.isdigit() and pk.isdigit()) or len(micros) > 18 or len(pk) > 18:
+            raise forms.ValidationError("This page link is broken; start from the newest events.")
+        try:
+            at = _EPOCH + timedelta(microseconds=int(micros))
+        except OverflowError as exc:
+            raise forms.ValidationError(
+                "This page link is broken; start from the newest events."
+            ) from exc
+        return at, int(pk)
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            self.add_error("end", "“To” is before “From”.")
+        return cleaned
+
+
+def cursor_for(event: NetworkEvent) -> str:
+    micros = (event.at - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros}-{event.pk}"
+
+
+def filtered_events(*, account, filters: dict) -> QuerySet[NetworkEvent]:
+    """The account's events matching ``filters`` (cleaned form data), newest first."""
+    events = NetworkEvent.objects.filter(account=account)
+    if filters.get("type"):
+        events = events.filter(type=filters["type"])
+    if filters.get("status"):
+        events = events.filter(status=filters["status"])
+    if filters.get("start"):
+        events = events.filter(at__gte=filters["start"])
+    if filters.get("end"):
+        events = events.filter(at__lte=filters["end"])
+    if filters.get("endpoint"):
+        # The account filter above keeps another account's ICCID from matching.
+        events = events.filter(endpoint__iccid=filters["endpoint"])
+    if filters.get("cursor"):
+        at, pk = filters["cursor"]
+        events = events.filter(Q(at__lt=at) | Q(at=at, pk__lt=pk))
+    return events.order_by("-at", "-pk")
+
+
+@dataclass(frozen=True)
+class EventRow:
+    event: NetworkEvent
+    badge: str
+    reason: str
+
+
+@member_required()
+def event_list(request):
+    form = EventFilterForm(request.GET)
+    rows: list[EventRow] = []
+    next_cursor = ""
+    if form.is_valid():
+        events = list(
+            filtered_events(account=request.account, filters=form.cleaned_data)
+            .select_related("endpoint", "group")
+            .only(
+                "at",
+                "type",
+                "imsi",
+                "apn",
+                "status",
+                "reason",
+                "ip",
+                "endpoint__iccid",
+                "group__name",
+            )[: PAGE_SIZE + 1]
+        )
+        if len(events) > PAGE_SIZE:
+            events = events[:PAGE_SIZE]
+            next_cursor = cursor_for(events[-1])
+        rows = [
+            EventRow(
+                event=event,
+                badge=_STATUS_BADGES.get(event.status, "text-bg-light"),
+                reason=REASON_LABELS.get(event.reason, event.reason.replace("_", " ")),
+            )
+            for event in events
+        ]
+    filters = {
+        key: value
+        for key, value in request.GET.items()
+        if key in ("type", "status", "from", "to", "endpoint") and value
+    }
+    return render(
+        request,
+        "inventory/event_list.html",
+        {
+            "form": form,
+            "rows": rows,
+            "first_page": not request.GET.get("cursor"),
+            "newest_url": "?" + urlencode(filters) if filters else "?",
+            "older_url": "?" + urlencode({**filters, "cursor": next_cursor}) if next_cursor else "",
+            "filtered": bool(filters),
+        },
+    )
