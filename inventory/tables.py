@@ -77,8 +77,9 @@ class EndpointTable(tables.Table):
         return format_html('<a href="{}">{}</a>', url, value)
 
     def render_state(self, value, record):
+        # The markup of inventory/_state_badge.html, without a template render per row.
         return format_html(
-            '<span class="badge state-badge state-{}">{}</span>', value, record.get_state_display()
+            '<span class="badge state-badge state-{}">{}</span>', record.state, value
         )
 
     def render_group(self, value):
