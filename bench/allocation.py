@@ -19,32 +19,34 @@ SUBNET = "10.250.0.0/16"
 USED = 60_000
 CONCURRENT = 50
 
-#: Host offset left free in each scenario; all others of 1..USED+1 are used.
-GAPS = {"front": 1, "middle": USED // 2 + 1, "end": USED + 1}
+
+def gaps(used: int) -> dict[str, int]:
+    """Host offset left free in each scenario; all others of 1..used+1 are used."""
+    return {"front": 1, "middle": used // 2 + 1, "end": used + 1}
 
 
-def _setup(p: Picks) -> tuple[VSlice, list[Group], list[int]]:
+def _setup(p: Picks, used: int) -> tuple[VSlice, list[Group], list[int]]:
     vslice, _ = VSlice.objects.get_or_create(
         account=p.account, name="bench-addressing", defaults={"subnet": SUBNET}
     )
     ids = list(
         Endpoint.objects.filter(account=p.account)
         .order_by("id")
-        .values_list("id", flat=True)[:USED]
+        .values_list("id", flat=True)[:used]
     )
     groups = [
         Group.objects.get_or_create(
             account=p.account, name=f"bench-addressing-{k}", defaults={"vslice": vslice, "apn": "b"}
         )[0]
-        for k in range(-(-USED // len(ids)) + 1)  # one more: empty, for the concurrent run
+        for k in range(-(-used // len(ids)) + 1)  # one more: empty, for the concurrent run
     ]
     return vslice, groups, ids
 
 
-def _fill(vslice: VSlice, groups: list[Group], ids: list[int], gap: int) -> None:
-    """USED addresses: offsets 1..USED+1 except ``gap``, each held by one
+def _fill(vslice: VSlice, groups: list[Group], ids: list[int], gap: int, used: int) -> None:
+    """``used`` addresses: offsets 1..used+1 except ``gap``, each held by one
     (endpoint, group) pair, spreading over several groups when the account has
-    fewer endpoints than USED (smoke runs)."""
+    fewer endpoints than that (smoke runs)."""
     IPAllocation.objects.filter(vslice=vslice).delete()
     with connection.cursor() as cursor:
         cursor.execute(
@@ -65,7 +67,7 @@ def _fill(vslice: VSlice, groups: list[Group], ids: list[int], gap: int) -> None
                 vslice.pk,
                 vslice.subnet,
                 gap,
-                USED,
+                used,
             ],
         )
         cursor.execute("ANALYZE inventory_ipallocation")
@@ -77,21 +79,21 @@ def _teardown(vslice: VSlice, groups: list[Group]) -> None:
     vslice.delete()
 
 
-def measure_allocation(*, p: Picks, runs: int) -> list[Row]:
+def measure_allocation(*, p: Picks, runs: int, used: int = USED) -> list[Row]:
     from inventory import addressing
 
     rows = []
-    vslice, groups, ids = _setup(p)
+    vslice, groups, ids = _setup(p, used)
     try:
-        for where, gap in GAPS.items():
-            _fill(vslice, groups, ids, gap)
+        for where, gap in gaps(used).items():
+            _fill(vslice, groups, ids, gap, used)
             expected = addressing_host(gap)
             # The cursor at the start (a subnet never allocated from, or wrapped)
             # and where sequential allocation of the used part would leave it.
-            for cursor_name, cursor in (("cursor at 1", 1), ("cursor after fill", USED + 2)):
+            for cursor_name, cursor in (("cursor at 1", 1), ("cursor after fill", used + 2)):
                 row = Row(
                     section="6 addressing",
-                    name=f"first free, gap at {where}, {cursor_name}",
+                    name=f"first free of {used:,} used, gap at {where}, {cursor_name}",
                     target=f"<= {FIRST_FREE_TARGET_MS:.0f} ms",
                 )
                 VSlice.objects.filter(pk=vslice.pk).update(alloc_cursor=cursor)
@@ -108,7 +110,7 @@ def measure_allocation(*, p: Picks, runs: int) -> list[Row]:
                     row.error = f"{type(exc).__name__}: {exc}"
                 print(f"  {row.name:<44} {_ms(row)} {row.value} {row.error}", flush=True)
                 rows.append(row)
-        rows.append(_concurrent(addressing, vslice, groups[-1], ids))
+        rows.append(_concurrent(addressing, vslice, groups[-1], ids, used))
     finally:
         _teardown(vslice, groups)
     return rows
@@ -120,9 +122,10 @@ def addressing_host(offset: int) -> str:
     return str(ipaddress.IPv4Network(SUBNET).network_address + offset)
 
 
-def _concurrent(addressing, vslice: VSlice, group: Group, ids: list[int]) -> Row:
+def _concurrent(addressing, vslice: VSlice, group: Group, ids: list[int], used: int) -> Row:
     row = Row(section="6 addressing", name=f"{CONCURRENT} concurrent allocations", target="(none)")
-    VSlice.objects.filter(pk=vslice.pk).update(alloc_cursor=1)
+    # Where allocating the used part one by one would have left the cursor.
+    VSlice.objects.filter(pk=vslice.pk).update(alloc_cursor=used + 2)
     barrier = threading.Barrier(CONCURRENT)
     latencies: list[float] = []
     answers: list[str | None] = []
@@ -132,6 +135,7 @@ def _concurrent(addressing, vslice: VSlice, group: Group, ids: list[int]) -> Row
     def allocate(endpoint_id: int) -> None:
         close_old_connections()
         try:
+            connection.ensure_connection()  # connecting is not part of allocating
             barrier.wait()
             started = time.perf_counter()
             with transaction.atomic():

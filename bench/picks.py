@@ -112,7 +112,7 @@ def choose(*, export_target: int = 100_000) -> Picks:
         reference_fragment=endpoint.reference[:11],
         export_filter=(param, value),
         export_rows=rows,
-        small_export_filter=f"state=idle&group={combo_group.pk}&tag={tag}",
+        small_export_filter=f"state=detached&group={group.pk}",
         deep_rows=min(250_000, count // 2),
     )
 

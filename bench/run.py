@@ -113,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     step(f"results (also in {out})", started)
     print(report.markdown(rows))
-    return 0 if rows else 1
+    failed = [row.name for row in rows if row.error]
+    if failed:
+        print(f"\n{len(failed)} measurement(s) failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed or not rows else 0
 
 
 def measure(args, db_url: str, started: float):
@@ -206,7 +209,7 @@ def measure(args, db_url: str, started: float):
         from bench.allocation import measure_allocation
 
         step("6 addressing", started)
-        rows += measure_allocation(p=p, runs=args.runs)
+        rows += measure_allocation(p=p, runs=args.runs, used=6_000 if args.smoke else 60_000)
     if "bulk" in args.only:
         from bench.bulk import measure_bulk
 
