@@ -54,7 +54,7 @@ def network_events(request: HttpRequest) -> JsonResponse:
         return _error(413, "The body is too large; send at most 1,000 events per request.")
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+    except (ValueError, RecursionError):
         return _error(400, "The body is not JSON.")
     events = payload.get("events") if isinstance(payload, dict) else None
     if not isinstance(events, list):

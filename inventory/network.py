@@ -177,7 +177,7 @@ def parse_event(raw: object, index: int) -> Event | EventResult:
     shown_id = event_id if isinstance(event_id, str) else None
     if event_id is None or event_id == "":
         return EventResult(id=shown_id, status=EventStatus.INVALID, reason=Reason.MISSING_ID)
-    if not isinstance(event_id, str) or len(event_id) > MAX_ID_LENGTH:
+    if not isinstance(event_id, str) or len(event_id) > MAX_ID_LENGTH or not _storable(event_id):
         shown = shown_id[:MAX_ID_LENGTH] if shown_id else None
         return EventResult(id=shown, status=EventStatus.INVALID, reason=Reason.BAD_ID)
 
@@ -206,7 +206,7 @@ def parse_event(raw: object, index: int) -> Event | EventResult:
     apn = raw.get("apn")
     if apn is None:
         apn = ""
-    if not isinstance(apn, str) or len(apn) > MAX_APN_LENGTH:
+    if not isinstance(apn, str) or len(apn) > MAX_APN_LENGTH or not _storable(apn):
         return invalid(Reason.BAD_APN)
     at = _parse_time(raw.get("at"))
     if at is None:
@@ -214,6 +214,17 @@ def parse_event(raw: object, index: int) -> Event | EventResult:
     return Event(
         index=index, id=event_id, type=event_type, imsi=imsi, imei=imei, apn=apn.strip(), at=at
     )
+
+
+def _storable(text: str) -> bool:
+    """PostgreSQL text holds neither NUL nor unpaired surrogates (which JSON allows)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -473,9 +484,10 @@ def _load_endpoints(ids: set[int]) -> dict[int, _Endpoint]:
                    (SELECT json_agg(json_build_array(g.id, g.apn, g.name)
                                     ORDER BY g.id <> e.primary_group_id, g.id)
                       FROM inventory_group g
-                     WHERE g.id = e.primary_group_id
-                        OR g.id IN (SELECT m.group_id FROM inventory_secondarymembership m
-                                     WHERE m.endpoint_id = e.id)),
+                     WHERE g.id = ANY(array_prepend(
+                               e.primary_group_id,
+                               ARRAY(SELECT m.group_id FROM inventory_secondarymembership m
+                                      WHERE m.endpoint_id = e.id)))),
                    (SELECT json_agg(json_build_array(a.group_id, host(a.address)))
                       FROM inventory_ipallocation a
                      WHERE a.endpoint_id = e.id)

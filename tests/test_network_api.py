@@ -135,6 +135,7 @@ def test_the_api_sets_no_cookie_and_needs_no_csrf_token(client, token, idle):
         ('{"event": []}', 'no "events" list'),
         ('{"events": {"id": "x"}}', 'no "events" list'),
         ('{"events": []}', "empty"),
+        ("[" * 100_000 + "]" * 100_000, "not JSON"),
     ],
 )
 def test_a_bad_body_is_a_json_400(client, token, body, message):
@@ -203,6 +204,21 @@ def test_results_come_in_request_order_with_state_ip_and_reasons(client, token, 
     assert results[4] == {"id": "api-5", "status": "rejected", "reason": "unknown_imsi"}
     idle.refresh_from_db()
     assert idle.state == State.DETACHED
+
+
+@pytest.mark.django_db
+def test_escaped_nul_and_lone_surrogates_in_the_json_are_invalid_events_not_a_500(
+    client, token, idle
+):
+    body = (
+        '{"events": [{"id": "a\\u0000b", "type": "attach", "imsi": "234150000000001", '
+        '"at": "2026-03-01T12:00:00Z"}, {"id": "x", "type": "attach", "imsi": "234150000000001", '
+        '"apn": "\\ud800", "at": "2026-03-01T12:00:00Z"}]}'
+    )
+    response = post(client, body, token)
+    assert response.status_code == 200
+    assert [r["reason"] for r in response.json()["results"]] == ["bad_id", "bad_apn"]
+    assert not NetworkEvent.objects.exists()
 
 
 @pytest.mark.django_db

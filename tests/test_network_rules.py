@@ -384,6 +384,8 @@ def test_a_repeated_id_in_the_same_batch_is_a_duplicate(idle):
         ({"id": ""}, "missing_id"),
         ({"id": "x" * 101}, "bad_id"),
         ({"id": 17}, "bad_id"),
+        ({"id": "nul\x00byte"}, "bad_id"),
+        ({"id": "half \ud800 pair"}, "bad_id"),
         ({"type": "reboot"}, "bad_type"),
         ({"type": None}, "bad_type"),
         ({"imsi": "23415abc"}, "bad_imsi"),
@@ -394,6 +396,7 @@ def test_a_repeated_id_in_the_same_batch_is_a_duplicate(idle):
         ({"imei": 350000000000001}, "bad_imei"),
         ({"apn": "a" * 101}, "bad_apn"),
         ({"apn": 5}, "bad_apn"),
+        ({"apn": "internet\x00"}, "bad_apn"),
         ({"at": "2026-03-01T12:00:00"}, "bad_time"),  # no zone
         ({"at": "2026-03-01"}, "bad_time"),
         ({"at": "yesterday"}, "bad_time"),
