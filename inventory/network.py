@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -43,6 +43,10 @@ MAX_EVENTS = 1000
 MAX_ID_LENGTH = 100
 MAX_APN_LENGTH = 100
 _MAX_TIME_LENGTH = 64
+#: Accepted event times: a clock far ahead would make every later event of the
+#: endpoint stale, and events older than the 30 days kept are of no use.
+MAX_FUTURE = timedelta(hours=1)
+MAX_AGE = timedelta(days=30)
 #: Times a batch is decided again after losing a race on an event id.
 _ATTEMPTS = 3
 
@@ -236,6 +240,9 @@ def _parse_time(value: object) -> datetime | None:
     except ValueError:
         return None
     if at.tzinfo is None or at.utcoffset() is None:
+        return None
+    now = timezone.now()
+    if not now - MAX_AGE <= at <= now + MAX_FUTURE:
         return None
     return at
 
@@ -547,10 +554,7 @@ def _update_endpoints(loaded: dict[int, _Endpoint], outcomes: list[_Outcome]) ->
             UPDATE inventory_endpoint e
                SET state = v.state,
                    last_activity = GREATEST(e.last_activity, v.last_activity),
-                   state_changed_at = CASE WHEN v.state_changed_at IS NULL
-                                           THEN e.state_changed_at
-                                           ELSE GREATEST(e.state_changed_at, v.state_changed_at)
-                                      END
+                   state_changed_at = COALESCE(v.state_changed_at, e.state_changed_at)
               FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::timestamptz[])
                    AS v(id, state, last_activity, state_changed_at)
              WHERE e.id = v.id

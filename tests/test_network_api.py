@@ -17,7 +17,7 @@ from tests.factories import EndpointFactory, imsi_for
 
 EVENTS = reverse("api:network_events")
 DISCONNECTS = reverse("api:network_disconnects")
-T0 = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+T0 = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from tests.factories import EndpointFactory, GroupFactory, imsi_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-T0 = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+T0 = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
 
 
 def in_parallel(calls: list[Callable[[], object]]) -> list[object]:

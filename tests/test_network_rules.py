@@ -19,8 +19,7 @@ from inventory.models import (
 )
 from tests.factories import EndpointFactory, GroupFactory, imei_for, imsi_for
 
-#: After the endpoints' own state_changed_at (creation), which never moves back.
-T0 = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+T0 = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
 BAD_CHECK_DIGIT_IMEI = imei_for(7)[:14] + str((int(imei_for(7)[14]) + 1) % 10)
 _ids = iter(range(1, 10**9))
 
@@ -402,6 +401,10 @@ def test_a_repeated_id_in_the_same_batch_is_a_duplicate(idle):
         ({"at": "yesterday"}, "bad_time"),
         ({"at": 1772366400}, "bad_time"),
         ({"at": None}, "bad_time"),
+        ({"at": (datetime.now(UTC) + timedelta(hours=2)).isoformat()}, "bad_time"),
+        ({"at": (datetime.now(UTC) - timedelta(days=31)).isoformat()}, "bad_time"),
+        ({"at": "0001-01-01T00:00:00+01:00"}, "bad_time"),
+        ({"at": "9999-12-31T23:59:59-01:00"}, "bad_time"),
     ],
 )
 def test_invalid_event_is_answered_and_the_rest_of_the_batch_applies(idle, change, reason):
