@@ -3,8 +3,9 @@
 The portal is demonstrated and benchmarked on this data, so it has to look like a
 real fleet (a mix of states, IMSIs, IP addresses, history) and it has to load a
 million endpoints in a few minutes. Accounts, users, VSlices and groups go through
-the ORM; endpoints and everything hanging off them are streamed with COPY from
-Python generators, a chunk at a time, in one transaction, with no index dropped.
+the ORM; endpoints and everything hanging off them are streamed with COPY, a
+chunk at a time, with no index dropped: in one transaction for a small seed, on
+parallel connections for a large one.
 
 Addresses are handed out the way ``addressing.allocate_auto`` would: sequentially
 from the start of each VSlice, after which ``VSlice.alloc_cursor`` is moved past
@@ -17,7 +18,9 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import math
+import queue
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +37,9 @@ from portal.models import Account, Member, Role
 
 DEFAULT_PASSWORD = "demo-portal-2026"
 CHUNK = 20_000
+#: From this many endpoints on, the fleet is written by WRITERS parallel connections.
+PARALLEL_FROM = 100_000
+WRITERS = 2
 
 #: ICCIDs ``893144`` + 12-digit serial + Luhn digit, IMSIs ``90128`` + 10 digits:
 #: prefixes no test factory uses, so demo rows never collide with other data.
@@ -485,78 +491,164 @@ def _next_serial(cursor) -> int:
     return int(highest[len(ICCID_PREFIX) : -1]) + 1 if highest else 1
 
 
+def _write_rows(cursor, rows: _Rows, now: datetime) -> None:
+    _copy(cursor, "endpoints", iter(rows.endpoints))
+    _copy(cursor, "imsis", iter(rows.imsis))
+    _copy(cursor, "addresses", (row + (now,) for row in rows.addresses))
+    _copy(cursor, "memberships", iter(rows.memberships))
+    _copy(cursor, "history", (row + ("{}", "") for row in rows.history))
+
+
+class _ParallelWriter:
+    """COPY on several connections at once.
+
+    Generating rows costs far less than the server's work of checking foreign
+    keys and maintaining a dozen indexes per row, so a large seed keeps every
+    core of the database busy with its own COPY stream. Each writer has one
+    transaction for all its chunks and commits only after every writer has
+    written its share; if one fails, the others roll back."""
+
+    def __init__(self, *, count: int, now: datetime, on_written: Callable[[_Rows], None]):
+        self.now = now
+        self.on_written = on_written
+        self.queue: queue.Queue[_Rows | None] = queue.Queue(maxsize=count)
+        self.barrier = threading.Barrier(count)
+        self.lock = threading.Lock()
+        self.errors: list[BaseException] = []
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(count)]
+        for thread in self.threads:
+            thread.start()
+
+    def _run(self) -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                while (rows := self.queue.get()) is not None:
+                    _write_rows(cursor, rows, self.now)
+                    with self.lock:
+                        self.on_written(rows)
+                self.barrier.wait()
+        except BaseException as exc:  # reported by finish() in the calling thread
+            self.errors.append(exc)
+            self.barrier.abort()
+        finally:
+            connection.close()
+
+    def put(self, rows: _Rows) -> None:
+        while not self.errors:
+            try:
+                self.queue.put(rows, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        self.finish()
+
+    def finish(self) -> None:
+        if self.errors:  # make room for the stop signals; nothing more is written
+            while not self.queue.empty():
+                self.queue.get_nowait()
+        for _ in self.threads:
+            self.queue.put(None)
+        for thread in self.threads:
+            thread.join()
+        real = [e for e in self.errors if not isinstance(e, threading.BrokenBarrierError)]
+        if real or self.errors:
+            raise (real or self.errors)[0]
+
+
+def _prepare(endpoints: int, password: str) -> tuple[list[_Context], list[Group]]:
+    for spec in ACCOUNTS:
+        Account.objects.get_or_create(slug=spec.slug, defaults={"name": spec.name})
+    users = _ensure_users(password)
+    contexts = []
+    all_groups: list[Group] = []
+    for spec in ACCOUNTS:
+        account = Account.objects.get(slug=spec.slug)
+        created = _ensure_network(spec, account, round(endpoints * spec.share))
+        groups = {
+            name: Group.objects.select_related("vslice").get(pk=g.pk) for name, g in created.items()
+        }
+        all_groups.extend(groups.values())
+        contexts.append(
+            _Context(
+                account=account,
+                spec=spec,
+                primary=[groups[g.name] for g in spec.groups if g.share > 0],
+                primary_weights=[g.share for g in spec.groups if g.share > 0],
+                secondary=groups[spec.secondary_group],
+                operator=users[f"{spec.slug}-operator"],
+                admin=users[f"{spec.slug}-admin"],
+            )
+        )
+    return contexts, all_groups
+
+
 def seed(
     *,
     endpoints: int,
     password: str = DEFAULT_PASSWORD,
     progress: Callable[[int, int, float], None] | None = None,
     seed_value: int = 2026,
+    writers: int | None = None,
 ) -> SeedResult:
     """Create (or top up) the demo accounts and add ``endpoints`` endpoints,
-    split between the accounts by their share. All in one transaction."""
+    split between the accounts by their share.
+
+    Up to ``PARALLEL_FROM`` endpoints everything is one transaction. Larger
+    seeds commit the accounts, users and groups first and then write the fleet
+    through ``writers`` parallel connections (see ``_ParallelWriter``)."""
     started = time.monotonic()
     result = SeedResult()
     now = timezone.now()
+    if writers is None:
+        writers = WRITERS if endpoints >= PARALLEL_FROM else 0
+
+    def written(rows: _Rows) -> None:
+        result.endpoints += len(rows.endpoints)
+        result.imsis += len(rows.imsis)
+        result.addresses += len(rows.addresses)
+        result.memberships += len(rows.memberships)
+        result.history += len(rows.history)
+        if progress:
+            progress(result.endpoints, endpoints, time.monotonic() - started)
+
     with transaction.atomic():
-        for spec in ACCOUNTS:
-            Account.objects.get_or_create(slug=spec.slug, defaults={"name": spec.name})
-        users = _ensure_users(password)
-        contexts = []
-        all_groups: list[Group] = []
-        for spec in ACCOUNTS:
-            account = Account.objects.get(slug=spec.slug)
-            groups = _ensure_network(spec, account, round(endpoints * spec.share))
-            groups = {
-                name: Group.objects.select_related("vslice").get(pk=g.pk)
-                for name, g in groups.items()
-            }
-            all_groups.extend(groups.values())
-            primary = [groups[g.name] for g in spec.groups if g.share > 0]
-            contexts.append(
-                _Context(
-                    account=account,
-                    spec=spec,
-                    primary=primary,
-                    primary_weights=[g.share for g in spec.groups if g.share > 0],
-                    secondary=groups[spec.secondary_group],
-                    operator=users[f"{spec.slug}-operator"],
-                    admin=users[f"{spec.slug}-admin"],
-                )
-            )
+        contexts, all_groups = _prepare(endpoints, password)
         if endpoints <= 0:
             result.seconds = time.monotonic() - started
             return result
         addresses = _Addresses(all_groups)
+        with connection.cursor() as cursor:
+            first_id = reserve_endpoint_ids(cursor, endpoints)
+            first_serial = _next_serial(cursor)
         fleet = _Fleet(now=now, addresses=addresses, result=result, seed=seed_value)
         shares = [spec.share for spec in ACCOUNTS]
         cumulative = [sum(shares[: i + 1]) for i in range(len(shares))]
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            first_id = reserve_endpoint_ids(cursor, endpoints)
-            first_serial = _next_serial(cursor)
-            done = 0
-            while done < endpoints:
+
+        def chunks() -> Iterator[_Rows]:
+            for start in range(0, endpoints, CHUNK):
                 rows = _Rows()
-                for i in range(done, min(done + CHUNK, endpoints)):
+                for i in range(start, min(start + CHUNK, endpoints)):
                     # Interleave accounts by position so every chunk holds both.
-                    ctx = contexts[
-                        bisect.bisect(cumulative, (i % 100 + 0.5) / 100 * cumulative[-1])
-                    ]
+                    share = (i % 100 + 0.5) / 100 * cumulative[-1]
+                    ctx = contexts[bisect.bisect(cumulative, share)]
                     fleet.rows(ctx, first_id + i, first_serial + i, rows)
-                _copy(cursor, "endpoints", iter(rows.endpoints))
-                _copy(cursor, "imsis", iter(rows.imsis))
-                _copy(cursor, "addresses", (row + (now,) for row in rows.addresses))
-                _copy(cursor, "memberships", iter(rows.memberships))
-                _copy(cursor, "history", (row + ("{}", "") for row in rows.history))
-                result.endpoints += len(rows.endpoints)
-                result.imsis += len(rows.imsis)
-                result.addresses += len(rows.addresses)
-                result.memberships += len(rows.memberships)
-                result.history += len(rows.history)
-                done += len(rows.endpoints)
-                if progress:
-                    progress(done, endpoints, time.monotonic() - started)
-        addresses.save_cursors()
+                yield rows
+
+        if not writers:
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                for rows in chunks():
+                    _write_rows(cursor, rows, now)
+                    written(rows)
+            addresses.save_cursors()
+    if writers:
+        writer = _ParallelWriter(count=writers, now=now, on_written=written)
+        for rows in chunks():
+            writer.put(rows)
+        writer.finish()
+        with transaction.atomic():
+            addresses.save_cursors()
     with connection.cursor() as cursor:
         for table in ("endpoint", "imsi", "ipallocation", "secondarymembership", "history"):
             cursor.execute(f"ANALYZE inventory_{table}")

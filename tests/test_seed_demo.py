@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.db.models import Count, F
 from django.utils import timezone
 
+from inventory import demo_data
 from inventory.identifiers import clean_iccid, clean_imsi
 from inventory.models import (
     IMSI,
@@ -164,3 +165,16 @@ def test_a_second_seed_adds_endpoints_without_collisions():
     cursor = VSlice.objects.get(name="vantiq-eu").alloc_cursor
     used = IPAllocation.objects.filter(vslice__name="vantiq-eu").count()
     assert cursor == used + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_seed_written_in_parallel_is_complete_and_consistent():
+    result = demo_data.seed(endpoints=3000, writers=2)
+
+    assert result.endpoints == Endpoint.objects.count() == 3000
+    assert result.imsis == IMSI.objects.count()
+    assert result.history == History.objects.count()
+    assert result.addresses == IPAllocation.objects.count()
+    assert History.objects.filter(action="created").count() == 3000
+    used = IPAllocation.objects.filter(vslice__name="vantiq-eu").count()
+    assert VSlice.objects.get(name="vantiq-eu").alloc_cursor == used + 1
