@@ -1,0 +1,52 @@
+"""Django admin for tenancy: accounts and who may do what in them."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+
+from portal.models import Account, Member
+
+
+class MemberInline(admin.TabularInline):
+    model = Member
+    extra = 0
+    autocomplete_fields = ["user", "account"]
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MemberInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The slug names the account in commands (import_sims --account) and URLs.
+        return ["slug"] if obj else []
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj else self.prepopulated_fields
+
+
+@admin.register(Member)
+class MemberAdmin(admin.ModelAdmin):
+    list_display = ["user", "account", "role"]
+    list_filter = ["role", "account"]
+    list_select_related = ["user", "account"]
+    search_fields = ["user__username", "user__email", "account__name", "account__slug"]
+    autocomplete_fields = ["user", "account"]
+
+
+User = get_user_model()
+
+
+class PortalUserAdmin(UserAdmin):
+    """The stock user admin, plus the user's accounts and roles."""
+
+    inlines = [*UserAdmin.inlines, MemberInline]
+
+
+admin.site.unregister(User)
+admin.site.register(User, PortalUserAdmin)
