@@ -57,7 +57,7 @@ def last_host_offset(subnet: str) -> int:
     return network.num_addresses - 2 if network.prefixlen <= 30 else 0
 
 
-# Host offsets from the cursor to the last host, then from 1 up to the cursor,
+# Host offsets from ``start`` to the last host, then from 1 up to ``start``,
 # generated one at a time (a set-returning function in the SELECT list streams;
 # in FROM it would be materialised whole first), skipping those in use.
 _FREE_OFFSETS = """
@@ -66,15 +66,68 @@ _FREE_OFFSETS = """
     ) c
     WHERE NOT EXISTS (
         SELECT 1 FROM inventory_ipallocation a
-        WHERE a.vslice_id = %s AND a.address = set_masklen(%s::inet, 32) + c.off
+        WHERE a.vslice_id = %s AND a.address = %s::inet + c.off
     )
     LIMIT {limit}
 """
 
+# Where the next free offset is. Usually right at the cursor: a short probe
+# finds it. Otherwise (the cursor is stale or has wrapped into a packed part)
+# bisect: [lo, mid] is full exactly when it holds mid - lo + 1 addresses, and
+# counting a range is an index-only scan, an order of magnitude cheaper than
+# probing each offset in it. First from the cursor to the end, then from 1.
+_PROBE_WINDOW = 64
+_BISECT = """
+    bisect_{n}(lo, hi) AS (
+        SELECT %s::bigint, %s::bigint
+      UNION ALL
+        SELECT CASE WHEN c.used > (b.lo + b.hi) / 2 - b.lo THEN (b.lo + b.hi) / 2 + 1 ELSE b.lo END,
+               CASE WHEN c.used > (b.lo + b.hi) / 2 - b.lo THEN b.hi ELSE (b.lo + b.hi) / 2 END
+        FROM bisect_{n} b CROSS JOIN LATERAL (
+            SELECT count(*) AS used FROM inventory_ipallocation a
+            WHERE a.vslice_id = %s
+              AND a.address BETWEEN %s::inet + b.lo AND %s::inet + (b.lo + b.hi) / 2
+        ) c
+        WHERE b.lo < b.hi
+    )"""
+_IS_FREE = (
+    "NOT EXISTS (SELECT 1 FROM inventory_ipallocation a "
+    "WHERE a.vslice_id = %s AND a.address = %s::inet + {off})"
+)
+_PROBE = f"""
+    SELECT c.off FROM (SELECT generate_series(%s, %s) AS off) c
+    WHERE {_IS_FREE.format(off="c.off")} LIMIT 1
+"""
+_BISECT_BOTH = f"""
+    WITH RECURSIVE {_BISECT.format(n=0)}, {_BISECT.format(n=1)}
+    SELECT off FROM (
+        (SELECT lo AS off FROM bisect_0 WHERE lo = hi AND {_IS_FREE.format(off="lo")})
+        UNION ALL
+        (SELECT lo FROM bisect_1 WHERE lo = hi AND {_IS_FREE.format(off="lo")})
+    ) found
+    LIMIT 1
+"""
 
-def _free_offsets_sql(*, vslice_id: int, subnet: str, cursor: int, last: int, limit: str):
+
+def _base(subnet: str) -> str:
+    """The network address as a host (/32) inet: base + offset is a host."""
+    return str(ipaddress.IPv4Network(subnet).network_address)
+
+
+def _first_free_offset(*, vslice_id: int, subnet: str, cursor: int, last: int) -> int | None:
     start = cursor if 1 <= cursor <= last else 1
-    return _FREE_OFFSETS.format(limit=limit), [start, last, last, vslice_id, subnet]
+    base = _base(subnet)
+    with connection.cursor() as cursor_:
+        window_end = min(start + _PROBE_WINDOW - 1, last)
+        cursor_.execute(_PROBE, [start, window_end, vslice_id, base])
+        row = cursor_.fetchone()
+        if row is None:
+            params = [start, last, vslice_id, base, base]  # bisect_0: cursor .. end
+            params += [1, start - 1, vslice_id, base, base]  # bisect_1: 1 .. cursor
+            params += [vslice_id, base, vslice_id, base]
+            cursor_.execute(_BISECT_BOTH, params)
+            row = cursor_.fetchone()
+    return None if row is None else row[0]
 
 
 def first_free(*, vslice: VSlice) -> str | None:
@@ -83,20 +136,12 @@ def first_free(*, vslice: VSlice) -> str | None:
     last = last_host_offset(vslice.subnet)
     if last == 0:
         return None
-    sql, params = _free_offsets_sql(
-        vslice_id=vslice.pk,
-        subnet=vslice.subnet,
-        cursor=vslice.alloc_cursor,
-        last=last,
-        limit="1",
+    offset = _first_free_offset(
+        vslice_id=vslice.pk, subnet=vslice.subnet, cursor=vslice.alloc_cursor, last=last
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT host(set_masklen(%s::inet, 32) + f.off) FROM ({sql}) f",
-            [vslice.subnet, *params],
-        )
-        row = cursor.fetchone()
-    return None if row is None else row[0]
+    if offset is None:
+        return None
+    return str(ipaddress.IPv4Network(vslice.subnet).network_address + offset)
 
 
 def _existing(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
@@ -122,7 +167,7 @@ _ALLOCATE = """
     ), ins AS (
         INSERT INTO inventory_ipallocation
             (account_id, endpoint_id, group_id, vslice_id, address, kind, created_at)
-        SELECT %s, w.endpoint_id, w.group_id, %s, set_masklen(%s::inet, 32) + f.off, 'auto', now()
+        SELECT %s, w.endpoint_id, w.group_id, %s, %s::inet + f.off, 'auto', now()
         FROM want w JOIN free f USING (n)
         ON CONFLICT DO NOTHING
         RETURNING endpoint_id, group_id, address
@@ -146,15 +191,14 @@ def _allocate_in_vslice(vslice_id: int, pairs: list[tuple[int, int]]) -> dict:
         )
         account_id, subnet, alloc_cursor = cursor.fetchone()
         last = last_host_offset(subnet)
-        if last == 0:
-            return {}
-        free_sql, free_params = _free_offsets_sql(
-            vslice_id=vslice_id,
-            subnet=subnet,
-            cursor=alloc_cursor,
-            last=last,
-            limit="(SELECT count(*) FROM want)",
+        start = last and _first_free_offset(
+            vslice_id=vslice_id, subnet=subnet, cursor=alloc_cursor, last=last
         )
+        if not start:
+            return {}
+        base = _base(subnet)
+        free_sql = _FREE_OFFSETS.format(limit="(SELECT count(*) FROM want)")
+        free_params = [start, last, last, vslice_id, base]
         cursor.execute(
             _ALLOCATE.format(free=free_sql),
             [
@@ -164,7 +208,7 @@ def _allocate_in_vslice(vslice_id: int, pairs: list[tuple[int, int]]) -> dict:
                 *free_params,
                 account_id,
                 vslice_id,
-                subnet,
+                base,
                 last,
                 vslice_id,
             ],
