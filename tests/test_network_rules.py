@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from inventory import network
 from inventory.models import (
@@ -439,20 +441,29 @@ def test_zone_offsets_are_understood(idle):
 # --- set-based ------------------------------------------------------------------
 
 
-@pytest.mark.django_db
-def test_a_batch_runs_a_fixed_number_of_queries(account, group, django_assert_max_num_queries):
-    endpoints = [endpoint_in(group) for _ in range(40)]
+def _batch(group, size: int, offset: int) -> list[dict]:
     events = []
-    for n, endpoint in enumerate(endpoints):
+    for n in range(size):
+        endpoint = endpoint_in(group)
         events += [
-            ev("session_start", endpoint, n),
-            ev("session_end", endpoint, n + 1),
-            ev("detach", endpoint, n + 2),
+            ev("session_start", endpoint, offset + n),
+            ev("session_end", endpoint, offset + n + 1),
+            ev("detach", endpoint, offset + n + 2),
         ]
-    # savepoint, lock, load, stored ids, allocation (existing, groups, one
-    # VSlice, cursor...), update, history, events, release savepoint.
-    with django_assert_max_num_queries(14):
-        results = network.apply_events(events=events)
+    return events
+
+
+@pytest.mark.django_db
+def test_a_batch_runs_the_same_queries_whatever_its_size(group):
+    small, large = _batch(group, 1, 0), _batch(group, 60, 100)
+
+    with CaptureQueriesContext(connection) as one:
+        network.apply_events(events=small)
+    with CaptureQueriesContext(connection) as many:
+        results = network.apply_events(events=large)
+
+    # lock, load, stored ids, the allocations, update, history, events.
+    assert len(many.captured_queries) == len(one.captured_queries) <= 16
     assert {r.status for r in results} == {"accepted"}
-    assert History.objects.count() == 120
-    assert IPAllocation.objects.filter(group=group).count() == 40
+    assert History.objects.count() == 3 * 61
+    assert IPAllocation.objects.filter(group=group).count() == 61
