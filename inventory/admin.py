@@ -39,6 +39,7 @@ from inventory.identifiers import clean_iccid, clean_imei, clean_imsi, clean_tag
 from inventory.models import (
     IMSI,
     Endpoint,
+    EventType,
     Group,
     History,
     IPAllocation,
@@ -503,6 +504,35 @@ class SecondaryMembershipAdmin(ReadOnlyAdmin):
         return False
 
 
+#: History actions, as the rules write them (lifecycle, editing, addressing, network).
+HISTORY_ACTIONS = (
+    "created",
+    *lifecycle.ACTIONS,
+    "edited",
+    "static_ip",
+    *EventType.values,
+    "session_rejected",
+)
+
+
+def fixed_choices_filter(field: str, title: str, values: tuple[str, ...]):
+    """A list filter with known values: the stock one runs SELECT DISTINCT over
+    the whole table (over a second on two million history rows)."""
+
+    class FixedChoicesFilter(admin.SimpleListFilter):
+        parameter_name = field
+
+        def lookups(self, request, model_admin):
+            return [(value, value.replace("_", " ")) for value in values]
+
+        def queryset(self, request, queryset):
+            value = self.value()
+            return queryset.filter(**{field: value}) if value else queryset
+
+    FixedChoicesFilter.title = title
+    return FixedChoicesFilter
+
+
 @admin.register(History)
 class HistoryAdmin(ReadOnlyAdmin):
     list_display = [
@@ -514,7 +544,11 @@ class HistoryAdmin(ReadOnlyAdmin):
         "actor_kind",
         "actor_label",
     ]
-    list_filter = ["action", "actor_kind", "account"]
+    list_filter = [
+        fixed_choices_filter("action", "action", HISTORY_ACTIONS),
+        "actor_kind",
+        "account",
+    ]
     list_select_related = ["endpoint"]
     search_fields = ["=endpoint__iccid", "=actor_label"]
     search_help_text = "Full ICCID, or the username who acted."
@@ -526,7 +560,10 @@ class HistoryAdmin(ReadOnlyAdmin):
 @admin.register(SessionTeardown)
 class SessionTeardownAdmin(ReadOnlyAdmin):
     list_display = ["id", "imsi", "endpoint", "reason", "at"]
-    list_filter = ["reason", "account"]
+    list_filter = [
+        fixed_choices_filter("reason", "reason", (State.SUSPENDED.value, State.TERMINATED.value)),
+        "account",
+    ]
     list_select_related = ["endpoint"]
     search_fields = ["=imsi", "=endpoint__iccid"]
 

@@ -60,7 +60,7 @@ def terminated(account, group, *, days: float, address: str | None = None) -> En
     )
     imsi = endpoint.imsis.first().imsi
     SessionTeardown.objects.create(
-        account=account, endpoint=endpoint, imsi=imsi, reason="terminate"
+        account=account, endpoint=endpoint, imsi=imsi, reason="terminated"
     )
     NetworkEvent.objects.create(
         event_id=f"ev-{endpoint.pk}",
