@@ -10,6 +10,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from inventory.editing import Edit, EditRefused, apply_edit
+from inventory.history import Actor
 from inventory.models import (
     AllocationKind,
     Endpoint,
@@ -460,4 +462,48 @@ def test_pending_endpoint_cannot_get_secondary_groups(client, operator, account,
     before = snapshot(endpoint)
     response = client.post(edit_url(endpoint), form_data(endpoint, secondary_groups=[second.pk]))
     assert "Assign the endpoint to a primary group before" in response.content.decode()
+    assert snapshot(endpoint) == before
+
+
+# --- the rule under concurrent changes ---------------------------------------------
+
+
+def _edit(endpoint, **overrides) -> Edit:
+    values = {
+        "name": endpoint.name,
+        "reference": endpoint.reference,
+        "tags": list(endpoint.tags),
+        "imei_lock_enabled": endpoint.imei_lock_enabled,
+        "imei": endpoint.imei,
+        "secondary_groups": [],
+    }
+    values.update(overrides)
+    return Edit(**values)
+
+
+@pytest.mark.django_db
+def test_history_holds_the_value_this_save_replaced(operator, endpoint):
+    stale = Endpoint.objects.get(pk=endpoint.pk)  # the form was loaded with "car-1"
+    Endpoint.objects.filter(pk=endpoint.pk).update(name="renamed meanwhile")
+
+    result = apply_edit(
+        endpoint=stale, edit=_edit(stale, name="mine"), actor=Actor.for_user(operator)
+    )
+
+    assert result.changes == {"name": ["renamed meanwhile", "mine"]}
+    assert History.objects.get(endpoint=endpoint).changes == {"name": ["renamed meanwhile", "mine"]}
+
+
+@pytest.mark.django_db
+def test_endpoint_terminated_after_the_form_was_loaded_is_not_edited(operator, endpoint):
+    stale = Endpoint.objects.get(pk=endpoint.pk)
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        state=State.TERMINATED, terminated_at=timezone.now()
+    )
+    before = snapshot(endpoint)
+
+    with pytest.raises(EditRefused) as refused:
+        apply_edit(endpoint=stale, edit=_edit(stale, name="late"), actor=Actor.for_user(operator))
+
+    assert refused.value.errors == {None: ["A terminated endpoint cannot be edited."]}
     assert snapshot(endpoint) == before
