@@ -26,6 +26,7 @@ from inventory.models import (
     SessionTeardown,
     State,
 )
+from inventory.tokens import create_token, hash_token
 from portal.models import Member
 from tests.factories import (
     EndpointFactory,
@@ -445,3 +446,28 @@ def test_history_filters_offer_the_known_actions_without_scanning(
     filtered = client.get(url, {"action": "created"}).content.decode()
     assert "0 history" not in filtered and fleet.iccid in filtered
     assert fleet.iccid not in client.get(url, {"action": "terminate"}).content.decode()
+
+
+def test_create_token_stores_only_the_hash():
+    record, token = create_token("pgw-us")
+
+    assert len(token) >= 40
+    assert record.token_hash == hash_token(token) == hashlib.sha256(token.encode()).hexdigest()
+    stored = NetworkToken.objects.get(name="pgw-us")
+    assert stored.enabled and token not in {stored.name, stored.token_hash}
+    assert create_token("pgw-eu")[1] != token
+
+
+def test_endpoint_autocomplete_searches_by_iccid_digits(client, support, account):
+    target = EndpointFactory(account=account, imsis=0)
+    EndpointFactory(account=account, imsis=0, iccid=iccid_for(880_000))
+    response = client.get(
+        reverse("admin:autocomplete"),
+        {
+            "term": target.iccid[-6:],
+            "app_label": "inventory",
+            "model_name": "imsi",
+            "field_name": "endpoint",
+        },
+    )
+    assert [row["text"] for row in response.json()["results"]] == [target.iccid]
