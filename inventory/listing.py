@@ -269,7 +269,11 @@ def fetch_page(
     if len(limited) == 1:
         rows = list(limited[0])
     else:
-        rows = _python_order(reading, list(limited[0].union(*limited[1:], all=True)))
+        # The outer LIMIT stops PostgreSQL's Append, which reads its branches in
+        # order, as soon as the first range has filled the page: the second range
+        # is only read on the page that crosses into it.
+        combined = limited[0].union(*limited[1:], all=True)[: per_page + 1]
+        rows = _python_order(reading, list(combined))
     more = len(rows) > per_page
     rows = rows[:per_page]
     if before:

@@ -152,6 +152,7 @@ def endpoint_list(request):
         "list": state,
         "filter": state.filterset,
         "table": table,
+        "rows": table.html_rows(),
         "headers": _headers(state, table),
         "groups": groups,
         "states": State.choices,
