@@ -8,7 +8,9 @@ the subnet: candidate host offsets are generated lazily from the VSlice's
 ``alloc_cursor`` and anti-joined against the unique (vslice, address) index,
 stopping at the first gaps found. The cursor moves past each allocation and
 wraps to the start of the subnet once the end is reached, so a subnet filled
-from the front is not rescanned on every allocation.
+from the front is not rescanned on every allocation. When the cursor sits in a
+packed stretch (after the wrap, or set by a bulk load), the first gap is found
+by bisection with index-only range counts rather than one probe per address.
 
 Allocations in one VSlice serialise on its row (``SELECT ... FOR NO KEY
 UPDATE``): narrower than a global lock, and it leaves foreign-key checks of

@@ -156,8 +156,11 @@ def _skip_reason(action: str, group: Group | None, now: datetime) -> Case:
 
 def _scoped(action: str, endpoints: QuerySet[Endpoint], group: Group | None) -> QuerySet:
     """The endpoints an action may touch at all, unordered (assign never
-    crosses accounts). A sliced queryset ("the first 50") becomes a subquery."""
-    if endpoints.query.is_sliced:
+    crosses accounts). A sliced queryset ("the first 50") becomes a subquery;
+    plain endpoint ids are accepted too."""
+    if not isinstance(endpoints, QuerySet):
+        endpoints = Endpoint.objects.filter(pk__in=list(endpoints))
+    elif endpoints.query.is_sliced:
         endpoints = Endpoint.objects.filter(pk__in=endpoints.values("pk"))
     endpoints = endpoints.order_by()
     if action == ASSIGN:

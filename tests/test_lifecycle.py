@@ -378,3 +378,9 @@ def test_summary_text(changed, skipped, text):
     assert result.summary() == text
     preview = Preview(action="suspend", will_change=changed, skipped=skipped)
     assert preview.summary() == text.replace("suspended", "will be suspended", 1)
+
+
+def test_endpoint_ids_are_accepted_instead_of_a_queryset(account, group, actor):
+    one, two = make(account, State.IDLE, group), make(account, State.PENDING, None)
+    result = lifecycle.suspend(endpoints=[one.pk, two.pk], actor=actor)
+    assert result.summary() == "1 suspended, 1 skipped: pending (not in a group)"
