@@ -243,12 +243,18 @@ def allocate_auto(*, memberships: Iterable[tuple[int, int]]) -> dict[tuple[int, 
                 by_vslice[vslice_of[pair[1]]].append(pair)
         for vslice_id in sorted(by_vslice):
             wanted = by_vslice[vslice_id]
-            result.update(_allocate_in_vslice(vslice_id, wanted))
-            lost = [pair for pair in wanted if result[pair] is None]
-            if lost:
-                # A concurrent caller may have allocated the same pair first
-                # (ON CONFLICT skipped ours): that address is the answer.
-                result.update(_existing(lost))
+            for _attempt in range(2):
+                result.update(_allocate_in_vslice(vslice_id, wanted))
+                wanted = [pair for pair in wanted if result[pair] is None]
+                if not wanted:
+                    break
+                # ON CONFLICT skipped a pair: either a concurrent caller gave it
+                # an address first (that is the answer), or a writer that does
+                # not take the VSlice lock took the address (try once more).
+                result.update(_existing(wanted))
+                wanted = [pair for pair in wanted if result[pair] is None]
+                if not wanted:
+                    break
     return result
 
 
