@@ -261,10 +261,20 @@ def test_history_is_newest_first_and_readable(client, viewer, active):
     )
     add_history(
         active,
-        "suspend",
-        minutes_ago=1,
+        "session_start",
+        minutes_ago=5,
         actor_kind=ActorKind.NETWORK,
         actor_label="network",
+        from_state="idle",
+        to_state="active",
+        changes={"event": "core-42", "apn": "iot.vantiq", "ip": [None, "100.64.0.5"]},
+    )
+    add_history(
+        active,
+        "suspend",
+        minutes_ago=1,
+        actor_kind=ActorKind.SUPPORT,
+        actor_label="support-anna",
         from_state="active",
         to_state="suspended",
         reason="stolen vehicle",
@@ -273,12 +283,16 @@ def test_history_is_newest_first_and_readable(client, viewer, active):
 
     html = client.get(url("inventory:endpoint_history", active)).content.decode()
 
-    assert html.index("Suspend") < html.index("Edited") < html.index("Assign")
+    assert html.index("<td>Suspended</td>") < html.index("<td>Edited</td>")
+    assert html.index("<td>Edited</td>") < html.index("<td>Assigned to group</td>")
     assert "stolen vehicle" in html
     assert 'Name: <span class="text-secondary">(none)</span> → car-0042' in html
     assert 'Tags: <span class="text-secondary">eu</span> → eu, fleet-a' in html
     assert "state-pending" in html and "state-suspended" in html
-    assert "network" in html and ">Network<" in html
+    assert "support-anna" in html and ">Support<" in html
+    assert "<td>Data session started</td>" in html and ">Network<" in html
+    assert "Network event id: core-42" in html and "APN: iot.vantiq" in html
+    assert 'IP address: <span class="text-secondary">(none)</span> → 100.64.0.5' in html
 
 
 @pytest.mark.django_db
