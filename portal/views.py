@@ -4,11 +4,13 @@ reveal nothing internal (a 500 shows only its request id)."""
 from __future__ import annotations
 
 import logging
+import unicodedata
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseBadRequest
-from django.shortcuts import redirect, render
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -27,13 +29,22 @@ def switch_account_view(request):
     except ValueError:
         return HttpResponseBadRequest("Choose an account.")
     if not switch_account(request, account_id):
-        return render(request, "404.html", status=404)
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        return _error(request, "404.html", 404)
+    return HttpResponseRedirect(_local_path(request, request.POST.get("next", "")))
+
+
+def _local_path(request, target: str) -> str:
+    """``target`` if it is a path on this host, else the endpoint list. Only a
+    path is taken: never a URL name, another host, a scheme or control characters."""
+    if (
+        target.startswith("/")
+        and not any(unicodedata.category(char)[0] == "C" for char in target)
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
-        target = "inventory:endpoint_list"
-    return redirect(target)
+        return target
+    return reverse("inventory:endpoint_list")
 
 
 def healthz(request):
