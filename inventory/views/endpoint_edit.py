@@ -15,7 +15,7 @@ from inventory.editing import TERMINATED_MESSAGE, EditRefused, account_tags, app
 from inventory.forms import TAGS_DATALIST_ID, EndpointEditForm
 from inventory.history import Actor
 from inventory.models import Endpoint, Group, IPAllocation, State
-from inventory.views.endpoint_detail import actions_for, endpoint_for, secondary_memberships
+from inventory.views.endpoint_detail import endpoint_for, secondary_memberships
 from portal.tenancy import member_required
 
 
@@ -28,11 +28,7 @@ def edit(request, iccid: str):
             secondary_memberships()
         ),
     )
-    context = {
-        "endpoint": endpoint,
-        "tab": "edit",
-        "actions": actions_for(request.member, endpoint),
-    }
+    context = {"endpoint": endpoint}
     if endpoint.state == State.TERMINATED:
         context["refused"] = TERMINATED_MESSAGE
         status = 409 if request.method == "POST" else 200
