@@ -225,9 +225,23 @@ def test_search_full_imsi_and_imsi_suffix(op_client, searchable):
     assert _search(op_client, "123456") == [target.iccid]
 
 
-def test_search_imsi_prefix(op_client, searchable):
+def test_search_imsi_prefix_from_twelve_digits(op_client, searchable):
     target, _, _ = searchable
-    assert _search(op_client, "2341098765") == [target.iccid]
+    assert _search(op_client, "234109876543") == [target.iccid]
+    # Shorter, it names an operator's batch rather than a SIM: not an IMSI prefix.
+    assert _search(op_client, "2341098765") == []
+
+
+def test_search_short_digits_that_are_not_an_iccid_start(op_client, searchable):
+    response = op_client.get(URL, {"q": "123"})
+    assert "Type at least 4 digits" in page_text(response)
+    assert iccids(response) == []
+
+
+def test_search_first_digits_of_every_iccid(op_client, searchable):
+    target, decoy, _ = searchable
+    for q in ("8", "89", "8944"):
+        assert sorted(_search(op_client, q)) == sorted([target.iccid, decoy.iccid])
 
 
 def test_search_name_and_reference_contains_case_insensitive(op_client, searchable):
