@@ -384,3 +384,31 @@ def test_endpoint_ids_are_accepted_instead_of_a_queryset(account, group, actor):
     one, two = make(account, State.IDLE, group), make(account, State.PENDING, None)
     result = lifecycle.suspend(endpoints=[one.pk, two.pk], actor=actor)
     assert result.summary() == "1 suspended, 1 skipped: pending (not in a group)"
+
+
+def test_preview_of_assign_counts_only_the_groups_account(
+    account, other_account, group, other_group
+):
+    make(account, State.PENDING, None)
+    make(account, State.DETACHED, other_group)
+    make(account, State.ACTIVE, group)
+    make(account, State.SUSPENDED, group)
+    make(other_account, State.PENDING, None)
+
+    preview = lifecycle.preview(action="assign", endpoints=Endpoint.objects.all(), group=group)
+
+    assert preview.will_change == 2
+    assert preview.skipped == {"already in this group": 1, "suspended": 1}
+    assert preview.summary() == (
+        "2 will be assigned, 2 skipped: 1 already in this group, 1 suspended"
+    )
+
+
+def test_actors(operator):
+    assert Actor.for_support(operator) == Actor(kind="support", user=operator, label="op")
+    assert (Actor.NETWORK.kind, Actor.NETWORK.label, Actor.NETWORK.user) == (
+        "network",
+        "network",
+        None,
+    )
+    assert (Actor.SYSTEM.kind, Actor.SYSTEM.label) == ("system", "system")
