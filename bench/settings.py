@@ -9,7 +9,7 @@ import warnings
 from portal.settings import *  # noqa: F403
 
 # Static files come from the finders here; no collected tree is expected.
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at")
 
 ROOT_URLCONF = "bench.urls"
 SECURE_SSL_REDIRECT = False
