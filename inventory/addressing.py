@@ -10,7 +10,8 @@ stopping at the first gaps found. The cursor moves past each allocation and
 wraps to the start of the subnet once the end is reached, so a subnet filled
 from the front is not rescanned on every allocation. When the cursor sits in a
 packed stretch (after the wrap, or set by a bulk load), the first gap is found
-by bisection with index-only range counts rather than one probe per address.
+with index-only range counts (doubling, then bisecting) rather than one probe
+per address.
 
 Allocations in one VSlice serialise on its row (``SELECT ... FOR NO KEY
 UPDATE``): narrower than a global lock, and it leaves foreign-key checks of
@@ -74,23 +75,31 @@ _FREE_OFFSETS = """
 """
 
 # Where the next free offset is. Usually right at the cursor: a short probe
-# finds it. Otherwise (the cursor is stale or has wrapped into a packed part)
-# bisect: [lo, mid] is full exactly when it holds mid - lo + 1 addresses, and
-# counting a range is an index-only scan, an order of magnitude cheaper than
-# probing each offset in it. First from the cursor to the end, then from 1.
+# finds it. Otherwise (the cursor is stale, or has wrapped into a packed part)
+# count instead of probing: [lo, e] is full exactly when it holds e - lo + 1
+# addresses, and counting a range is an index-only scan, an order of magnitude
+# cheaper than probing each offset in it. Segments double in width from the
+# start (w > 0) until one is not full, which is then bisected (w = 0), so the
+# work grows with the distance to the gap, not with the size of the subnet.
+# First from the cursor to the end, then from 1 up to the cursor.
 _PROBE_WINDOW = 64
-_BISECT = """
-    bisect_{n}(lo, hi) AS (
-        SELECT %s::bigint, %s::bigint
+_SEARCH = """
+    search_{n}(lo, hi, w) AS (
+        SELECT %s::bigint, %s::bigint, 64::bigint
       UNION ALL
-        SELECT CASE WHEN c.used > (b.lo + b.hi) / 2 - b.lo THEN (b.lo + b.hi) / 2 + 1 ELSE b.lo END,
-               CASE WHEN c.used > (b.lo + b.hi) / 2 - b.lo THEN b.hi ELSE (b.lo + b.hi) / 2 END
-        FROM bisect_{n} b CROSS JOIN LATERAL (
-            SELECT count(*) AS used FROM inventory_ipallocation a
-            WHERE a.vslice_id = %s
-              AND a.address BETWEEN %s::inet + b.lo AND %s::inet + (b.lo + b.hi) / 2
+        SELECT CASE WHEN c.full THEN s.e + 1 ELSE b.lo END,
+               CASE WHEN c.full THEN b.hi ELSE s.e END,
+               CASE WHEN c.full AND b.w > 0 THEN b.w * 2 ELSE 0 END
+        FROM search_{n} b
+        CROSS JOIN LATERAL (
+            SELECT CASE WHEN b.w > 0 THEN least(b.lo + b.w - 1, b.hi)
+                        ELSE (b.lo + b.hi) / 2 END AS e
+        ) s
+        CROSS JOIN LATERAL (
+            SELECT count(*) > s.e - b.lo AS full FROM inventory_ipallocation a
+            WHERE a.vslice_id = %s AND a.address BETWEEN %s::inet + b.lo AND %s::inet + s.e
         ) c
-        WHERE b.lo < b.hi
+        WHERE b.lo <= b.hi AND NOT (b.w = 0 AND b.lo = b.hi)
     )"""
 _IS_FREE = (
     "NOT EXISTS (SELECT 1 FROM inventory_ipallocation a "
@@ -100,12 +109,13 @@ _PROBE = f"""
     SELECT c.off FROM (SELECT generate_series(%s, %s) AS off) c
     WHERE {_IS_FREE.format(off="c.off")} LIMIT 1
 """
-_BISECT_BOTH = f"""
-    WITH RECURSIVE {_BISECT.format(n=0)}, {_BISECT.format(n=1)}
+_SEARCH_BOTH = f"""
+    WITH RECURSIVE {_SEARCH.format(n=0)}, {_SEARCH.format(n=1)}
     SELECT off FROM (
-        (SELECT lo AS off FROM bisect_0 WHERE lo = hi AND {_IS_FREE.format(off="lo")})
+        (SELECT lo AS off FROM search_0
+         WHERE w = 0 AND lo = hi AND {_IS_FREE.format(off="lo")})
         UNION ALL
-        (SELECT lo FROM bisect_1 WHERE lo = hi AND {_IS_FREE.format(off="lo")})
+        (SELECT lo FROM search_1 WHERE w = 0 AND lo = hi AND {_IS_FREE.format(off="lo")})
     ) found
     LIMIT 1
 """
@@ -124,10 +134,10 @@ def _first_free_offset(*, vslice_id: int, subnet: str, cursor: int, last: int) -
         cursor_.execute(_PROBE, [start, window_end, vslice_id, base])
         row = cursor_.fetchone()
         if row is None:
-            params = [start, last, vslice_id, base, base]  # bisect_0: cursor .. end
-            params += [1, start - 1, vslice_id, base, base]  # bisect_1: 1 .. cursor
+            params = [start, last, vslice_id, base, base]  # search_0: cursor .. end
+            params += [1, start - 1, vslice_id, base, base]  # search_1: 1 .. cursor
             params += [vslice_id, base, vslice_id, base]
-            cursor_.execute(_BISECT_BOTH, params)
+            cursor_.execute(_SEARCH_BOTH, params)
             row = cursor_.fetchone()
     return None if row is None else row[0]
 

@@ -4,8 +4,10 @@ subnet edges, the allocation cursor, releases."""
 from __future__ import annotations
 
 import ipaddress
+import random
 
 import pytest
+from django.db import connection
 
 from inventory import addressing
 from inventory.addressing import AddressingError, SubnetFull
@@ -345,3 +347,40 @@ def test_addresses_are_valid_hosts_of_the_subnet(account, small_group):
     network = ipaddress.IPv4Network("100.64.0.0/26")
     hosts = set(network.hosts())
     assert {ipaddress.IPv4Address(a) for a in addresses} == hosts
+
+
+def test_the_next_free_address_is_the_first_gap_from_the_cursor_on(account):
+    """Against a plain Python answer, for subnets packed to different depths
+    (so the search has to skip long used stretches) and cursors anywhere."""
+    group = GroupFactory(account=account, vslice__subnet="10.8.0.0/22")  # 1,022 hosts
+    vslice = group.vslice
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO inventory_endpoint (account_id, iccid, name, reference, tags, state,"
+            " imei_lock_enabled, imei, state_changed_at, created_at)"
+            " SELECT %s, '8944' || lpad(n::text, 15, '0'), '', '', '{}', 'pending', false, '',"
+            " now(), now() FROM generate_series(1, 1022) AS n RETURNING id",
+            [account.pk],
+        )
+        endpoint_ids = [row[0] for row in cursor.fetchall()]
+    rnd = random.Random(7)
+    for scenario in range(40):
+        depth = rnd.choice([0, 5, 70, 300, 700, 1000, 1022])
+        used = set(range(1, depth + 1)) - set(rnd.sample(range(1, 1023), rnd.choice([0, 1, 3])))
+        used |= set(rnd.sample(range(1, 1023), rnd.choice([0, 20, 200])))
+        cursor_at = rnd.choice([1, 2, 64, 65, 500, depth or 1, 1022])
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM inventory_ipallocation")
+            cursor.execute(
+                "INSERT INTO inventory_ipallocation"
+                " (account_id, endpoint_id, group_id, vslice_id, address, kind, created_at)"
+                " SELECT %s, e, %s, %s, '10.8.0.0'::inet + o, 'auto', now()"
+                " FROM unnest(%s::bigint[], %s::bigint[]) AS u(e, o)",
+                [account.pk, group.pk, vslice.pk, endpoint_ids[: len(used)], sorted(used)],
+            )
+        VSlice.objects.filter(pk=vslice.pk).update(alloc_cursor=cursor_at)
+        vslice.refresh_from_db()
+        free = [o for o in range(cursor_at, 1023) if o not in used]
+        free += [o for o in range(1, cursor_at) if o not in used]
+        expected = str(ipaddress.IPv4Address("10.8.0.0") + free[0]) if free else None
+        assert addressing.first_free(vslice=vslice) == expected, (scenario, depth, cursor_at)
