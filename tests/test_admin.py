@@ -160,6 +160,22 @@ def test_large_counts_are_estimated_and_pages_still_work(client, support, accoun
     assert endpoints[4].iccid in second.content.decode()
 
 
+def test_a_large_estimate_is_shown_without_counting(
+    client, support, account, monkeypatch, django_assert_max_num_queries
+):
+    monkeypatch.setattr(inventory_admin, "ESTIMATE_TRUSTED_ABOVE", 5)
+    for _ in range(12):
+        EndpointFactory(account=account, imsis=0)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE inventory_endpoint")
+
+    with django_assert_max_num_queries(12) as queries:
+        body = client.get(changelist("endpoint")).content.decode()
+
+    assert "about 12 endpoints (estimated)" in body
+    assert not any("COUNT(" in q["sql"] for q in queries.captured_queries)
+
+
 def test_small_counts_are_exact(client, support, account):
     for _ in range(3):
         EndpointFactory(account=account, imsis=0)
