@@ -66,8 +66,11 @@ def context(context):
 def console_log(page) -> list[str]:
     """Every console message and uncaught error of the page, for the CSP check."""
     messages: list[str] = []
-    page.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
-    page.on("pageerror", lambda error: messages.append(f"pageerror: {error}"))
+    page.on(
+        "console",
+        lambda message: messages.append(f"{message.type}: {message.text} (at {page.url})"),
+    )
+    page.on("pageerror", lambda error: messages.append(f"pageerror: {error} (at {page.url})"))
     return messages
 
 
