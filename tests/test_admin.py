@@ -487,3 +487,26 @@ def test_endpoint_autocomplete_searches_by_iccid_digits(client, support, account
         },
     )
     assert [row["text"] for row in response.json()["results"]] == [target.iccid]
+
+
+def test_terminate_all_matching_across_pages_confirms_the_whole_count(
+    client, support, account, group
+):
+    endpoints = [
+        EndpointFactory(account=account, state=State.ACTIVE, primary_group=group) for _ in range(3)
+    ]
+    already = terminated(account, days=1)
+
+    confirm = post_action(client, "terminate_selected", endpoints[:1], select_across="1")
+    body = confirm.content.decode()
+    assert "3 will be terminated, 1 skipped: already terminated" in body
+    assert 'name="select_across" value="1"' in body
+
+    done = post_action(
+        client, "terminate_selected", endpoints[:1], select_across="1", confirm="yes"
+    )
+    assert "3 terminated, 1 skipped: already terminated" in done.content.decode()
+    states = set(Endpoint.objects.values_list("state", flat=True))
+    assert states == {State.TERMINATED}
+    assert History.objects.filter(action="terminate").count() == 3
+    assert not History.objects.filter(endpoint=already).exists()
