@@ -31,8 +31,10 @@ from inventory.models import (
 )
 
 EDITED = "edited"
-#: How many of the account's tags the edit screen suggests.
+#: How many of the account's tags the edit screen suggests, read from at most
+#: this many of its tagged endpoints (see ``account_tags``).
 TAG_SUGGESTIONS = 200
+TAG_SAMPLE_ROWS = 10_000
 
 
 def static_ip_key(group_id: int) -> str:
@@ -230,12 +232,23 @@ def _change_static_ips(
     return changed
 
 
-def account_tags(*, account_id: int, limit: int = TAG_SUGGESTIONS) -> list[str]:
-    """Tags already used in the account, to suggest while typing (one query)."""
+def account_tags(
+    *, account_id: int, limit: int = TAG_SUGGESTIONS, sample: int = TAG_SAMPLE_ROWS
+) -> list[str]:
+    """Tags already used in the account, to suggest while typing (one query).
+
+    A DISTINCT over every endpoint's tags scans the whole account: 1.3-2 s at
+    600,000 endpoints, on every load of the edit page. Reading the tags of at
+    most ``sample`` tagged endpoints bounds that at tens of milliseconds; a tag
+    only a few endpoints of a very large account carry may then go unsuggested,
+    and typing it still works.
+    """
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT DISTINCT tag FROM inventory_endpoint, unnest(tags) AS tag"
-            " WHERE account_id = %s ORDER BY tag LIMIT %s",
-            [account_id, limit],
+            "SELECT DISTINCT tag FROM ("
+            "  SELECT tags FROM inventory_endpoint"
+            "  WHERE account_id = %s AND tags <> '{}' LIMIT %s"
+            ") AS e, unnest(e.tags) AS tag ORDER BY tag LIMIT %s",
+            [account_id, sample, limit],
         )
         return [row[0] for row in cursor.fetchall()]

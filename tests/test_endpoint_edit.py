@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from inventory.editing import Edit, EditRefused, apply_edit
+from inventory.editing import Edit, EditRefused, account_tags, apply_edit
 from inventory.history import Actor
 from inventory.models import (
     AllocationKind,
@@ -507,3 +507,15 @@ def test_endpoint_terminated_after_the_form_was_loaded_is_not_edited(operator, e
 
     assert refused.value.errors == {None: ["A terminated endpoint cannot be edited."]}
     assert snapshot(endpoint) == before
+
+
+@pytest.mark.django_db
+def test_tag_suggestions_are_the_accounts_and_bounded(account, other_account):
+    EndpointFactory(account=account, tags=["b-tag", "a-tag"])
+    EndpointFactory(account=account, tags=[])
+    EndpointFactory(account=account, tags=["c-tag", "a-tag"])
+    EndpointFactory(account=other_account, tags=["theirs"])
+
+    assert account_tags(account_id=account.pk) == ["a-tag", "b-tag", "c-tag"]
+    assert account_tags(account_id=account.pk, limit=2) == ["a-tag", "b-tag"]
+    assert len(account_tags(account_id=account.pk, sample=1)) == 2  # one endpoint read
