@@ -27,7 +27,9 @@ def _manage_check_deploy(extra_env: dict[str, str], drop: tuple[str, ...] = ()):
     """``manage.py check --deploy`` in a fresh interpreter: settings are read from
     the environment at import, so the test process's own settings cannot show it."""
     env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("PYTEST")}
-    env.pop("DEBUG", None)
+    # Set for the browser tests' own thread; never part of a deployment (async.E001).
+    for name in ("DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"):
+        env.pop(name, None)
     env.update(extra_env)
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
