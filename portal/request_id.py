@@ -17,8 +17,18 @@ def current_request_id() -> str:
 
 
 class RequestIdLogFilter(logging.Filter):
+    """Puts the current request id on every record. Django logs a 4xx answer
+    ("Not Found: /x") after the middleware has finished, so there the id comes
+    from the request the record carries."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get()
+        request_id = _request_id.get()
+        if request_id == "-":
+            request = getattr(record, "request", None)
+            request_id = (
+                getattr(record, "request_id", None) or getattr(request, "request_id", None) or "-"
+            )
+        record.request_id = request_id
         return True
 
 

@@ -12,6 +12,7 @@ from django.test import Client, override_settings
 from django.urls import include, path
 
 from portal.access_log import annotate
+from portal.request_id import RequestIdLogFilter
 from portal.tenancy import member_required
 
 
@@ -94,3 +95,15 @@ def test_the_log_adds_no_query_to_a_signed_in_page(caplog, operator, django_asse
     [line] = _access_lines(caplog)
     assert line.access["user"] == "op"
     assert line.access["account"] == "vantiq"
+
+
+@pytest.mark.django_db
+def test_djangos_own_not_found_line_carries_the_request_id(caplog):
+    """Django logs "Not Found" after the middleware ran; the id still reaches it."""
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        response = Client().get("/no/such/page/", HTTP_X_REQUEST_ID="lost-404-abcdef")
+
+    [record] = [r for r in caplog.records if r.name == "django.request"]
+    RequestIdLogFilter().filter(record)
+    assert response.status_code == 404
+    assert "request_id=lost-404-abcdef Not Found: /no/such/page/" in _line(record)
