@@ -306,6 +306,10 @@ class SessionTeardown(models.Model):
 
     class Meta:
         ordering = ["id"]
+        indexes = [
+            # The purge and Django's cascade delete find teardowns by endpoint.
+            models.Index(F("endpoint"), name="sessionteardown_endpoint"),
+        ]
 
     def __str__(self) -> str:
         return f"end session of {self.imsi} ({self.reason})"
