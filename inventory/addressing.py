@@ -79,8 +79,9 @@ _FREE_OFFSETS = """
 # count instead of probing: [lo, e] is full exactly when it holds e - lo + 1
 # addresses, and counting a range is an index-only scan, an order of magnitude
 # cheaper than probing each offset in it. Segments double in width from the
-# start (w > 0) until one is not full, which is then bisected (w = 0), so the
-# work grows with the distance to the gap, not with the size of the subnet.
+# start (w > 0), up to 4,096, until one is not full, which is then bisected
+# (w = 0): the work grows with the distance to the gap (plus at most two
+# segments), not with the size of the subnet.
 # First from the cursor to the end, then from 1 up to the cursor.
 _PROBE_WINDOW = 64
 _SEARCH = """
@@ -89,7 +90,7 @@ _SEARCH = """
       UNION ALL
         SELECT CASE WHEN c.full THEN s.e + 1 ELSE b.lo END,
                CASE WHEN c.full THEN b.hi ELSE s.e END,
-               CASE WHEN c.full AND b.w > 0 THEN b.w * 2 ELSE 0 END
+               CASE WHEN c.full AND b.w > 0 THEN least(b.w * 2, 4096) ELSE 0 END
         FROM search_{n} b
         CROSS JOIN LATERAL (
             SELECT CASE WHEN b.w > 0 THEN least(b.lo + b.w - 1, b.hi)
