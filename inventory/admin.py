@@ -8,34 +8,29 @@ make a transition the portal could not, and every change is in History with
 the support user as actor. Rows that only rules may write (addresses, history,
 teardowns, network events) are read-only here.
 
-At a million rows the stock changelist pays for COUNT(*) twice per page and
-turns every search into a sequential scan. The big tables therefore count
-exactly only up to a bound (then use the planner's estimate), and searches send
-digits to the ICCID/IMSI indexes and text to the trigram indexes.
+How the big tables count and filter is in ``admin_paging``, how they are
+searched in ``admin_search``; the endpoint actions and the SIM import upload
+are in ``admin_actions``, the change forms in ``admin_forms``.
 """
 
 from __future__ import annotations
 
-import json
-import re
-
-from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.core.paginator import Paginator
-from django.db import connection
-from django.db.models import BooleanField, Q
-from django.db.models.expressions import RawSQL
-from django.http import HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
 from inventory import lifecycle
+from inventory.admin_actions import (
+    import_sims_view,
+    reinstate_selected,
+    suspend_selected,
+    terminate_selected,
+)
+from inventory.admin_forms import EndpointForm, GroupForm, IMSIForm, IMSIInlineForm, VSliceForm
+from inventory.admin_paging import LargeTableAdmin, fixed_choices_filter
+from inventory.admin_search import search_endpoints, search_imsis
 from inventory.editing import Edit, EditRefused, apply_edit
 from inventory.history import Actor, record
-from inventory.identifiers import clean_iccid, clean_imei, clean_imsi, clean_tags
 from inventory.models import (
     IMSI,
     Endpoint,
@@ -50,138 +45,9 @@ from inventory.models import (
     State,
     VSlice,
 )
-from inventory.sim_import import ImportRejected, import_sims
 from inventory.tokens import hash_token, new_token
-from portal.models import Account
-
-# --- counting and searching at a million rows -------------------------------------
-
-#: Up to this many matching rows the changelist shows an exact count.
-EXACT_COUNT_LIMIT = 10_000
-#: When the planner expects more rows than this, its estimate is shown without
-#: counting at all: even a LIMITed count walks 200,000 rows for a 5 % filter.
-ESTIMATE_TRUSTED_ABOVE = 50_000
-
-
-class BoundedCountPaginator(Paginator):
-    """Counts exactly up to ``EXACT_COUNT_LIMIT`` (a LIMITed subquery stops
-    there), beyond that takes the planner's row estimate, so a page never scans
-    the whole table just to print its size. ``estimated`` tells templates to say
-    "about"."""
-
-    estimated = False
-
-    @cached_property
-    def count(self) -> int:
-        queryset = self.object_list.order_by()
-        estimate = _planner_estimate(queryset)
-        if estimate > ESTIMATE_TRUSTED_ABOVE:
-            self.estimated = True
-            return estimate
-        bounded = queryset.values("pk")[: EXACT_COUNT_LIMIT + 1].count()
-        if bounded <= EXACT_COUNT_LIMIT:
-            return bounded
-        self.estimated = True
-        return max(EXACT_COUNT_LIMIT + 1, estimate)
-
-
-def _planner_estimate(queryset) -> int:
-    sql, params = queryset.values("pk").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-        plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
-
-
-class LargeTableAdmin(admin.ModelAdmin):
-    """Changelist settings for tables of millions of rows."""
-
-    paginator = BoundedCountPaginator
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
-    list_per_page = 50
-
-
-_SEPARATORS = re.compile(r"[\s-]+")
-
-# Each ``reverse(...)`` must read exactly like its index definition to be used.
-_DIGITS_SQL = """
-    "inventory_endpoint"."id" IN (
-        SELECT id FROM inventory_endpoint WHERE iccid::text LIKE %s
-        UNION SELECT id FROM inventory_endpoint WHERE reverse(iccid::text) LIKE %s
-        UNION SELECT endpoint_id FROM inventory_imsi WHERE imsi::text LIKE %s
-        UNION SELECT endpoint_id FROM inventory_imsi WHERE reverse(imsi::text) LIKE %s
-    )
-"""
-
-
-def _digits(term: str) -> str | None:
-    compact = _SEPARATORS.sub("", term)
-    return compact if compact.isdigit() else None
-
-
-def search_endpoints(queryset, term: str):
-    """ICCID exact, prefix or suffix and IMSI prefix or suffix for digits; name
-    or reference contains for text. Each branch has its index."""
-    term = term.strip()
-    if not term:
-        return queryset
-    digits = _digits(term)
-    if digits and 19 <= len(digits) <= 20:
-        return queryset.filter(iccid=digits)
-    if digits:
-        prefix, suffix = f"{digits}%", f"{digits[::-1]}%"
-        return queryset.filter(
-            RawSQL(_DIGITS_SQL, (prefix, suffix, prefix, suffix), output_field=BooleanField())
-        )
-    return queryset.filter(Q(name__icontains=term) | Q(reference__icontains=term))
-
 
 # --- endpoints ----------------------------------------------------------------------
-
-
-class EndpointForm(forms.ModelForm):
-    """Identifier rules of PRODUCT.md, as in the portal's forms."""
-
-    tags = forms.CharField(
-        required=False, help_text="Comma-separated slugs, at most 20.", strip=True
-    )
-
-    class Meta:
-        model = Endpoint
-        fields = ["account", "iccid", "name", "reference", "tags", "imei_lock_enabled", "imei"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.initial["tags"] = ", ".join(self.instance.tags)
-
-    def clean_iccid(self):
-        return clean_iccid(self.cleaned_data["iccid"])
-
-    def clean_tags(self):
-        return clean_tags(self.cleaned_data.get("tags") or "")
-
-    def clean_imei(self):
-        imei = self.cleaned_data.get("imei") or ""
-        return clean_imei(imei) if imei else ""
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("imei_lock_enabled") and not cleaned.get("imei"):
-            self.add_error("imei", "An IMEI lock needs the IMEI to lock to.")
-        return cleaned
-
-
-class IMSIInlineForm(forms.ModelForm):
-    class Meta:
-        model = IMSI
-        fields = ["imsi"]
-
-    def clean_imsi(self):
-        return clean_imsi(self.cleaned_data["imsi"])
 
 
 class IMSIInline(admin.TabularInline):
@@ -192,21 +58,17 @@ class IMSIInline(admin.TabularInline):
     validate_min = True
 
 
-class ImportSimsForm(forms.Form):
-    account = forms.ModelChoiceField(queryset=Account.objects.all())
-    file = forms.FileField(
-        label="CSV file",
-        help_text="Columns iccid, imsis (separated by ;), name, reference, tags. UTF-8.",
-    )
-    waive_check_digit = forms.BooleanField(
-        required=False,
-        label="Waive the ICCID check digit",
-        help_text="Only for a supplier batch known to carry non-Luhn ICCIDs.",
-    )
-
-
-#: Rejected lines shown on the import page; the rest are counted.
-SHOWN_IMPORT_ERRORS = 500
+#: Shown on an endpoint's page, written only by actions and the network.
+_LIFECYCLE_FIELDS = [
+    "state",
+    "primary_group",
+    "secondary",
+    "addresses",
+    "last_activity",
+    "state_changed_at",
+    "terminated_at",
+    "created_at",
+]
 
 
 @admin.register(Endpoint)
@@ -219,40 +81,16 @@ class EndpointAdmin(LargeTableAdmin):
     search_help_text = "ICCID or IMSI (full, first or last digits), or part of a name or reference."
     autocomplete_fields = ["account"]
     inlines = [IMSIInline]
-    actions = ["suspend_selected", "terminate_selected", "reinstate_selected"]
+    actions = [suspend_selected, terminate_selected, reinstate_selected]
     change_list_template = "admin/inventory/endpoint/change_list.html"
     fieldsets = [
         (None, {"fields": ["account", "iccid", "name", "reference", "tags"]}),
         ("IMEI lock", {"fields": ["imei_lock_enabled", "imei"]}),
-        (
-            "Lifecycle (changed by actions only)",
-            {
-                "fields": [
-                    "state",
-                    "primary_group",
-                    "secondary",
-                    "addresses",
-                    "last_activity",
-                    "state_changed_at",
-                    "terminated_at",
-                    "created_at",
-                ]
-            },
-        ),
+        ("Lifecycle (changed by actions only)", {"fields": _LIFECYCLE_FIELDS}),
         ("History", {"fields": ["recent_history"]}),
     ]
 
-    _LIFECYCLE = [
-        "state",
-        "primary_group",
-        "secondary",
-        "addresses",
-        "last_activity",
-        "state_changed_at",
-        "terminated_at",
-        "created_at",
-        "recent_history",
-    ]
+    _LIFECYCLE = [*_LIFECYCLE_FIELDS, "recent_history"]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -339,55 +177,6 @@ class EndpointAdmin(LargeTableAdmin):
         for removed in formset.deleted_objects:
             removed.delete()
 
-    # -- lifecycle actions ------------------------------------------------------------
-
-    def _act(self, request, action: str, queryset):
-        rule = {
-            lifecycle.SUSPEND: lifecycle.suspend,
-            lifecycle.TERMINATE: lifecycle.terminate,
-            lifecycle.REINSTATE: lifecycle.reinstate,
-        }[action]
-        result = rule(
-            endpoints=queryset, actor=Actor.for_support(request.user), reason="Django admin"
-        )
-        level = messages.SUCCESS if result.changed and not result.skipped else messages.WARNING
-        self.message_user(request, result.summary(), level)
-
-    @admin.action(description="Suspend selected endpoints", permissions=["change"])
-    def suspend_selected(self, request, queryset):
-        self._act(request, lifecycle.SUSPEND, queryset)
-
-    @admin.action(description="Terminate selected endpoints…", permissions=["change"])
-    def terminate_selected(self, request, queryset):
-        if request.POST.get("confirm") != "yes":
-            return self._confirm_terminate(request, queryset)
-        self._act(request, lifecycle.TERMINATE, queryset)
-
-    @admin.action(
-        description="Reinstate selected endpoints (terminated ≤ 90 days ago → Pending)",
-        permissions=["change"],
-    )
-    def reinstate_selected(self, request, queryset):
-        self._act(request, lifecycle.REINSTATE, queryset)
-
-    def _confirm_terminate(self, request, queryset):
-        """Terminating is not undone by the portal: say how many, show some, ask."""
-        preview = lifecycle.preview(action=lifecycle.TERMINATE, endpoints=queryset)
-        select_across = request.POST.get("select_across") == "1"
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Terminate endpoints?",
-            "opts": self.model._meta,
-            "preview": preview,
-            "sample": queryset.select_related("account")[:20],
-            "selected": [] if select_across else request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-            "select_across": select_across,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(
-            request, "admin/inventory/endpoint/terminate_confirmation.html", context
-        )
-
     # -- SIM import -------------------------------------------------------------------
 
     def get_urls(self):
@@ -401,56 +190,10 @@ class EndpointAdmin(LargeTableAdmin):
         ]
 
     def import_view(self, request):
-        """The same import as ``manage.py import_sims``: all or nothing, every
-        bad line listed by number."""
-        if not self.has_add_permission(request):
-            return HttpResponseRedirect(reverse("admin:inventory_endpoint_changelist"))
-        errors = []
-        if request.method == "POST":
-            form = ImportSimsForm(request.POST, request.FILES)
-            if form.is_valid():
-                account = form.cleaned_data["account"]
-                try:
-                    result = import_sims(
-                        form.cleaned_data["file"].file,
-                        account=account,
-                        actor=Actor.for_support(request.user),
-                        waive_check_digit=form.cleaned_data["waive_check_digit"],
-                    )
-                except ImportRejected as rejected:
-                    errors = rejected.errors
-                else:
-                    self.message_user(
-                        request, f"{result.summary()} into {account.name}.", messages.SUCCESS
-                    )
-                    changelist = reverse("admin:inventory_endpoint_changelist")
-                    return HttpResponseRedirect(
-                        f"{changelist}?account__id__exact={account.pk}&state__exact=pending"
-                    )
-        else:
-            form = ImportSimsForm()
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Import SIMs",
-            "opts": self.model._meta,
-            "form": form,
-            "errors": errors[:SHOWN_IMPORT_ERRORS],
-            "error_count": len(errors),
-            "more_errors": max(0, len(errors) - SHOWN_IMPORT_ERRORS),
-        }
-        return TemplateResponse(request, "admin/inventory/endpoint/import_sims.html", context)
+        return import_sims_view(self, request)
 
 
 # --- identities and addresses ----------------------------------------------------
-
-
-class IMSIForm(forms.ModelForm):
-    class Meta:
-        model = IMSI
-        fields = ["endpoint", "imsi"]
-
-    def clean_imsi(self):
-        return clean_imsi(self.cleaned_data["imsi"])
 
 
 @admin.register(IMSI)
@@ -464,15 +207,7 @@ class IMSIAdmin(LargeTableAdmin):
     autocomplete_fields = ["endpoint"]
 
     def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        digits = _digits(term)
-        if not term:
-            return queryset, False
-        if not digits:
-            return queryset.none(), False
-        if 19 <= len(digits) <= 20:
-            return queryset.filter(endpoint__iccid=digits), False
-        return queryset.filter(imsi__startswith=digits), False
+        return search_imsis(queryset, search_term), False
 
     def save_model(self, request, obj, form, change):
         obj.account_id = obj.endpoint.account_id
@@ -489,26 +224,28 @@ class ReadOnlyAdmin(LargeTableAdmin):
         return False
 
 
+class RecordAdmin(ReadOnlyAdmin):
+    """What the rules did (addresses, memberships, history, teardowns): kept,
+    so not deletable here either."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(IPAllocation)
-class IPAllocationAdmin(ReadOnlyAdmin):
+class IPAllocationAdmin(RecordAdmin):
     list_display = ["address", "kind", "endpoint", "group", "vslice", "created_at"]
     list_filter = ["kind", "account", "vslice"]
     list_select_related = ["endpoint", "group", "vslice"]
     search_fields = ["=address", "=endpoint__iccid"]
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(SecondaryMembership)
-class SecondaryMembershipAdmin(ReadOnlyAdmin):
+class SecondaryMembershipAdmin(RecordAdmin):
     list_display = ["endpoint", "group", "account"]
     list_filter = ["account", "group"]
     list_select_related = ["endpoint", "group", "account"]
     search_fields = ["=endpoint__iccid"]
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 #: History actions, as the rules write them (lifecycle, editing, addressing, network).
@@ -522,26 +259,8 @@ HISTORY_ACTIONS = (
 )
 
 
-def fixed_choices_filter(field: str, title: str, values: tuple[str, ...]):
-    """A list filter with known values: the stock one runs SELECT DISTINCT over
-    the whole table (over a second on two million history rows)."""
-
-    class FixedChoicesFilter(admin.SimpleListFilter):
-        parameter_name = field
-
-        def lookups(self, request, model_admin):
-            return [(value, value.replace("_", " ")) for value in values]
-
-        def queryset(self, request, queryset):
-            value = self.value()
-            return queryset.filter(**{field: value}) if value else queryset
-
-    FixedChoicesFilter.title = title
-    return FixedChoicesFilter
-
-
 @admin.register(History)
-class HistoryAdmin(ReadOnlyAdmin):
+class HistoryAdmin(RecordAdmin):
     list_display = [
         "at",
         "endpoint",
@@ -560,12 +279,9 @@ class HistoryAdmin(ReadOnlyAdmin):
     search_fields = ["=endpoint__iccid", "=actor_label"]
     search_help_text = "Full ICCID, or the username who acted."
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(SessionTeardown)
-class SessionTeardownAdmin(ReadOnlyAdmin):
+class SessionTeardownAdmin(RecordAdmin):
     list_display = ["id", "imsi", "endpoint", "reason", "at"]
     list_filter = [
         fixed_choices_filter("reason", "reason", (State.SUSPENDED.value, State.TERMINATED.value)),
@@ -573,9 +289,6 @@ class SessionTeardownAdmin(ReadOnlyAdmin):
     ]
     list_select_related = ["endpoint"]
     search_fields = ["=imsi", "=endpoint__iccid"]
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(NetworkEvent)
@@ -587,12 +300,6 @@ class NetworkEventAdmin(ReadOnlyAdmin):
 
 
 # --- network configuration ------------------------------------------------------------
-
-
-class VSliceForm(forms.ModelForm):
-    class Meta:
-        model = VSlice
-        fields = ["account", "name", "subnet"]
 
 
 @admin.register(VSlice)
@@ -607,20 +314,6 @@ class VSliceAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Addresses are allocated from the subnet: it cannot move under them.
         return ["account", "subnet", "alloc_cursor"] if obj else ["alloc_cursor"]
-
-
-class GroupForm(forms.ModelForm):
-    class Meta:
-        model = Group
-        fields = ["account", "name", "vslice", "apn"]
-
-    def clean(self):
-        cleaned = super().clean()
-        account = cleaned.get("account") or getattr(self.instance, "account", None)
-        vslice = cleaned.get("vslice") or getattr(self.instance, "vslice", None)
-        if account and vslice and vslice.account_id != account.pk:
-            self.add_error("vslice", f"{vslice} belongs to another account.")
-        return cleaned
 
 
 @admin.register(Group)

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inventory import admin as inventory_admin
+from inventory import admin_paging
 from inventory.models import (
     IMSI,
     Endpoint,
@@ -144,7 +145,7 @@ def test_the_endpoint_changelist_runs_a_fixed_number_of_queries(
 
 
 def test_large_counts_are_estimated_and_pages_still_work(client, support, account, monkeypatch):
-    monkeypatch.setattr(inventory_admin, "EXACT_COUNT_LIMIT", 5)
+    monkeypatch.setattr(admin_paging, "EXACT_COUNT_LIMIT", 5)
     monkeypatch.setattr(inventory_admin.EndpointAdmin, "list_per_page", 4)
     endpoints = [EndpointFactory(account=account, imsis=0) for _ in range(12)]
     with connection.cursor() as cursor:
@@ -163,7 +164,7 @@ def test_large_counts_are_estimated_and_pages_still_work(client, support, accoun
 def test_a_large_estimate_is_shown_without_counting(
     client, support, account, monkeypatch, django_assert_max_num_queries
 ):
-    monkeypatch.setattr(inventory_admin, "ESTIMATE_TRUSTED_ABOVE", 5)
+    monkeypatch.setattr(admin_paging, "ESTIMATE_TRUSTED_ABOVE", 5)
     for _ in range(12):
         EndpointFactory(account=account, imsis=0)
     with connection.cursor() as cursor:

@@ -1,0 +1,69 @@
+"""How a support search term becomes SQL across every account.
+
+Unlike the portal's search (``inventory.search``), support is not inside one
+account, so the ICCID sub-selects have no account range, and any number of
+digits is tried as a prefix or suffix. Digits go to the ICCID/IMSI indexes,
+text to the trigram indexes: never a sequential scan of a million rows.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
+
+from inventory.models import IMSI, Endpoint
+
+_SEPARATORS = re.compile(r"[\s-]+")
+
+# Each ``reverse(...)`` must read exactly like its index definition to be used.
+_DIGITS_SQL = """
+    "inventory_endpoint"."id" IN (
+        SELECT id FROM inventory_endpoint WHERE iccid::text LIKE %s
+        UNION SELECT id FROM inventory_endpoint WHERE reverse(iccid::text) LIKE %s
+        UNION SELECT endpoint_id FROM inventory_imsi WHERE imsi::text LIKE %s
+        UNION SELECT endpoint_id FROM inventory_imsi WHERE reverse(imsi::text) LIKE %s
+    )
+"""
+
+
+def _digits(term: str) -> str | None:
+    """The term as digits, with the spaces and dashes of a printed label dropped."""
+    compact = _SEPARATORS.sub("", term)
+    return compact if compact.isdigit() else None
+
+
+def _is_full_iccid(digits: str) -> bool:
+    return 19 <= len(digits) <= 20
+
+
+def search_endpoints(queryset: QuerySet[Endpoint], term: str) -> QuerySet[Endpoint]:
+    """ICCID exact, prefix or suffix and IMSI prefix or suffix for digits; name
+    or reference contains for text. Each branch has its index."""
+    term = term.strip()
+    if not term:
+        return queryset
+    digits = _digits(term)
+    if digits and _is_full_iccid(digits):
+        return queryset.filter(iccid=digits)
+    if digits:
+        prefix, suffix = f"{digits}%", f"{digits[::-1]}%"
+        return queryset.filter(
+            RawSQL(_DIGITS_SQL, (prefix, suffix, prefix, suffix), output_field=BooleanField())
+        )
+    return queryset.filter(Q(name__icontains=term) | Q(reference__icontains=term))
+
+
+def search_imsis(queryset: QuerySet[IMSI], term: str) -> QuerySet[IMSI]:
+    """IMSI prefix, or every IMSI of the endpoint with that full ICCID; text
+    matches nothing (an IMSI row has no text to search)."""
+    term = term.strip()
+    if not term:
+        return queryset
+    digits = _digits(term)
+    if not digits:
+        return queryset.none()
+    if _is_full_iccid(digits):
+        return queryset.filter(endpoint__iccid=digits)
+    return queryset.filter(imsi__startswith=digits)
