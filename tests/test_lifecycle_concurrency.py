@@ -12,9 +12,9 @@ from collections import defaultdict
 import pytest
 from django.db import connection
 
-from inventory import lifecycle
+from inventory import addressing, lifecycle
 from inventory.history import Actor
-from inventory.models import Endpoint, History, SessionTeardown, State
+from inventory.models import Endpoint, History, IPAllocation, SessionTeardown, State
 from tests.factories import EndpointFactory, GroupFactory
 
 THREADS = 20
@@ -46,6 +46,9 @@ def test_racing_actions_never_make_an_illegal_transition_or_lose_history(account
         )
         for state in start_states * 6
     ]
+    addressing.allocate_auto(
+        memberships=[(e.pk, groups[0].pk) for e in endpoints if e.state != State.PENDING]
+    )
     initial = {e.pk: e.state for e in endpoints}
     ids = list(initial)
     barrier = threading.Barrier(THREADS)
@@ -108,6 +111,11 @@ def test_racing_actions_never_make_an_illegal_transition_or_lose_history(account
     assert not Endpoint.objects.filter(state__in=IN_SERVICE, primary_group=None).exists()
     assert not Endpoint.objects.filter(state=State.TERMINATED, terminated_at=None).exists()
     assert not Endpoint.objects.exclude(state=State.TERMINATED).exclude(terminated_at=None).exists()
+    # Automatic addresses survive only in the current primary group of an
+    # endpoint that is not terminated (moves and terminations released them).
+    for allocation in IPAllocation.objects.select_related("endpoint"):
+        assert allocation.group_id == allocation.endpoint.primary_group_id
+        assert allocation.endpoint.state != State.TERMINATED
     # A teardown for each change out of Active by suspend or terminate.
     ended_sessions = sum(
         1
