@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connection
 from django.utils.functional import cached_property
@@ -45,7 +46,10 @@ class BoundedCountPaginator(Paginator):
 
 
 def _planner_estimate(queryset) -> int:
-    sql, params = queryset.values("pk").query.sql_with_params()
+    try:
+        sql, params = queryset.values("pk").query.sql_with_params()
+    except EmptyResultSet:  # ``.none()``, e.g. text searched where only digits can match
+        return 0
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]

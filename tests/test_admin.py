@@ -218,6 +218,35 @@ def test_imsi_search_by_digits(client, support, account):
     assert first.imsi in body and second.imsi not in body
 
 
+@pytest.mark.parametrize(
+    ("term", "shown"),
+    [
+        ("{iccid}", {"first", "second"}),
+        ("{spaced_iccid}", {"first", "second"}),
+        ("{first_prefix}", {"first"}),
+        ("Truck", set()),
+    ],
+)
+def test_imsi_search_by_full_iccid_or_prefix_and_never_by_text(
+    client, support, account, term, shown
+):
+    endpoint = EndpointFactory(account=account, name="Truck 9", imsis=2)
+    other = EndpointFactory(account=account, name="Truck 10", imsis=1)
+    first, second = endpoint.imsis.order_by("imsi")
+    iccid = endpoint.iccid
+    term = term.format(
+        iccid=iccid,
+        spaced_iccid=f"{iccid[:4]} {iccid[4:10]}-{iccid[10:]}",
+        first_prefix=first.imsi,
+    )
+    response = client.get(changelist("imsi"), {"q": term})
+    assert response.status_code == 200
+    body = response.content.decode()
+    found = {name for name, imsi in (("first", first), ("second", second)) if imsi.imsi in body}
+    assert found == shown
+    assert other.imsis.get().imsi not in body
+
+
 def post_action(client, action: str, endpoints, **extra):
     data = {"action": action, "_selected_action": [e.pk for e in endpoints], **extra}
     return client.post(changelist("endpoint"), data, follow=True)
