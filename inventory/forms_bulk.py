@@ -10,6 +10,7 @@ found.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django import forms
@@ -22,6 +23,7 @@ from inventory.models import Endpoint, Group
 #: Terminating more endpoints than this asks the user to type their number.
 TYPED_COUNT_ABOVE = 10
 MAX_REASON = 500
+_ICCID_SHAPE = re.compile(r"^[0-9]{19,20}$")
 
 
 class SelectionError(ValueError):
@@ -56,9 +58,14 @@ def parse_selection(
         if not filterset.is_valid():
             raise SelectionError("The list's filter is not valid any more; filter again.")
         return Selection(filterset.qs, True, [], filter_query)
-    ids = list(dict.fromkeys(i.strip() for i in data.getlist("ids") if i.strip()))
-    if not ids:
+    posted = [i.strip() for i in data.getlist("ids") if i.strip()]
+    if not posted:
         raise SelectionError("Select at least one endpoint first.")
+    # Only ICCID-shaped values reach the query: anything else cannot match a row,
+    # and some values (a NUL byte) PostgreSQL would refuse outright.
+    ids = list(dict.fromkeys(i for i in posted if _ICCID_SHAPE.match(i)))
+    if not ids:
+        raise SelectionError("The selection holds no ICCIDs; select the endpoints again.")
     return Selection(endpoints.filter(iccid__in=ids), False, ids, filter_query)
 
 

@@ -355,3 +355,31 @@ def test_bulk_action_is_written_to_the_audit_log(op_client, account, group, capl
     assert "action=suspend" in message and "user=op" in message
     assert f"account={account.slug}" in message and "changed=2" in message
     assert "request_id=" in message and "request_id=-" not in message
+
+
+def test_the_request_log_line_of_a_bulk_action_carries_its_counts(
+    op_client, account, group, caplog
+):
+    live = active(account, group, 2)
+    gone = terminated(account, 1)
+    with caplog.at_level(logging.INFO, logger="portal.request"):
+        op_client.post(SUSPEND, {"ids": [e.iccid for e in live + gone], "confirm": "1"})
+    [line] = [r for r in caplog.records if r.name == "portal.request"]
+    assert line.access["account"] == "vantiq"
+    assert (line.access["action"], line.access["changed"], line.access["skipped"]) == (
+        "suspend",
+        2,
+        1,
+    )
+
+
+def test_a_selection_of_nothing_iccid_shaped_is_refused_and_changes_nothing(
+    op_client, account, group
+):
+    live = active(account, group, 1)
+    response = op_client.post(
+        SUSPEND, {"ids": ["\x00", "abc", "1" * 200], "confirm": "1"}, follow=True
+    )
+    assert response.redirect_chain[0][1] == 302
+    assert "holds no ICCIDs" in text(response)
+    assert states(live) == [State.ACTIVE]

@@ -33,6 +33,7 @@ from inventory.forms_bulk import (
 from inventory.history import Actor
 from inventory.models import Endpoint, Group
 from inventory.views.endpoint_list import account_groups, clean_view_query
+from portal import access_log
 from portal.request_id import current_request_id
 from portal.tenancy import member_required
 
@@ -134,6 +135,13 @@ def confirm_action(
                 "skipped": result.skipped,
                 "batch": str(result.batch),
             },
+        )
+        access_log.annotate(
+            request,
+            action=action,
+            changed=result.changed,
+            skipped=sum(result.skipped.values()),
+            batch=result.batch,
         )
         messages.success(request, result.summary())
         return redirect(done_url)
