@@ -6,21 +6,14 @@ from __future__ import annotations
 import factory
 from django.contrib.auth import get_user_model
 
+from inventory.identifiers import luhn_check_digit
 from inventory.models import IMSI, Endpoint, Group, State, VSlice
 from portal.models import Account, Member, Role
 
 
 def luhn_complete(body: str) -> str:
-    """Append the Luhn check digit to ``body``."""
-    total = 0
-    for position, char in enumerate(reversed(body)):
-        value = int(char)
-        if position % 2 == 0:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return body + str((10 - total % 10) % 10)
+    """``body`` with its Luhn check digit appended."""
+    return body + luhn_check_digit(body)
 
 
 def iccid_for(n: int) -> str:

@@ -87,3 +87,12 @@ def test_static_ip_rules(value, message):
 def test_static_ip_at_subnet_edges():
     assert clean_ipv4_in_subnet("100.64.0.1", "100.64.0.0/16") == "100.64.0.1"
     assert clean_ipv4_in_subnet("100.64.255.254", "100.64.0.0/16") == "100.64.255.254"
+
+
+def test_luhn_check_digit_completes_a_body_that_then_passes():
+    from inventory.identifiers import luhn_check_digit, luhn_ok
+
+    for body in ("894400000000000001", "8931440000000000001", "35000000000007"):
+        digit = luhn_check_digit(body)
+        assert luhn_ok(body + digit)
+        assert not luhn_ok(body + str((int(digit) + 1) % 10))
