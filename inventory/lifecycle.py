@@ -293,7 +293,8 @@ def assign_to_group(
     """Put endpoints into ``group``: Pending ones become Active; in-service ones
     (Active, Idle, Detached) move to it and keep their state.
 
-    A moved endpoint gives up all its addresses in its old primary group, and
+    A moved endpoint gives up all its addresses in its old primary group (and a
+    moved Active one its data session, which used such an address), and
     if ``group`` was one of its secondary groups that membership ends (the
     group is its primary now; an address it had there stays). Suspended and
     terminated endpoints, those already in the group, and endpoints of other
@@ -325,6 +326,7 @@ def assign_to_group(
                 "WHERE s.endpoint_id = u.id AND s.group_id = %s",
                 [group.pk],
             ),
+            (_TEARDOWN, ["moved", now]),
         ],
         changes="jsonb_build_object('group', jsonb_build_array(og.name, %s::text))",
         changes_params=[group.name],

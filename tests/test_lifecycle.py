@@ -165,6 +165,25 @@ def test_assign_moves_in_service_endpoints_and_releases_old_group_addresses(
     assert row.changes == {"group": ["vantiq-connect-eu", "vantiq-connect-us"]}
 
 
+def test_moving_an_active_endpoint_ends_its_session_but_not_an_idle_ones(
+    account, group, other_group, actor
+):
+    active = make(account, State.ACTIVE, group)
+    idle = make(account, State.IDLE, group)
+    pending = make(account, State.PENDING, None)
+
+    lifecycle.assign_to_group(
+        endpoints=Endpoint.objects.filter(pk__in=[active.pk, idle.pk, pending.pk]),
+        group=other_group,
+        actor=actor,
+    )
+
+    assert (
+        list(SessionTeardown.objects.values_list("endpoint_id", "reason"))
+        == [(active.pk, "moved")] * active.imsis.count()
+    )
+
+
 def test_assign_pending_records_no_old_group(account, group, actor):
     endpoint = make(account, State.PENDING, None)
     lifecycle.assign_to_group(endpoints=Endpoint.objects.all(), group=group, actor=actor)

@@ -116,10 +116,11 @@ def test_racing_actions_never_make_an_illegal_transition_or_lose_history(account
     for allocation in IPAllocation.objects.select_related("endpoint"):
         assert allocation.group_id == allocation.endpoint.primary_group_id
         assert allocation.endpoint.state != State.TERMINATED
-    # A teardown for each change out of Active by suspend or terminate.
+    # A teardown for each change out of Active by suspend or terminate, and for
+    # each move of an Active endpoint to another group.
     ended_sessions = sum(
         1
         for row in history
-        if row.from_state == State.ACTIVE and row.action in ("suspend", "terminate")
+        if row.from_state == State.ACTIVE and row.action in ("suspend", "terminate", "assign")
     )
     assert SessionTeardown.objects.count() == ended_sessions
