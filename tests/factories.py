@@ -85,6 +85,7 @@ class EndpointFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Endpoint
+        skip_postgeneration_save = True
 
     account = factory.SubFactory(AccountFactory)
     iccid = factory.Sequence(iccid_for)
