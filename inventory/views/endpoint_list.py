@@ -118,7 +118,14 @@ def build_list(request, groups: list[Group]) -> ListState:
     state.page = listing.fetch_page(
         endpoints=endpoints, sort=state.sort, per_page=state.per_page, after=after, before=before
     )
-    state.count, state.count_more = listing.bounded_count(endpoints)
+    if after is None and before is None and not state.page.has_next:
+        # The first page holds every match, so its length is the count: a
+        # selective search or filter pays no second scan (docs/benchmark.md).
+        shown = len(state.page.rows)
+        state.count = min(shown, listing.COUNT_LIMIT)
+        state.count_more = shown > listing.COUNT_LIMIT
+    else:
+        state.count, state.count_more = listing.bounded_count(endpoints)
     return state
 
 
