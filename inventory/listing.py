@@ -25,9 +25,12 @@ from inventory.models import Endpoint
 
 PAGE_SIZES = (25, 50, 100, 250)
 DEFAULT_PAGE_SIZE = 50
-#: Beyond this the list says "10,000+": counting 600,000 rows on every keystroke
-#: would cost more than the page itself.
-COUNT_LIMIT = 10_000
+#: Beyond this the list says "1,000+": counting 600,000 rows on every keystroke
+#: would cost more than the page itself, and where a tag or trigram filter must
+#: visit each matching row, even 10,000 of them cost 100-200 ms at a million
+#: endpoints (docs/benchmark.md). The confirmation of "select all matching"
+#: counts exactly, once.
+COUNT_LIMIT = 1_000
 _CURSOR_SALT = "inventory.endpoint-list.cursor"
 
 
