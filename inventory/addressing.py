@@ -67,10 +67,10 @@ _FREE_OFFSETS = """
     SELECT c.off FROM (
         SELECT mod(%s - 1 + generate_series(0, %s - 1), %s) + 1 AS off
     ) c
-    WHERE NOT EXISTS (
-        SELECT 1 FROM inventory_ipallocation a
+    WHERE (
+        SELECT a.id FROM inventory_ipallocation a
         WHERE a.vslice_id = %s AND a.address = %s::inet + c.off
-    )
+    ) IS NULL
     LIMIT {limit}
 """
 
@@ -102,9 +102,14 @@ _SEARCH = """
         ) c
         WHERE b.lo <= b.hi AND NOT (b.w = 0 AND b.lo = b.hi)
     )"""
+# "Free" is a scalar subquery, not NOT EXISTS, on purpose: PostgreSQL 16+ may
+# turn NOT EXISTS into a hash right anti join, which returns the candidates in
+# hash order, so LIMIT would take an arbitrary free offset instead of the first.
+# A subquery in WHERE stays a per-row index probe and the offsets keep the order
+# in which they are generated.
 _IS_FREE = (
-    "NOT EXISTS (SELECT 1 FROM inventory_ipallocation a "
-    "WHERE a.vslice_id = %s AND a.address = %s::inet + {off})"
+    "(SELECT a.id FROM inventory_ipallocation a "
+    "WHERE a.vslice_id = %s AND a.address = %s::inet + {off}) IS NULL"
 )
 _PROBE = f"""
     SELECT c.off FROM (SELECT generate_series(%s, %s) AS off) c
