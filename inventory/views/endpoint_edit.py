@@ -14,38 +14,29 @@ from django.shortcuts import redirect, render
 from inventory.editing import TERMINATED_MESSAGE, EditRefused, account_tags, apply_edit
 from inventory.forms import TAGS_DATALIST_ID, EndpointEditForm
 from inventory.history import Actor
-from inventory.models import Endpoint, Group, IPAllocation, State
-from inventory.views.endpoint_detail import endpoint_for, secondary_memberships
+from inventory.models import Group, State
+from inventory.views.endpoint_detail import (
+    allocations_by_group,
+    endpoint_with_groups,
+    member_groups,
+)
 from portal.tenancy import member_required
 
 
 @member_required("operate")
 def edit(request, iccid: str):
-    endpoint = endpoint_for(
-        request,
-        iccid,
-        queryset=Endpoint.objects.select_related("primary_group__vslice").prefetch_related(
-            secondary_memberships()
-        ),
-    )
+    endpoint = endpoint_with_groups(request, iccid)
     context = {"endpoint": endpoint}
     if endpoint.state == State.TERMINATED:
         context["refused"] = TERMINATED_MESSAGE
         status = 409 if request.method == "POST" else 200
         return render(request, "inventory/endpoint_edit.html", context, status=status)
 
-    memberships = [endpoint.primary_group] if endpoint.primary_group else []
-    memberships += [membership.group for membership in endpoint.secondaries]
     form = EndpointEditForm(
         request.POST if request.method == "POST" else None,
         endpoint=endpoint,
-        memberships=memberships,
-        allocations={
-            allocation.group_id: allocation
-            for allocation in IPAllocation.objects.filter(
-                endpoint=endpoint, account=request.account
-            )
-        },
+        memberships=member_groups(endpoint),
+        allocations=allocations_by_group(endpoint),
         groups=Group.objects.filter(account=request.account).order_by("name", "pk"),
     )
     if request.method == "POST" and form.is_valid():
