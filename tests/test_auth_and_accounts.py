@@ -233,11 +233,15 @@ def test_role_follows_the_current_account(client, two_account_user, account, oth
     client.post(reverse("switch_account"), {"account": other_account.pk})
 
     edit = reverse("inventory:endpoint_edit", args=[theirs.iccid])
-    assert client.get(edit).status_code == 403  # a viewer there
+    refused = client.get(edit)
+    assert refused.status_code == 403  # a viewer there
+    assert 'name="name"' not in refused.content.decode()
 
     client.post(reverse("switch_account"), {"account": account.pk})
     ours = EndpointFactory(account=account)
-    assert client.get(reverse("inventory:endpoint_edit", args=[ours.iccid])).status_code == 200
+    allowed = client.get(reverse("inventory:endpoint_edit", args=[ours.iccid]))
+    assert allowed.status_code == 200
+    assert 'name="name"' in allowed.content.decode()
 
 
 @pytest.mark.django_db

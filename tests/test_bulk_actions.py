@@ -92,8 +92,10 @@ def test_operator_may_not_terminate(op_client, account, group):
     assert states([endpoint]) == [State.ACTIVE]
 
 
-def test_get_is_not_allowed(op_client, account):
-    assert op_client.get(SUSPEND).status_code == 405
+def test_get_is_not_allowed_and_changes_nothing(op_client, account, group):
+    live = active(account, group, 1)
+    assert op_client.get(SUSPEND, {"ids": live[0].iccid, "confirm": "1"}).status_code == 405
+    assert states(live) == [State.ACTIVE]
 
 
 def _csrf_client(user) -> Client:

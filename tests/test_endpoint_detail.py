@@ -100,7 +100,9 @@ def test_other_accounts_endpoint_is_not_found(client, operator, other_account, n
 @pytest.mark.parametrize("iccid", ["8944000000000000000", "not-an-iccid", "89" + "9" * 30])
 def test_unknown_iccid_is_not_found(client, operator, iccid):
     client.force_login(operator)
-    assert client.get(f"/inventory/endpoints/{iccid}/").status_code == 404
+    response = client.get(f"/inventory/endpoints/{iccid}/")
+    assert response.status_code == 404
+    assert "There is nothing at this address in your current account." in response.content.decode()
 
 
 # --- overview -----------------------------------------------------------------

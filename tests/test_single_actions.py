@@ -74,7 +74,9 @@ def test_other_accounts_endpoint_is_404(client, admin_member, foreign, action, m
 
 def test_unknown_iccid_is_404(client, admin_member, account):
     client.force_login(admin_member)
-    assert client.get("/inventory/endpoints/8900000000000000000/suspend/").status_code == 404
+    response = client.get("/inventory/endpoints/8900000000000000000/suspend/")
+    assert response.status_code == 404
+    assert "There is nothing at this address in your current account." in response.content.decode()
 
 
 def test_suspend_confirmation_then_post(client, operator, endpoint):
