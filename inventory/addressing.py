@@ -9,9 +9,12 @@ the subnet: candidate host offsets are generated lazily from the VSlice's
 stopping at the first gaps found. The cursor moves past each allocation and
 wraps to the start of the subnet once the end is reached, so a subnet filled
 from the front is not rescanned on every allocation. When the cursor sits in a
-packed stretch (after the wrap, or set by a bulk load), the first gap is found
-with index-only range counts (doubling, then bisecting) rather than one probe
-per address.
+packed stretch (after the wrap, or behind static reservations and imports),
+the search skips whole /24 blocks that ``AddressBlock`` counts as full (the
+database keeps those counts) and probes only the first block with room; it
+never counts the used addresses before the gap. Should the counts and the
+allocations ever disagree, index-only range counts (doubling, then bisecting)
+settle it.
 
 Allocations in one VSlice serialise on its row (``SELECT ... FOR NO KEY
 UPDATE``): narrower than a global lock, and it leaves foreign-key checks of
@@ -127,6 +130,41 @@ _SEARCH_BOTH = f"""
 """
 
 
+# The first free offset from ``start`` on, going through the /24 blocks of the
+# subnet in order from the cursor's block (its part from the cursor on first,
+# the part before the cursor last, after the wrap) and only through blocks
+# whose AddressBlock count is below the number of hosts they hold. Offsets are
+# absolute here (the address as an integer); a few blocks are probed at most.
+_BLOCKS = """
+    WITH p AS (
+        SELECT %(lo)s::bigint AS lo, %(hi)s::bigint AS hi, %(start)s::bigint AS start,
+               %(start)s::bigint / 256 AS first_blk, %(blocks)s::bigint AS blocks
+    ), blocks AS (
+        SELECT g.blk, greatest(g.blk * 256, p.lo) AS lo, least(g.blk * 256 + 255, p.hi) AS hi
+        FROM p CROSS JOIN generate_series(p.lo / 256, p.hi / 256) AS g(blk)
+        LEFT JOIN inventory_addressblock ab ON ab.vslice_id = %(vslice)s AND ab.block = g.blk
+        WHERE coalesce(ab.used, 0)
+              < least(g.blk * 256 + 255, p.hi) - greatest(g.blk * 256, p.lo) + 1
+    ), ranges AS (
+        SELECT CASE WHEN b.blk = p.first_blk THEN greatest(b.lo, p.start) ELSE b.lo END AS lo,
+               b.hi,
+               CASE WHEN b.blk >= p.first_blk THEN b.blk - p.first_blk
+                    ELSE b.blk - p.first_blk + p.blocks END AS k
+        FROM blocks b CROSS JOIN p
+      UNION ALL
+        SELECT b.lo, p.start - 1, p.blocks FROM blocks b CROSS JOIN p WHERE b.blk = p.first_blk
+    )
+    SELECT f.off FROM (SELECT lo, hi, k FROM ranges WHERE lo <= hi ORDER BY k LIMIT 8) r
+    CROSS JOIN LATERAL (
+        SELECT o AS off FROM generate_series(r.lo, r.hi) AS o
+        WHERE (SELECT a.id FROM inventory_ipallocation a
+               WHERE a.vslice_id = %(vslice)s AND a.address = '0.0.0.0'::inet + o) IS NULL
+        LIMIT 1
+    ) f
+    LIMIT 1
+"""
+
+
 def _base(subnet: str) -> str:
     """The network address as a host (/32) inet: base + offset is a host."""
     return str(ipaddress.IPv4Network(subnet).network_address)
@@ -140,6 +178,21 @@ def _first_free_offset(*, vslice_id: int, subnet: str, cursor: int, last: int) -
         cursor_.execute(_PROBE, [start, window_end, vslice_id, base])
         row = cursor_.fetchone()
         if row is None:
+            network = int(ipaddress.IPv4Network(subnet).network_address)
+            lo, hi = network + 1, network + last
+            cursor_.execute(
+                _BLOCKS,
+                {
+                    "vslice": vslice_id,
+                    "lo": lo,
+                    "hi": hi,
+                    "start": network + start,
+                    "blocks": hi // 256 - lo // 256 + 1,
+                },
+            )
+            row = cursor_.fetchone()
+            if row is not None:
+                return row[0] - network
             params = [start, last, vslice_id, base, base]  # search_0: cursor .. end
             params += [1, start - 1, vslice_id, base, base]  # search_1: 1 .. cursor
             params += [vslice_id, base, vslice_id, base]

@@ -248,6 +248,34 @@ class IPAllocation(models.Model):
         return self.address
 
 
+class AddressBlock(models.Model):
+    """How many addresses of one /24 a VSlice has allocated, so that the next
+    free address is found by skipping full blocks instead of counting every
+    used address before it (addressing.py).
+
+    Kept by the database, not by Python: statement triggers on
+    ``inventory_ipallocation`` (migration 0003) add and subtract per block
+    whatever writes the allocations (the allocator, releases, cascades of a
+    purge, COPY of an import), one aggregate per statement.
+    """
+
+    vslice = models.ForeignKey(
+        VSlice, on_delete=models.CASCADE, related_name="address_blocks", db_index=False
+    )
+    #: The block's first address as an integer divided by 256 (absolute, so
+    #: the same whatever the subnet's prefix).
+    block = models.BigIntegerField()
+    used = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["vslice", "block"], name="addressblock_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vslice_id}/{self.block}: {self.used}"
+
+
 class ActorKind(models.TextChoices):
     USER = "user", "User"
     NETWORK = "network", "Network"

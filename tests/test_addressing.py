@@ -9,10 +9,11 @@ import random
 import pytest
 from django.db import connection
 
-from inventory import addressing
+from inventory import addressing, lifecycle
 from inventory.addressing import AddressingError, SubnetFull
 from inventory.history import Actor
 from inventory.models import (
+    AddressBlock,
     AllocationKind,
     Endpoint,
     History,
@@ -384,3 +385,66 @@ def test_the_next_free_address_is_the_first_gap_from_the_cursor_on(account):
         free += [o for o in range(1, cursor_at) if o not in used]
         expected = str(ipaddress.IPv4Address("10.8.0.0") + free[0]) if free else None
         assert addressing.first_free(vslice=vslice) == expected, (scenario, depth, cursor_at)
+
+
+# -- per-/24 block counts ---------------------------------------------------------
+
+
+def block_counts(vslice_id):
+    return {
+        block: used
+        for block, used in AddressBlock.objects.filter(vslice_id=vslice_id).values_list(
+            "block", "used"
+        )
+        if used
+    }
+
+
+def recount(vslice_id):
+    counts = {}
+    for address in IPAllocation.objects.filter(vslice_id=vslice_id).values_list(
+        "address", flat=True
+    ):
+        block = int(ipaddress.IPv4Address(address)) // 256
+        counts[block] = counts.get(block, 0) + 1
+    return counts
+
+
+def test_block_counts_follow_every_write_to_the_allocations(account, actor):
+    """Allocation, a static address moved to another block, release, terminate
+    and the cascade of a deleted endpoint all keep the counts exact."""
+    group = GroupFactory(account=account, vslice__subnet="10.9.0.0/22")  # 4 blocks
+    vslice_id = group.vslice_id
+    VSlice.objects.filter(pk=vslice_id).update(alloc_cursor=250)
+    endpoints = active_endpoints(account, group, 12)
+    allocate(endpoints, group)  # 10.9.0.250-255 and 10.9.1.0-5
+    assert block_counts(vslice_id) == recount(vslice_id) != {}
+    assert sorted(block_counts(vslice_id).values()) == [6, 6]
+
+    addressing.reserve_static(endpoint=endpoints[0], group=group, address="10.9.3.9", actor=actor)
+    assert block_counts(vslice_id) == recount(vslice_id)
+    assert len(block_counts(vslice_id)) == 3
+
+    addressing.release(endpoints=Endpoint.objects.filter(pk__in=[e.pk for e in endpoints[1:4]]))
+    assert block_counts(vslice_id) == recount(vslice_id)
+
+    lifecycle.terminate(endpoints=Endpoint.objects.filter(pk=endpoints[5].pk), actor=actor)
+    Endpoint.objects.filter(pk=endpoints[0].pk).delete()  # its static address goes with it
+    assert block_counts(vslice_id) == recount(vslice_id)
+    assert sum(block_counts(vslice_id).values()) == 7
+
+
+def test_wrong_block_counts_never_hide_the_free_address(account):
+    """The counts only speed the search up: blocks counted full that are not,
+    or counted free that are not, still give the first gap from the cursor."""
+    group = GroupFactory(account=account, vslice__subnet="10.10.0.0/22")
+    vslice = group.vslice
+    endpoints = active_endpoints(account, group, 1021)
+    allocate(endpoints, group)  # 1,021 of 1,022 hosts: only 10.10.3.254 is left
+    AddressBlock.objects.filter(vslice=vslice).update(used=256)
+    VSlice.objects.filter(pk=vslice.pk).update(alloc_cursor=1)
+    vslice.refresh_from_db()
+    assert addressing.first_free(vslice=vslice) == "10.10.3.254"
+
+    AddressBlock.objects.filter(vslice=vslice).update(used=0)
+    assert addressing.first_free(vslice=vslice) == "10.10.3.254"
