@@ -11,7 +11,7 @@ full subnet). Nothing here writes: ``network_writes`` stores the outcomes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from inventory.identifiers import imei_matches
@@ -63,7 +63,22 @@ class LoadedEndpoint:
     addresses: dict[int, str] = field(default_factory=dict)
 
     def copy(self) -> LoadedEndpoint:
-        return replace(self, apns=dict(self.apns), addresses=dict(self.addresses))
+        """A copy to decide on (addresses change; APNs and names do not).
+        Built field by field: ``dataclasses.replace`` introspects the fields
+        on every call, which showed in the profile of a 500-event batch."""
+        return LoadedEndpoint(
+            id=self.id,
+            account_id=self.account_id,
+            state=self.state,
+            primary_group_id=self.primary_group_id,
+            imei_lock_enabled=self.imei_lock_enabled,
+            imei=self.imei,
+            last_activity=self.last_activity,
+            state_changed_at=self.state_changed_at,
+            apns=self.apns,
+            group_names=self.group_names,
+            addresses=dict(self.addresses),
+        )
 
 
 @dataclass
