@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 
-from django.db.models import BooleanField, Q, QuerySet
+from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
 from inventory.models import IMSI, Endpoint
+from inventory.search import text_contains
 
 _SEPARATORS = re.compile(r"[\s-]+")
 
@@ -52,7 +53,7 @@ def search_endpoints(queryset: QuerySet[Endpoint], term: str) -> QuerySet[Endpoi
         return queryset.filter(
             RawSQL(_DIGITS_SQL, (prefix, suffix, prefix, suffix), output_field=BooleanField())
         )
-    return queryset.filter(Q(name__icontains=term) | Q(reference__icontains=term))
+    return text_contains(queryset, term)
 
 
 def search_imsis(queryset: QuerySet[IMSI], term: str) -> QuerySet[IMSI]:

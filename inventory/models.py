@@ -148,10 +148,6 @@ class Endpoint(models.Model):
             ),
             models.Index(F("primary_group"), F("state"), name="endpoint_group_state"),
             GinIndex(fields=["tags"], name="endpoint_tags"),
-            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="endpoint_name_trgm"),
-            GinIndex(
-                OpClass(Upper("reference"), name="gin_trgm_ops"), name="endpoint_reference_trgm"
-            ),
             models.Index(
                 OpClass(Reverse("iccid"), name="text_pattern_ops"), name="endpoint_iccid_rev"
             ),
@@ -168,6 +164,52 @@ class Endpoint(models.Model):
     @property
     def in_service(self) -> bool:
         return self.state in IN_SERVICE_STATES
+
+
+class EndpointSearch(models.Model):
+    """A copy of each endpoint's name and reference that carries their trigram
+    GIN indexes.
+
+    Why a second table: an UPDATE that cannot be HOT adds an entry to every
+    index of the table, changed columns or not. State changes and network
+    events update endpoints all the time (``state`` and ``last_activity`` are
+    indexed, so they are never HOT), and with these indexes on the endpoint row
+    each such update re-inserted one entry per trigram of name and reference,
+    about thirty: most of the GIN upkeep that was close to half of a network
+    event batch's UPDATE and five of the thirteen seconds of a 100,000-endpoint
+    state change (docs/benchmark.md). Here they are written only when the text
+    itself changes. (The tags' GIN index, one or two entries a row, stays on
+    the endpoint: the tag filter combines it with the others.)
+
+    The database keeps it (migration 0004): a statement trigger copies inserted
+    endpoints (COPY included), a row trigger fires only on UPDATE OF name or
+    reference when a value differs, and ON DELETE CASCADE removes it
+    with its endpoint, whoever deletes it. Read it only through
+    ``search.text_contains``; never write it.
+    """
+
+    # The foreign key is the migration's own, with ON DELETE CASCADE.
+    endpoint = models.OneToOneField(
+        Endpoint,
+        on_delete=models.DO_NOTHING,
+        primary_key=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    name = models.CharField(max_length=100)
+    reference = models.CharField(max_length=100)
+
+    class Meta:
+        indexes = [
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="endpointsearch_name_trgm"),
+            GinIndex(
+                OpClass(Upper("reference"), name="gin_trgm_ops"),
+                name="endpointsearch_reference_trgm",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"search copy of endpoint {self.endpoint_id}"
 
 
 class SecondaryMembership(models.Model):

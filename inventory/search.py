@@ -19,6 +19,10 @@ sequential scan costs close to a second (PERF-NOTES.md):
   or more of the fleet;
 - anything else: name or reference contains, through the trigram GIN indexes on
   ``UPPER(col)``, which serve ``icontains`` from three characters on.
+
+Name and reference are searched in ``EndpointSearch``, the database-kept copy
+that carries their trigram indexes (why: models.EndpointSearch), through
+``text_contains`` only.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from inventory.models import Endpoint
+from inventory.models import Endpoint, EndpointSearch
 
 #: Trigram indexes only help from three characters on; shorter text would scan.
 MIN_TEXT_LENGTH = 3
@@ -108,4 +112,13 @@ def search(*, endpoints: QuerySet[Endpoint], q: str, account_id: int) -> QuerySe
             _SUFFIX_MATCH_SQL.format(imsi_prefix=imsi_prefix), params, output_field=BooleanField()
         )
         return endpoints.filter(condition)
-    return endpoints.filter(Q(name__icontains=text) | Q(reference__icontains=text))
+    return text_contains(endpoints, text)
+
+
+def text_contains(endpoints: QuerySet[Endpoint], text: str) -> QuerySet[Endpoint]:
+    """Endpoints whose name or reference contains ``text``, case-insensitively
+    (``icontains`` compiles to the ``UPPER(col) LIKE`` the trigram indexes serve)."""
+    matches = EndpointSearch.objects.filter(
+        Q(name__icontains=text) | Q(reference__icontains=text)
+    ).values("endpoint_id")
+    return endpoints.filter(pk__in=matches)
