@@ -43,6 +43,9 @@ from inventory.models import (
     VSlice,
 )
 
+#: The History action of a static address reserved or cleared.
+STATIC_IP = "static_ip"
+
 
 class AddressingError(ValidationError):
     """An address that cannot be given: its message is shown to the user."""
@@ -370,9 +373,12 @@ def _taken(address: str, holder: Endpoint) -> AddressingError:
     )
 
 
-def reserve_static(*, endpoint: Endpoint, group: Group, address: str, actor: Actor) -> IPAllocation:
+def reserve_static(
+    *, endpoint: Endpoint, group: Group, address: str, actor: Actor, history: bool = True
+) -> IPAllocation:
     """Reserve ``address`` permanently for ``endpoint`` in ``group`` (one of its
-    groups), replacing its current address there, and record it in History.
+    groups), replacing its current address there, and record it in History
+    (unless the caller records it with other changes: ``history=False``).
 
     The address must be a host address of the group's VSlice subnet and not be
     held by another endpoint. Takes the VSlice's row lock, like allocate_auto,
@@ -422,18 +428,20 @@ def reserve_static(*, endpoint: Endpoint, group: Group, address: str, actor: Act
             if holder is None:
                 raise
             raise _taken(address, holder.endpoint) from exc
-        record(
-            endpoint=endpoint,
-            actor=actor,
-            action="static_ip",
-            changes={"ip": {group.name: [old, address]}},
-        )
+        if history:
+            record(
+                endpoint=endpoint,
+                actor=actor,
+                action=STATIC_IP,
+                changes={"ip": {group.name: [old, address]}},
+            )
     return current
 
 
-def clear_static(*, endpoint: Endpoint, group: Group, actor: Actor) -> bool:
+def clear_static(*, endpoint: Endpoint, group: Group, actor: Actor, history: bool = True) -> bool:
     """Drop ``endpoint``'s static address in ``group``, if it has one (the next
-    data session gets an automatic one). Returns whether there was one."""
+    data session gets an automatic one), recorded in History unless
+    ``history=False``. Returns whether there was one."""
     with transaction.atomic():
         allocation = (
             IPAllocation.objects.select_for_update()
@@ -443,10 +451,11 @@ def clear_static(*, endpoint: Endpoint, group: Group, actor: Actor) -> bool:
         if allocation is None:
             return False
         allocation.delete()
-        record(
-            endpoint=endpoint,
-            actor=actor,
-            action="static_ip",
-            changes={"ip": {group.name: [allocation.address, None]}},
-        )
+        if history:
+            record(
+                endpoint=endpoint,
+                actor=actor,
+                action=STATIC_IP,
+                changes={"ip": {group.name: [allocation.address, None]}},
+            )
     return True

@@ -6,9 +6,10 @@ transaction: an address refused by ``addressing.reserve_static`` (held by
 another endpoint, outside the subnet) rolls back every other field of the same
 save, so the operator fixes the form and nothing is half-saved.
 
-The fields and memberships changed go into one "edited" History row. Static
-addresses are reserved and cleared through ``addressing``, which records each
-of those changes itself (action "static_ip"), as it does for every caller.
+One save writes one History row: "edited" with every field, membership and
+address it changed, or "static_ip" when static addresses were all it changed
+(the action ``addressing`` records for its other callers). Static addresses
+are reserved and cleared through ``addressing``.
 """
 
 from __future__ import annotations
@@ -120,7 +121,16 @@ def apply_edit(*, endpoint: Endpoint, edit: Edit, actor: Actor) -> EditResult:
         if errors:
             raise EditRefused(errors)
         if changes:
+            if addresses:
+                changes["ip"] = {**changes.get("ip", {}), **addresses}
             record(endpoint=current, actor=actor, action=EDITED, changes=changes)
+        elif addresses:
+            record(
+                endpoint=current,
+                actor=actor,
+                action=addressing.STATIC_IP,
+                changes={"ip": addresses},
+            )
         return EditResult(changes=changes, addresses=addresses)
 
 
@@ -221,13 +231,13 @@ def _change_static_ips(
             try:
                 with transaction.atomic():
                     addressing.reserve_static(
-                        endpoint=endpoint, group=group, address=address, actor=actor
+                        endpoint=endpoint, group=group, address=address, actor=actor, history=False
                     )
             except ValidationError as exc:
                 errors.setdefault(static_ip_key(group_id), []).extend(exc.messages)
                 continue
         else:
-            addressing.clear_static(endpoint=endpoint, group=group, actor=actor)
+            addressing.clear_static(endpoint=endpoint, group=group, actor=actor, history=False)
         changed[group.name] = [static or None, address or None]
     return changed
 

@@ -519,3 +519,20 @@ def test_tag_suggestions_are_the_accounts_and_bounded(account, other_account):
     assert account_tags(account_id=account.pk) == ["a-tag", "b-tag", "c-tag"]
     assert account_tags(account_id=account.pk, limit=2) == ["a-tag", "b-tag"]
     assert len(account_tags(account_id=account.pk, sample=1)) == 2  # one endpoint read
+
+
+@pytest.mark.django_db
+def test_one_save_writes_one_history_row_with_the_address_in_it(client, operator, endpoint, group):
+    allocate(endpoint, group, "100.64.0.9")
+    client.force_login(operator)
+
+    response = client.post(
+        edit_url(endpoint),
+        form_data(endpoint, name="Crane 4", **{f"static_ip_{group.pk}": "100.64.3.4"}),
+    )
+
+    assert response.status_code == 302
+    (entry,) = History.objects.filter(endpoint=endpoint)
+    assert entry.action == "edited"
+    assert entry.changes["name"][1] == "Crane 4"
+    assert entry.changes["ip"] == {group.name: [None, "100.64.3.4"]}  # was automatic
