@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
 
+import orjson
 from django.db import connection
 from django.utils import timezone
 
@@ -116,8 +116,12 @@ def _json(value):
 
 
 def _rows(rows: list[dict]) -> str:
-    """Rows for json_to_recordset (datetimes as ISO 8601 with their zone)."""
-    return json.dumps(rows, default=datetime.isoformat)
+    """Rows for json_to_recordset (datetimes as ISO 8601 with their zone).
+
+    orjson, not json: encoding the four documents of a batch of 500 took
+    13 ms of the batch's ~50 ms of Python with the standard library. The
+    values are already checked storable text (no lone surrogates)."""
+    return orjson.dumps(rows).decode()
 
 
 def stored_ids(event_ids: list[str]) -> set[str]:
@@ -127,7 +131,7 @@ def stored_ids(event_ids: list[str]) -> set[str]:
             SELECT event_id FROM inventory_networkevent
              WHERE event_id = ANY(ARRAY(SELECT json_array_elements_text(%s::json)))
             """,
-            [json.dumps(event_ids)],
+            [orjson.dumps(event_ids).decode()],
         )
         return {row[0] for row in cursor.fetchall()}
 
