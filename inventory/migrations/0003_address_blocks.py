@@ -6,17 +6,19 @@ from django.db import migrations, models
 # Per-/24 counts of allocated addresses, kept by statement triggers: whatever
 # writes inventory_ipallocation (ORM, raw SQL, COPY, cascades) keeps them exact,
 # with one aggregate over the statement's rows rather than one update per row.
-# Blocks are updated in (vslice, block) order so that two writers meet in the
-# same order.
+# Both directions are one ordered upsert, so every writer locks the block rows
+# it changes in (vslice, block) order and two writers cannot deadlock on them
+# (an UPDATE ... FROM would lock them in whatever order its join produced).
 COUNT_BLOCKS = """
 CREATE FUNCTION inventory_count_address_blocks() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        UPDATE inventory_addressblock b SET used = b.used - d.n
-          FROM (SELECT vslice_id, (address - '0.0.0.0'::inet) / 256 AS block, count(*) AS n
-                  FROM old_rows GROUP BY 1, 2) d
-         WHERE b.vslice_id = d.vslice_id AND b.block = d.block;
+        INSERT INTO inventory_addressblock (vslice_id, block, used)
+        SELECT vslice_id, (address - '0.0.0.0'::inet) / 256, -count(*)
+          FROM old_rows GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (vslice_id, block)
+        DO UPDATE SET used = inventory_addressblock.used + EXCLUDED.used;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         INSERT INTO inventory_addressblock (vslice_id, block, used)
