@@ -8,15 +8,12 @@ text to the trigram indexes: never a sequential scan of a million rows.
 
 from __future__ import annotations
 
-import re
-
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
+from inventory.identifiers import is_iccid_shaped, label_digits
 from inventory.models import IMSI, Endpoint
 from inventory.search import text_contains
-
-_SEPARATORS = re.compile(r"[\s-]+")
 
 # Each ``reverse(...)`` must read exactly like its index definition to be used.
 _DIGITS_SQL = """
@@ -29,24 +26,14 @@ _DIGITS_SQL = """
 """
 
 
-def _digits(term: str) -> str | None:
-    """The term as digits, with the spaces and dashes of a printed label dropped."""
-    compact = _SEPARATORS.sub("", term)
-    return compact if compact.isdigit() else None
-
-
-def _is_full_iccid(digits: str) -> bool:
-    return 19 <= len(digits) <= 20
-
-
 def search_endpoints(queryset: QuerySet[Endpoint], term: str) -> QuerySet[Endpoint]:
     """ICCID exact, prefix or suffix and IMSI prefix or suffix for digits; name
     or reference contains for text. Each branch has its index."""
     term = term.strip()
     if not term:
         return queryset
-    digits = _digits(term)
-    if digits and _is_full_iccid(digits):
+    digits = label_digits(term)
+    if digits and is_iccid_shaped(digits):
         return queryset.filter(iccid=digits)
     if digits:
         prefix, suffix = f"{digits}%", f"{digits[::-1]}%"
@@ -62,9 +49,9 @@ def search_imsis(queryset: QuerySet[IMSI], term: str) -> QuerySet[IMSI]:
     term = term.strip()
     if not term:
         return queryset
-    digits = _digits(term)
+    digits = label_digits(term)
     if not digits:
         return queryset.none()
-    if _is_full_iccid(digits):
+    if is_iccid_shaped(digits):
         return queryset.filter(endpoint__iccid=digits)
     return queryset.filter(imsi__startswith=digits)

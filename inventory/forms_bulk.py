@@ -10,7 +10,6 @@ found.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from django import forms
@@ -18,12 +17,12 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 
 from inventory.filters import EndpointFilterSet
+from inventory.identifiers import is_iccid_shaped
 from inventory.models import Endpoint, Group
 
 #: Terminating more endpoints than this asks the user to type their number.
 TYPED_COUNT_ABOVE = 10
 MAX_REASON = 500
-_ICCID_SHAPE = re.compile(r"^[0-9]{19,20}$")
 
 
 class SelectionError(ValueError):
@@ -63,7 +62,7 @@ def parse_selection(
         raise SelectionError("Select at least one endpoint first.")
     # Only ICCID-shaped values reach the query: anything else cannot match a row,
     # and some values (a NUL byte) PostgreSQL would refuse outright.
-    ids = list(dict.fromkeys(i for i in posted if _ICCID_SHAPE.match(i)))
+    ids = list(dict.fromkeys(i for i in posted if is_iccid_shaped(i)))
     if not ids:
         raise SelectionError("The selection holds no ICCIDs; select the endpoints again.")
     return Selection(endpoints.filter(iccid__in=ids), False, ids, filter_query)

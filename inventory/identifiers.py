@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 MAX_TAGS = 20
 _DIGITS = re.compile(r"^[0-9]+$")
 _TAG = re.compile(r"^[a-z0-9_:.-]{1,40}$")
+_SEPARATORS = re.compile(r"[\s-]+")
 
 
 def luhn_check_digit(body: str) -> str:
@@ -31,6 +32,19 @@ def luhn_check_digit(body: str) -> str:
 def luhn_ok(digits: str) -> bool:
     """Whether the last digit is the Luhn check digit of the others."""
     return len(digits) > 1 and luhn_check_digit(digits[:-1]) == digits[-1]
+
+
+def label_digits(text: str) -> str | None:
+    """A number as copied from a label ("8944 0000-1234…") with its spaces and
+    dashes dropped, or None when anything but digits is left."""
+    compact = _SEPARATORS.sub("", text or "")
+    return compact if _DIGITS.match(compact) else None
+
+
+def is_iccid_shaped(text: str) -> bool:
+    """19–20 digits: as long as an ICCID (what a search or a selection may treat
+    as one; ``clean_iccid`` checks the rest)."""
+    return bool(_DIGITS.match(text)) and 19 <= len(text) <= 20
 
 
 def clean_iccid(value: str, *, check_digit: bool = True) -> str:

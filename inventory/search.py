@@ -27,12 +27,11 @@ that carries their trigram indexes (why: models.EndpointSearch), through
 
 from __future__ import annotations
 
-import re
-
 from django.core.exceptions import ValidationError
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
+from inventory.identifiers import is_iccid_shaped, label_digits
 from inventory.models import Endpoint, EndpointSearch
 
 #: Trigram indexes only help from three characters on; shorter text would scan.
@@ -43,8 +42,6 @@ MIN_SUFFIX_DIGITS = 4
 MIN_IMSI_PREFIX_DIGITS = 12
 MAX_LENGTH = 100
 
-_DIGITS = re.compile(r"^[0-9]+$")
-_SEPARATORS = re.compile(r"[\s-]+")
 
 # One expression per index; the text of each ``reverse(...)`` must match the index
 # definition exactly or PostgreSQL will not use it.
@@ -70,15 +67,15 @@ def clean_query(raw: str) -> str:
     short to search without a full scan. A number copied from a label may contain
     spaces or dashes; they are dropped."""
     text = (raw or "").strip()[:MAX_LENGTH]
-    compact = _SEPARATORS.sub("", text)
-    if _DIGITS.match(compact):
-        if not _iccid_start(compact) and len(compact) < MIN_SUFFIX_DIGITS:
+    digits = label_digits(text)
+    if digits is not None:
+        if not _iccid_start(digits) and len(digits) < MIN_SUFFIX_DIGITS:
             raise ValidationError(
                 f"Type at least {MIN_SUFFIX_DIGITS} digits to search by the last digits of an "
                 "ICCID or IMSI (an ICCID's first digits start with 89).",
                 code="search_short_digits",
             )
-        return compact
+        return digits
     if text and len(text) < MIN_TEXT_LENGTH:
         raise ValidationError(
             f"Type at least {MIN_TEXT_LENGTH} characters to search names and references "
@@ -96,8 +93,8 @@ def search(*, endpoints: QuerySet[Endpoint], q: str, account_id: int) -> QuerySe
     text = clean_query(q)
     if not text:
         return endpoints
-    if _DIGITS.match(text):
-        if 19 <= len(text) <= 20:
+    if label_digits(text) is not None:  # clean_query left only the digits
+        if is_iccid_shaped(text):
             return endpoints.filter(iccid=text)
         # Digits only, so there are no LIKE wildcards to escape.
         if _iccid_start(text):

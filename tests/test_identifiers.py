@@ -96,3 +96,20 @@ def test_luhn_check_digit_completes_a_body_that_then_passes():
         digit = luhn_check_digit(body)
         assert luhn_ok(body + digit)
         assert not luhn_ok(body + str((int(digit) + 1) % 10))
+
+
+def test_label_digits_drop_spaces_and_dashes_and_refuse_anything_else():
+    from inventory.identifiers import label_digits
+
+    assert label_digits(" 8944 0000-1234 ") == "894400001234"
+    assert label_digits("12a4") is None
+    assert label_digits("١٢٣٤") is None  # digits of another script are not an ICCID's
+    assert label_digits("") is None
+
+
+def test_only_19_or_20_ascii_digits_are_iccid_shaped():
+    from inventory.identifiers import is_iccid_shaped
+
+    assert is_iccid_shaped("8" * 19) and is_iccid_shaped("8" * 20)
+    assert not is_iccid_shaped("8" * 18) and not is_iccid_shaped("8" * 21)
+    assert not is_iccid_shaped("8" * 18 + "x") and not is_iccid_shaped("8" * 18 + "\x00")
