@@ -16,6 +16,7 @@ from django.conf import settings  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from portal.tenancy import SESSION_KEY as ACCOUNT_SESSION_KEY  # noqa: E402
+from tests.browser.support import DESKTOP  # noqa: E402
 
 CHROMIUM = Path(os.environ.get("PORTAL_CHROMIUM", "/usr/lib/chromium/chromium"))
 CHROMIUM_ARGS = [
@@ -49,7 +50,7 @@ def browser_context_args(browser_context_args, live_server):
     return {
         **browser_context_args,
         "base_url": live_server.url,
-        "viewport": {"width": 1366, "height": 900},
+        "viewport": DESKTOP,
         "locale": "en-GB",
         "timezone_id": "UTC",
     }
