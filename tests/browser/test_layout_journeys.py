@@ -1,18 +1,21 @@
 """The screens at a laptop's 1366 px and a phone's 390 px: nothing runs off the
-right edge, and on a phone the header folds into a Menu button that opens the
-navigation, the account switch and Sign out."""
+right edge, on a phone the header folds into a Menu button that opens the
+navigation, the account switch and Sign out, and the groups table fits a 1366 px
+window even with long names and six-digit counts."""
 
 import datetime as dt
 import re
 
 import pytest
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from inventory.models import EventStatus, EventType, NetworkEvent, State
+from inventory.models import Endpoint, EventStatus, EventType, NetworkEvent, State
 from portal.models import Role
 from tests.browser.support import (
+    DESKTOP,
     PHONE,
     assert_accessible,
     assert_fits,
@@ -20,11 +23,74 @@ from tests.browser.support import (
     screenshot,
     viewport,
 )
-from tests.factories import EndpointFactory, MemberFactory
+from tests.factories import EndpointFactory, GroupFactory, MemberFactory, VSliceFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 #: The header's menu once open (while it slides, Bootstrap's class is "collapsing").
 OPENED = re.compile(r"^(?!.*\bcollapsing\b).*\bshow\b")
+
+# 120,000 endpoints of one group in one statement (factories would take minutes).
+_FLEET_SQL = f"""
+    INSERT INTO {Endpoint._meta.db_table}
+        (account_id, iccid, name, reference, tags, state, primary_group_id,
+         imei_lock_enabled, imei, last_activity, state_changed_at, terminated_at, created_at)
+    SELECT %(account)s, '8949' || lpad(n::text, 15, '0'), '', '', '{{}}', s.state, %(group)s,
+           false, '', NULL, now(), CASE WHEN s.state = 'terminated' THEN now() END, now()
+      FROM generate_series(1, %(count)s) AS n
+     CROSS JOIN LATERAL (SELECT CASE WHEN n %% 120 < 100 THEN 'active'
+                                     WHEN n %% 120 < 110 THEN 'idle'
+                                     WHEN n %% 120 < 116 THEN 'detached'
+                                     WHEN n %% 120 < 118 THEN 'suspended'
+                                     ELSE 'terminated' END AS state) AS s
+"""
+
+
+@pytest.fixture
+def long_groups(account):
+    """Two groups with long names, VSlices and APNs in a /8, one of them holding
+    120,000 endpoints in five states."""
+    vslice = VSliceFactory(
+        account=account, name="vantiq-eu-west-production-telematics-slice", subnet="100.0.0.0/8"
+    )
+    big = GroupFactory(
+        account=account,
+        vslice=vslice,
+        name="vantiq-connect-eu-west-production-fleet-telematics-2026",
+        apn="telematics.eu-west.production.vantiq-connect.example",
+    )
+    small = GroupFactory(
+        account=account,
+        vslice=vslice,
+        name="vantiq-connect-eu-west-production-fleet-telematics-lab",
+        apn="lab.telematics.eu-west.production.vantiq-connect.example",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_FLEET_SQL, {"account": account.pk, "group": big.pk, "count": 120_000})
+    EndpointFactory.create_batch(3, account=account, primary_group=small, state=State.IDLE)
+    return big, small
+
+
+def test_groups_table_fits_a_1366_window(page, console_log, sign_in, viewer, long_groups):
+    big, _ = long_groups
+    sign_in(viewer)
+    page.goto("/inventory/groups/")
+    table = page.get_by_test_id("group-table")
+    row = table.locator(f"tr[data-group-id='{big.pk}']")
+    expect(row.get_by_test_id("total")).to_have_text("120,000")
+    expect(row).to_contain_text("100,000")
+    expect(row).to_contain_text("of 16,777,214")
+    screenshot(page, "groups-long-names")
+
+    assert page.viewport_size == DESKTOP
+    assert_fits(page)
+    # The table's own scroller must not scroll either: every column is in view.
+    wrapper = page.locator(".table-responsive").filter(has=table)
+    assert wrapper.evaluate("el => el.scrollWidth - el.clientWidth") <= 0
+    used = table.get_by_role("columnheader", name=re.compile("Addresses used"))
+    box = used.bounding_box()
+    assert box["x"] + box["width"] <= DESKTOP["width"]
+    assert_accessible(page, "groups-long-names")
+    assert_no_csp_violations(console_log)
 
 
 @pytest.fixture
