@@ -189,6 +189,9 @@ def list_pages(p: Picks, deep_url: str) -> list[Page]:
             True,
         ),
         Page("sort -last_activity", "sort=-last_activity", "o=-5"),
+        # By the group's name: stock admin orders by the group's Meta ordering (name).
+        Page("sort group", "sort=group", "o=4"),
+        Page("sort -group", "sort=-group", "o=-4"),
         Page(f"deep page ({p.deep_rows:,} rows in)", deep_query, f"p={admin_deep}", True),
     ]
 

@@ -8,14 +8,21 @@ import re
 from html import unescape
 
 import pytest
+from django.core import signing
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from inventory import listing
-from inventory.models import Endpoint, State
-from tests.factories import EndpointFactory, GroupFactory, IMSIFactory, iccid_for
+from inventory.models import Endpoint, Group, State
+from tests.factories import (
+    EndpointFactory,
+    GroupFactory,
+    IMSIFactory,
+    VSliceFactory,
+    iccid_for,
+)
 
 URL = reverse("inventory:endpoint_list")
 NOW = timezone.now()
@@ -289,6 +296,12 @@ def fleet(account, group):
     return rows
 
 
+def _by_group_name(endpoint) -> tuple:
+    """The group sort's promise: by group name (then id), no group last."""
+    group = endpoint.primary_group
+    return (group is None, (group.name, group.pk) if group else ("", 0))
+
+
 def _expected(rows, sort: str) -> list[str]:
     """The order each sort promises, computed independently of the SQL."""
     by_iccid = sorted(rows, key=lambda e: e.iccid)
@@ -299,7 +312,7 @@ def _expected(rows, sort: str) -> list[str]:
     elif sort in ("state", "-state"):
         ordered = sorted(by_iccid, key=lambda e: e.state)
     elif sort in ("group", "-group"):
-        ordered = sorted(by_iccid, key=lambda e: (e.primary_group_id is None, e.primary_group_id))
+        ordered = sorted(by_iccid, key=_by_group_name)
     else:  # -last_activity: most recent first, never seen last, ICCID ascending
         ordered = sorted(
             by_iccid,
@@ -321,6 +334,7 @@ def test_keyset_pages_forward_and_back_lose_and_repeat_nothing(account, fleet, s
     """Pages of 5 over 23 rows with ties and NULLs: forwards they add up to the
     whole ordering; backwards each page is the one seen before it."""
     endpoints = Endpoint.objects.filter(account=account)
+    groups = list(Group.objects.filter(account=account))
     ordering = listing.SORTS[sort]
     pages, prev_cursors, after = [], [], None
     while True:
@@ -328,6 +342,7 @@ def test_keyset_pages_forward_and_back_lose_and_repeat_nothing(account, fleet, s
             endpoints=endpoints,
             sort=ordering,
             per_page=5,
+            groups=groups,
             after=listing.decode_cursor(after, ordering) if after else None,
         )
         pages.append([e.iccid for e in page.rows])
@@ -342,6 +357,7 @@ def test_keyset_pages_forward_and_back_lose_and_repeat_nothing(account, fleet, s
             endpoints=endpoints,
             sort=ordering,
             per_page=5,
+            groups=groups,
             before=listing.decode_cursor(prev_cursors[index], ordering),
         )
         assert [e.iccid for e in back.rows] == pages[index - 1]
@@ -388,6 +404,149 @@ def test_cursor_of_another_sort_is_refused(op_client, account):
     cursor = re.search(r"after=([^&\"]+)", unescape(link(by_name, "next"))).group(1)
     response = op_client.get(f"{URL}?per_page=25&sort=state&after={cursor}")
     assert "That page link is no longer valid" in page_text(response)
+
+
+# --- the group sort: by the group's name ----------------------------------------------
+
+
+@pytest.fixture
+def named_groups(account):
+    """Five groups made in the opposite order of their names (so their ids run
+    against the names), 72 endpoints spread over them with interleaved ICCIDs,
+    and 10 without a group: 82 rows, four pages of 25."""
+    vslice = VSliceFactory(account=account)
+    groups = [
+        GroupFactory(account=account, vslice=vslice, name=name)
+        for name in ("echo", "delta", "charlie", "bravo", "alpha")
+    ]
+    endpoints = Endpoint.objects.bulk_create(
+        Endpoint(
+            account=account,
+            iccid=iccid_for(600_000 + n),
+            primary_group=None if n % 8 == 0 else groups[(n * 3) % 5],
+            state=State.PENDING if n % 8 == 0 else State.ACTIVE,
+        )
+        for n in range(82)
+    )
+    return groups, endpoints
+
+
+def _by_group_names(endpoints, sort: str) -> list[str]:
+    """Python's sorted() by (group name, ICCID), no group last; reversed for -group."""
+    ordered = [e.iccid for e in sorted(endpoints, key=lambda e: (_by_group_name(e), e.iccid))]
+    return ordered[::-1] if sort.startswith("-") else ordered
+
+
+def _walk(client, params: dict) -> tuple[list[list[str]], object]:
+    """Every page of the list by its Next links; the last response."""
+    response = client.get(URL, {**params, "per_page": 25})
+    pages = [iccids(response)]
+    while nxt := link(response, "next"):
+        response = client.get(nxt)
+        pages.append(iccids(response))
+    return pages, response
+
+
+@pytest.mark.parametrize("sort", ["group", "-group"])
+def test_group_sort_is_by_name_then_iccid_over_pages_both_ways(op_client, named_groups, sort):
+    groups, endpoints = named_groups
+    assert [g.pk for g in sorted(groups, key=lambda g: g.name)] == sorted(
+        (g.pk for g in groups), reverse=True
+    )
+    expected = _by_group_names(endpoints, sort)
+
+    pages, last = _walk(op_client, {"sort": sort})
+    assert [len(page) for page in pages] == [25, 25, 25, 7]
+    assert [iccid for page in pages for iccid in page] == expected
+    assert 'data-testid="endpoint-table"' in last.content.decode()
+
+    # Back from the last page by the Previous links: each page as it was.
+    response = last
+    for index in range(len(pages) - 2, -1, -1):
+        response = op_client.get(link(response, "prev"))
+        assert iccids(response) == pages[index]
+    assert link(response, "prev") is None
+
+
+def test_group_sort_htmx_fragment_pages_the_same(op_client, named_groups):
+    expected = _by_group_names(named_groups[1], "group")
+    first = op_client.get(URL, {"sort": "group", "per_page": 25}, headers={"HX-Request": "true"})
+    html = first.content.decode()
+    assert "<html" not in html and iccids(first) == expected[:25]
+    second = op_client.get(link(first, "next"), headers={"HX-Request": "true"})
+    assert "<html" not in second.content.decode()
+    assert iccids(second) == expected[25:50]
+    assert 'aria-sort="ascending"' in html and "col-group" in html
+
+
+def test_group_sort_cursor_keeps_its_place_when_a_group_is_added(op_client, account, named_groups):
+    """The cursor holds the group's name and id, not its rank: a group added
+    before it between two pages neither repeats nor skips a row."""
+    before, _ = _walk(op_client, {"sort": "group"})
+    first = op_client.get(URL, {"sort": "group", "per_page": 25})
+    newcomer = GroupFactory(account=account, vslice=named_groups[0][0].vslice, name="aaa")
+    EndpointFactory.create_batch(
+        3, account=account, primary_group=newcomer, state=State.ACTIVE, imsis=0
+    )
+    assert iccids(op_client.get(link(first, "next"))) == before[1]
+
+
+def test_group_cursor_round_trips_and_a_bad_one_is_refused(named_groups):
+    groups, endpoints = named_groups
+    sort = listing.SORTS["group"]
+    names = {g.pk: g.name for g in groups}
+    grouped = next(e for e in endpoints if e.primary_group_id)
+    token = listing.encode_cursor(sort, grouped, names)
+    assert listing.decode_cursor(token, sort) == (
+        (grouped.primary_group.name, grouped.primary_group_id),
+        grouped.iccid,
+    )
+    ungrouped = next(e for e in endpoints if e.primary_group_id is None)
+    token = listing.encode_cursor(sort, ungrouped, names)
+    assert listing.decode_cursor(token, sort) == (None, ungrouped.iccid)
+    # A cursor of the former by-id group sort: well signed, but not a (name, id).
+    former = signing.dumps(
+        {"s": "group", "v": [grouped.primary_group_id, grouped.iccid]},
+        salt="inventory.endpoint-list.cursor",
+    )
+    with pytest.raises(listing.BadCursor):
+        listing.decode_cursor(former, sort)
+
+
+def test_groups_sharing_a_name_rank_by_id():
+    groups = [Group(pk=7, name="fleet"), Group(pk=3, name="fleet"), Group(pk=5, name="Alpha")]
+    assert [g.pk for g in listing.rank_groups(groups)] == [5, 3, 7]
+
+
+def test_group_sort_queries_do_not_grow_with_groups_or_depth(op_client, account, named_groups):
+    vslice = named_groups[0][0].vslice
+    more = [GroupFactory(account=account, vslice=vslice) for _ in range(40)]
+    Endpoint.objects.bulk_create(
+        Endpoint(
+            account=account,
+            iccid=iccid_for(700_000 + n),
+            primary_group=more[n % 40],
+            state=State.ACTIVE,
+        )
+        for n in range(560)
+    )
+    counts = {}
+    for per_page in (25, 250):
+        first = op_client.get(URL, {"sort": "group", "per_page": per_page})
+        with CaptureQueriesContext(connection) as ctx:
+            response = op_client.get(link(first, "next"))
+        assert len(iccids(response)) == per_page
+        counts[per_page] = len(ctx.captured_queries)
+    # session, user, membership, groups, page, bounded count
+    assert counts == {25: 6, 250: 6}
+
+
+@pytest.mark.parametrize("sort", ["group", "-group"])
+def test_group_sort_export_has_the_pages_order(op_client, named_groups, sort):
+    export = op_client.get(reverse("inventory:endpoint_export"), {"sort": sort})
+    body = b"".join(export.streaming_content).decode()
+    exported = [line.split(",")[0] for line in body.splitlines()[1:]]
+    assert exported == _by_group_names(named_groups[1], sort)
 
 
 @pytest.mark.parametrize("per_page, shown", [("25", 25), ("250", 60), ("7", 50), ("x", 50)])

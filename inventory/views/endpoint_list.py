@@ -116,7 +116,12 @@ def build_list(request, groups: list[Group]) -> ListState:
         state.notices.append("That page link is no longer valid; showing the first page.")
     endpoints = state.filterset.qs
     state.page = listing.fetch_page(
-        endpoints=endpoints, sort=state.sort, per_page=state.per_page, after=after, before=before
+        endpoints=endpoints,
+        sort=state.sort,
+        per_page=state.per_page,
+        groups=groups,
+        after=after,
+        before=before,
     )
     if after is None and before is None and not state.page.has_next:
         # The first page holds every match, so its length is the count: a

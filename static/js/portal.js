@@ -65,3 +65,22 @@ document.addEventListener("input", (event) => {
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("input[data-typed-count]").forEach(checkTypedCount);
 });
+
+// --- wide tables: on a narrow screen a table scrolls sideways inside its
+// .table-responsive wrapper. One with no link or control inside cannot be
+// scrolled from the keyboard, so its wrapper becomes a focusable, named region.
+
+const FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]";
+
+function reachScrollers(root) {
+  root.querySelectorAll(".table-responsive:not([tabindex])").forEach((wrapper) => {
+    if (wrapper.querySelector(FOCUSABLE)) return;
+    const caption = wrapper.querySelector("caption");
+    wrapper.tabIndex = 0;
+    wrapper.setAttribute("role", "region");
+    wrapper.setAttribute("aria-label", caption ? caption.textContent.trim() : "Table");
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => reachScrollers(document));
+document.addEventListener("htmx:afterSwap", (event) => reachScrollers(event.target));

@@ -1,5 +1,6 @@
-"""Real-browser journeys: Debian's Chromium driven by Playwright's sync API
-against the portal served by pytest-django's ``live_server`` on PostgreSQL.
+"""Real-browser journeys: Chromium (Debian's, or one Playwright downloaded; see
+chromium.py) driven by Playwright's sync API against the portal served by
+pytest-django's ``live_server`` on PostgreSQL.
 
 Playwright's sync API runs an event loop in the test thread, so Django would
 refuse ORM calls made there (factories, assertions on the database) as unsafe
@@ -16,8 +17,9 @@ from django.conf import settings  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from portal.tenancy import SESSION_KEY as ACCOUNT_SESSION_KEY  # noqa: E402
+from tests.browser.chromium import find_chromium, not_found_message  # noqa: E402
+from tests.browser.support import DESKTOP  # noqa: E402
 
-CHROMIUM = Path(os.environ.get("PORTAL_CHROMIUM", "/usr/lib/chromium/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -31,17 +33,16 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    """Debian's Chromium instead of a browser download (none can be fetched here).
-    Outside CI a machine without it skips these tests; in CI that is a failure."""
-    if not CHROMIUM.exists():
-        message = (
-            f"Chromium not found at {CHROMIUM}: install it with "
-            "`apt-get install chromium` to run the browser journeys"
-        )
+    """A Chromium found on this machine instead of a browser download (none can be
+    fetched at test time). Outside CI a machine without one skips these tests; in
+    CI that is a failure."""
+    chromium, looked_at = find_chromium(os.environ, Path.home())
+    if chromium is None:
+        message = not_found_message(looked_at)
         if os.environ.get("CI"):
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
+    return {**browser_type_launch_args, "executable_path": str(chromium), "args": CHROMIUM_ARGS}
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +50,7 @@ def browser_context_args(browser_context_args, live_server):
     return {
         **browser_context_args,
         "base_url": live_server.url,
-        "viewport": {"width": 1366, "height": 900},
+        "viewport": DESKTOP,
         "locale": "en-GB",
         "timezone_id": "UTC",
     }
