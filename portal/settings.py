@@ -181,8 +181,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "portal.request_id.RequestIdLogFilter"}},
     "formatters": {
+        # One printable line per record, whoever logs it (portal/log_lines.py).
         "structured": {
-            "format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"
+            "class": "portal.log_lines.OneLineFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s",
         }
     },
     "handlers": {

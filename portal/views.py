@@ -15,6 +15,7 @@ from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from portal.access_log import log_value
 from portal.request_id import current_request_id
 from portal.tenancy import switch_account
 
@@ -102,11 +103,12 @@ def page_not_found(request, exception=None):
 
 def server_error(request):
     # The request id goes on the record itself (the formatter prints it), so a
-    # handler without the request-id filter still carries it.
+    # handler without the request-id filter still carries it. The path is the
+    # client's: quoted like the access log's, so it cannot add a field or a line.
     logger.error(
         "Server error method=%s path=%s",
-        request.method,
-        request.path[:200],
+        log_value(request.method),
+        log_value(request.path),
         extra={"request_id": current_request_id()},
     )
     return _error(request, "500.html", 500)
