@@ -7,12 +7,15 @@ on purpose, to see what a 500 under the API prefix answers."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
-from django.urls import include, path
+from django.test import Client
+from django.urls import include, path, reverse
 
-from inventory.models import State
+from inventory.models import EventStatus, EventType, NetworkEvent, State
+from inventory.tokens import create_token
 from tests.factories import EndpointFactory
 
 
@@ -68,3 +71,96 @@ def test_a_real_iccid_still_opens_every_tab(client, admin_member, account, group
         response = client.get(f"/inventory/endpoints/{endpoint.iccid}/{suffix}")
         assert response.status_code == 200, suffix
         assert endpoint.iccid in response.content.decode()
+
+
+# --- Network events: times and cursors ---------------------------------------------------
+
+EVENTS = reverse("inventory:event_list")
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def events_of(account, group):
+    """An endpoint with an event at T0 and one a minute before."""
+    endpoint = EndpointFactory(account=account, state=State.ACTIVE, primary_group=group)
+    imsi = endpoint.imsis.first().imsi
+    return [
+        NetworkEvent.objects.create(
+            event_id=f"bad-input-{n}",
+            account=account,
+            endpoint=endpoint,
+            type=EventType.ATTACH,
+            imsi=imsi,
+            at=T0 - timedelta(minutes=n),
+            status=EventStatus.ACCEPTED,
+        )
+        for n in (0, 1)
+    ]
+
+
+@pytest.mark.parametrize("name", ["from", "to"])
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+def test_a_time_outside_the_calendar_in_utc_is_explained(client, viewer, events_of, name, value):
+    client.force_login(viewer)
+
+    response = client.get(EVENTS, {name: value})
+
+    assert response.status_code == 200
+    assert response.context["rows"] == []
+    label = "From" if name == "from" else "To"
+    assert f"{label}: Enter a date and time between the years 1 and 9999" in (
+        response.content.decode()
+    )
+
+
+def test_an_offset_postgresql_cannot_store_still_filters(client, viewer, events_of):
+    """-23:59 and +23:59 are valid ISO 8601 offsets; PostgreSQL takes ±15:59 at most."""
+    client.force_login(viewer)
+
+    # 2026-03-02 11:59 at +23:59 is T0 in UTC.
+    response = client.get(EVENTS, {"from": "2026-03-02T11:59:00+23:59"})
+
+    assert response.status_code == 200
+    assert [row.event.event_id for row in response.context["rows"]] == ["bad-input-0"]
+
+
+@pytest.mark.parametrize("cursor", ["²-1", "1-²", "١٢٣-1", "1-١", "+1-1", "1_0-1", "1-1 2"])
+def test_a_cursor_of_other_digits_is_a_broken_link(client, viewer, events_of, cursor):
+    client.force_login(viewer)
+
+    response = client.get(EVENTS, {"cursor": cursor})
+
+    assert response.status_code == 200
+    assert response.context["rows"] == []
+    assert "This page link is broken; start from the newest events." in response.content.decode()
+
+
+# --- the network API ---------------------------------------------------------------------
+
+DISCONNECTS = reverse("api:network_disconnects")
+
+
+@pytest.fixture
+def core() -> Client:
+    client = Client(raise_request_exception=False)
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {create_token('core-1')[1]}"
+    return client
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"after": "²"}, "after must be a cursor"),
+        ({"after": "١٢٣"}, "after must be a cursor"),
+        ({"after": "1_000"}, "after must be a cursor"),
+        ({"limit": "²"}, "limit must be between 1 and 1,000"),
+        ({"limit": "١٠"}, "limit must be between 1 and 1,000"),
+        ({"limit": "+5"}, "limit must be between 1 and 1,000"),
+    ],
+)
+def test_disconnects_take_ascii_digits_only(core, query, message):
+    response = core.get(DISCONNECTS, query)
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert message in response.json()["error"]
