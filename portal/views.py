@@ -1,5 +1,6 @@
 """Views of the portal itself: account switching, health, and error pages that
-reveal nothing internal (a 500 shows only its request id)."""
+reveal nothing internal (a 500 shows only its request id). Under the API prefix
+an error is JSON, never a page: the packet core does not parse HTML."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import unicodedata
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import escape
@@ -20,6 +21,15 @@ from portal.request_id import current_request_id
 from portal.tenancy import switch_account
 
 logger = logging.getLogger("portal")
+
+#: Where portal/urls.py mounts every API.
+API_PREFIX = "/api/"
+_API_ERRORS = {
+    400: "Bad request.",
+    403: "Not allowed.",
+    404: "No such API URL.",
+    500: "Internal error; quote the request id when reporting it.",
+}
 
 
 @login_required
@@ -53,6 +63,11 @@ def healthz(request):
 
 
 def _error(request, template: str, status: int, reason: str = ""):
+    if request.path_info.startswith(API_PREFIX):
+        return JsonResponse(
+            {"error": reason or _API_ERRORS[status], "request_id": current_request_id()},
+            status=status,
+        )
     context = {"request_id": current_request_id(), "reason": reason}
     try:
         return render(request, template, context, status=status)

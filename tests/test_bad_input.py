@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import include, path, reverse
 
 from inventory.models import EventStatus, EventType, NetworkEvent, State
@@ -164,3 +164,39 @@ def test_disconnects_take_ascii_digits_only(core, query, message):
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
     assert message in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/v1/network/nope", "/api/v1/network/events/", "/api/v1/", "/api/x%00"]
+)
+def test_an_unknown_api_url_is_a_json_404(core, url):
+    response = core.get(url)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "No such API URL."
+    assert response.json()["request_id"] == response["X-Request-ID"]
+
+
+def test_a_refused_host_under_the_api_is_a_json_400(core):
+    response = core.get(DISCONNECTS, HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "Bad request."
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_a_server_error_under_the_api_is_json_with_the_request_id(core):
+    response = core.get("/api/v1/network/boom", HTTP_X_REQUEST_ID="core-trace-1234")
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["request_id"] == "core-trace-1234"
+    assert "failed" not in body["error"]
+
+
+def test_a_page_outside_the_api_is_still_html(client):
+    response = client.get("/apix/nope")
+    assert response.status_code == 404
+    assert NOT_FOUND in response.content.decode()
