@@ -6,7 +6,10 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
+from portal.forms import AdminSignInForm
 from portal.models import Account, Member
+
+admin.site.login_form = AdminSignInForm
 
 
 class MemberInline(admin.TabularInline):

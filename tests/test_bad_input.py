@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog
 from django.test import Client, override_settings
 from django.urls import include, path, reverse
 
@@ -200,3 +201,26 @@ def test_a_page_outside_the_api_is_still_html(client):
     response = client.get("/apix/nope")
     assert response.status_code == 404
     assert NOT_FOUND in response.content.decode()
+
+
+# --- sign-in -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/login/", "/admin/login/"])
+@pytest.mark.parametrize("length", [151, 255, 256, 10_000])
+def test_an_over_long_username_is_explained_and_recorded_nowhere(client, operator, url, length):
+    response = client.post(url, {"username": "u" * length, "password": "pw"})
+
+    assert response.status_code == 200
+    assert f"at most 150 characters (it has {length})" in response.content.decode()
+    assert not AccessAttempt.objects.exists()
+    assert not AccessFailureLog.objects.exists()
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("url", ["/login/", "/admin/login/"])
+def test_a_username_of_the_longest_allowed_length_is_an_ordinary_failure(client, url):
+    response = client.post(url, {"username": "u" * 150, "password": "pw"})
+
+    assert response.status_code == 200
+    assert AccessAttempt.objects.get().username == "u" * 150
