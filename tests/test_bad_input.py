@@ -12,12 +12,13 @@ from urllib.parse import quote
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog
+from django.contrib import admin
 from django.test import Client, override_settings
 from django.urls import include, path, reverse
 
 from inventory.models import EventStatus, EventType, NetworkEvent, State
 from inventory.tokens import create_token
-from tests.factories import EndpointFactory
+from tests.factories import EndpointFactory, UserFactory
 
 
 def _api_boom(request):
@@ -224,3 +225,81 @@ def test_a_username_of_the_longest_allowed_length_is_an_ordinary_failure(client,
 
     assert response.status_code == 200
     assert AccessAttempt.objects.get().username == "u" * 150
+
+
+# --- Django admin filters ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def support(client):
+    client.force_login(UserFactory(username="support", is_staff=True, is_superuser=True))
+    return client
+
+
+def _changelists() -> list[str]:
+    return [
+        reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        for model in admin.site._registry
+    ]
+
+
+def _filter_names(changelist) -> set[str]:
+    """What a URL may filter this changelist by: its list filters' parameters,
+    and every field of the model (Django allows any local field)."""
+    names = {name for spec in changelist.filter_specs for name in spec.expected_parameters()}
+    return names | {field.name for field in changelist.model._meta.concrete_fields}
+
+
+def test_state_exact_nul_on_the_endpoint_changelist_is_refused_with_a_message(support, account):
+    EndpointFactory(account=account, name="still listed")
+    url = reverse("admin:inventory_endpoint_changelist")
+
+    response = support.get(url, {"state__exact": "\x00"}, follow=True)
+
+    assert response.status_code == 200
+    assert response.redirect_chain == [(f"{url}?e=1", 302)]
+    html = response.content.decode()
+    assert "A filter value held a NUL character" in html
+    assert "still listed" in html
+
+
+@pytest.mark.parametrize("url", _changelists())
+def test_a_nul_in_any_filter_of_any_changelist_is_refused(support, url):
+    names = _filter_names(support.get(url).context["cl"]) | {"x\x00", "id__in"}
+
+    for name in sorted(names):
+        response = support.get(url, {name: "a\x00b"})
+        assert response.status_code == 302, name
+        assert response["Location"] == f"{url}?e=1"
+
+
+@pytest.mark.parametrize("url", _changelists())
+def test_a_nul_in_the_search_box_lists_nothing_and_says_why(support, url):
+    response = support.get(url, {"q": "a\x00b"})
+
+    assert response.status_code == 200
+    assert "Null characters are not allowed." in response.content.decode()
+
+
+def _autocomplete_fields() -> list[tuple[str, str, str]]:
+    return [
+        (model._meta.app_label, model._meta.model_name, field)
+        for model, model_admin in admin.site._registry.items()
+        for field in model_admin.autocomplete_fields
+    ]
+
+
+@pytest.mark.parametrize(("app_label", "model_name", "field_name"), _autocomplete_fields())
+def test_a_nul_in_an_autocomplete_term_finds_nothing(support, app_label, model_name, field_name):
+    response = support.get(
+        reverse("admin:autocomplete"),
+        {
+            "term": "a\x00b",
+            "app_label": app_label,
+            "model_name": model_name,
+            "field_name": field_name,
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.json()["results"] == []
