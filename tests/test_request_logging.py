@@ -285,10 +285,11 @@ def test_a_request_id_with_a_trailing_line_break_is_replaced(caplog, control):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("control", CONTROLS, ids=repr)
+@pytest.mark.parametrize("control", [c for c in CONTROLS if c != "\x00"], ids=repr)
 def test_djangos_own_messages_and_tracebacks_stay_on_their_record(caplog, control):
     """Django logs a refused admin filter in its own words, the client's
-    parameter name and a traceback included; the formatter keeps that one record."""
+    parameter name and a traceback included; the formatter keeps that one record.
+    (A NUL is refused before Django looks: portal.changelists.)"""
     client = Client()
     client.force_login(UserFactory(username="support", is_staff=True, is_superuser=True))
     with caplog.at_level(logging.INFO):
