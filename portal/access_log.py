@@ -18,6 +18,7 @@ import time
 
 from django.utils.functional import empty
 
+from portal.client_ip import client_ip
 from portal.request_id import current_request_id
 
 logger = logging.getLogger("portal.request")
@@ -73,7 +74,7 @@ def _account(request) -> str:
 
 
 class AccessLogMiddleware:
-    """Logs ``method path status duration_ms user account`` (plus annotations)
+    """Logs ``method path status duration_ms user account ip`` (plus annotations)
     for every request that reaches Django. Sits inside RequestIdMiddleware so
     the request id is known, and outside authentication and tenancy, whose
     results it reads after the view ran."""
@@ -93,6 +94,7 @@ class AccessLogMiddleware:
             "duration_ms": f"{duration_ms:.1f}",
             "user": _user(request),
             "account": _account(request),
+            "ip": client_ip(request),
         }
         fields.update(getattr(request, _ANNOTATIONS, {}))
         level = logging.ERROR if response.status_code >= 500 else logging.INFO

@@ -98,6 +98,22 @@ def test_a_crafted_path_cannot_forge_a_second_log_line(caplog):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(("proxies", "logged"), [(0, "10.0.0.2"), (1, "198.51.100.66")])
+def test_the_line_carries_the_clients_address_as_the_lockout_sees_it(
+    caplog, settings, proxies, logged
+):
+    settings.TRUSTED_PROXY_COUNT = proxies
+    with caplog.at_level(logging.INFO, logger="portal.request"):
+        Client().get(
+            "/login/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.66"
+        )
+
+    [line] = _access_lines(caplog)
+    assert line.access["ip"] == logged
+    assert f" account=- ip={logged}" in _line(line)
+
+
+@pytest.mark.django_db
 def test_the_log_adds_no_query_to_a_signed_in_page(caplog, operator, django_assert_num_queries):
     """The account is reported only when the view already loaded it."""
     client = Client()
