@@ -46,6 +46,7 @@ from inventory.models import (
     VSlice,
 )
 from inventory.tokens import hash_token, new_token
+from portal.changelists import RefusesNul
 
 # --- endpoints ----------------------------------------------------------------------
 
@@ -303,7 +304,7 @@ class NetworkEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(VSlice)
-class VSliceAdmin(admin.ModelAdmin):
+class VSliceAdmin(RefusesNul, admin.ModelAdmin):
     form = VSliceForm
     list_display = ["name", "subnet", "account", "alloc_cursor", "created_at"]
     list_filter = ["account"]
@@ -317,7 +318,7 @@ class VSliceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Group)
-class GroupAdmin(admin.ModelAdmin):
+class GroupAdmin(RefusesNul, admin.ModelAdmin):
     form = GroupForm
     list_display = ["name", "apn", "vslice", "account", "created_at"]
     list_filter = ["account"]
@@ -333,7 +334,7 @@ class GroupAdmin(admin.ModelAdmin):
 
 
 @admin.register(NetworkToken)
-class NetworkTokenAdmin(admin.ModelAdmin):
+class NetworkTokenAdmin(RefusesNul, admin.ModelAdmin):
     """A new token is generated on save and shown once; only its hash is kept."""
 
     list_display = ["name", "enabled", "created_at", "last_used_at"]

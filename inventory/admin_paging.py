@@ -3,7 +3,8 @@
 The stock changelist pays for COUNT(*) twice per page and its list filters run
 SELECT DISTINCT over the whole table. Here a table counts exactly only up to a
 bound (then uses the planner's estimate), and filters with known values list
-them instead of asking the table.
+them instead of asking the table. Like every changelist, these refuse a filter
+or search value holding a NUL (``portal.changelists``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connection
 from django.utils.functional import cached_property
+
+from portal.changelists import RefusesNul
 
 #: Up to this many matching rows the changelist shows an exact count.
 EXACT_COUNT_LIMIT = 10_000
@@ -58,7 +61,7 @@ def _planner_estimate(queryset) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-class LargeTableAdmin(admin.ModelAdmin):
+class LargeTableAdmin(RefusesNul, admin.ModelAdmin):
     """Changelist settings for tables of millions of rows."""
 
     paginator = BoundedCountPaginator

@@ -28,10 +28,13 @@ _DIGITS_SQL = """
 
 def search_endpoints(queryset: QuerySet[Endpoint], term: str) -> QuerySet[Endpoint]:
     """ICCID exact, prefix or suffix and IMSI prefix or suffix for digits; name
-    or reference contains for text. Each branch has its index."""
+    or reference contains for text. Each branch has its index; a NUL, which
+    PostgreSQL cannot compare, matches nothing."""
     term = term.strip()
     if not term:
         return queryset
+    if "\x00" in term:
+        return queryset.none()
     digits = label_digits(term)
     if digits and is_iccid_shaped(digits):
         return queryset.filter(iccid=digits)

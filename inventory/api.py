@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from inventory import network
 from inventory.models import SessionTeardown
 from inventory.network_auth import authenticate
+from portal.params import ascii_int
 
 #: Most teardowns one disconnects page returns.
 DISCONNECTS_LIMIT = 1000
@@ -76,15 +77,14 @@ def network_disconnects(request: HttpRequest) -> JsonResponse:
     refused = _refuse(request, "GET")
     if refused:
         return refused
-    after = request.GET.get("after", "0").strip() or "0"
-    if not after.isdigit() or len(after) > 18:
+    after = ascii_int(request.GET.get("after", "0").strip() or "0")
+    if after is None:
         return _error(400, "after must be a cursor returned by this API (digits).")
-    limit_text = request.GET.get("limit", str(DISCONNECTS_LIMIT)).strip()
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= DISCONNECTS_LIMIT:
+    limit = ascii_int(request.GET.get("limit", str(DISCONNECTS_LIMIT)).strip())
+    if limit is None or not 1 <= limit <= DISCONNECTS_LIMIT:
         return _error(400, f"limit must be between 1 and {DISCONNECTS_LIMIT:,}.")
-    limit = int(limit_text)
     rows = list(
-        SessionTeardown.objects.filter(id__gt=int(after))
+        SessionTeardown.objects.filter(id__gt=after)
         .order_by("id")
         .values_list("id", "imsi", "endpoint__iccid", "reason", "at")[: limit + 1]
     )
@@ -96,7 +96,7 @@ def network_disconnects(request: HttpRequest) -> JsonResponse:
                 {"imsi": imsi, "iccid": iccid, "reason": reason, "at": at.isoformat()}
                 for _, imsi, iccid, reason, at in rows
             ],
-            "next": str(rows[-1][0] if rows else int(after)),
+            "next": str(rows[-1][0] if rows else after),
             "more": more,
         }
     )

@@ -27,7 +27,8 @@ from inventory.models import Endpoint, Group, State
 #: Columns shown only when asked for with ?columns=reference,tags.
 OPTIONAL_COLUMNS = ("reference", "tags")
 _STATE_LABELS = dict(State.choices)
-_ICCID_PLACEHOLDER = "ICCID"
+#: Reversed once per table, then replaced per row; ICCID-shaped, as the URL requires.
+_ICCID_PLACEHOLDER = "0" * 19
 _UNITS = (
     (365 * 86400, "year"),
     (30 * 86400, "month"),

@@ -3,7 +3,7 @@
 Explicit paths, one view each; an ICCID in the URL is looked up inside the
 current account only (another account's endpoint is a 404)."""
 
-from django.urls import path
+from django.urls import path, register_converter
 
 from inventory.views import (
     endpoint_actions,
@@ -17,18 +17,39 @@ from inventory.views import (
 
 app_name = "inventory"
 
+
+class IccidConverter:
+    """An ICCID-shaped path segment: 19–20 ASCII digits, as
+    ``identifiers.is_iccid_shaped``. Anything else (a NUL, a newline, other
+    scripts' digits) is a 404 before a view runs or the database sees it."""
+
+    regex = "[0-9]{19,20}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(IccidConverter, "iccid")
+
 urlpatterns = [
     path("endpoints/", endpoint_list.endpoint_list, name="endpoint_list"),
     path("endpoints/export.csv", endpoint_list.endpoint_export, name="endpoint_export"),
     path("endpoints/bulk/assign/", endpoint_bulk.bulk_assign, name="endpoint_bulk_assign"),
     path("endpoints/bulk/suspend/", endpoint_bulk.bulk_suspend, name="endpoint_bulk_suspend"),
     path("endpoints/bulk/terminate/", endpoint_bulk.bulk_terminate, name="endpoint_bulk_terminate"),
-    path("endpoints/<str:iccid>/", endpoint_detail.overview, name="endpoint_detail"),
-    path("endpoints/<str:iccid>/ip-addresses/", endpoint_detail.ip_addresses, name="endpoint_ips"),
-    path("endpoints/<str:iccid>/history/", endpoint_detail.history, name="endpoint_history"),
-    path("endpoints/<str:iccid>/edit/", endpoint_edit.edit, name="endpoint_edit"),
-    path("endpoints/<str:iccid>/suspend/", endpoint_actions.suspend, name="endpoint_suspend"),
-    path("endpoints/<str:iccid>/terminate/", endpoint_actions.terminate, name="endpoint_terminate"),
+    path("endpoints/<iccid:iccid>/", endpoint_detail.overview, name="endpoint_detail"),
+    path(
+        "endpoints/<iccid:iccid>/ip-addresses/", endpoint_detail.ip_addresses, name="endpoint_ips"
+    ),
+    path("endpoints/<iccid:iccid>/history/", endpoint_detail.history, name="endpoint_history"),
+    path("endpoints/<iccid:iccid>/edit/", endpoint_edit.edit, name="endpoint_edit"),
+    path("endpoints/<iccid:iccid>/suspend/", endpoint_actions.suspend, name="endpoint_suspend"),
+    path(
+        "endpoints/<iccid:iccid>/terminate/", endpoint_actions.terminate, name="endpoint_terminate"
+    ),
     path("groups/", groups.group_list, name="group_list"),
     path("events/", events.event_list, name="event_list"),
 ]

@@ -5,7 +5,8 @@ Operations trace a complaint ("my 1,204 endpoints were suspended") from the
 request id or the user to the request, and a bulk action adds its counts to the
 same line through ``annotate``. The line is ``key=value`` pairs, with values that
 contain spaces, quotes or control characters JSON-quoted, so a crafted path or
-username cannot forge a second line.
+username can neither forge a second line nor a field of this one (and the
+formatter, ``portal.log_lines``, escapes whatever else reaches a line).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import time
 
 from django.utils.functional import empty
 
+from portal.client_ip import client_ip
 from portal.request_id import current_request_id
 
 logger = logging.getLogger("portal.request")
 
-_PLAIN = re.compile(r"^[\w./:@+,=-]*$")
+# Matched whole (fullmatch): ``$`` would also match before a trailing newline.
+_PLAIN = re.compile(r"[\w./:@+,=-]*")
 _MAX_VALUE = 200
 _ANNOTATIONS = "_access_log_fields"
 
@@ -36,11 +39,13 @@ def annotate(request, **fields: object) -> None:
     extra.update(fields)
 
 
-def _value(value: object) -> str:
+def log_value(value: object) -> str:
+    """``value`` as one field of a ``key=value`` line: plain when it is made of
+    word characters and ``./:@+,=-`` only, JSON-quoted otherwise, cut at 200."""
     text = "-" if value is None or value == "" else str(value)
     if len(text) > _MAX_VALUE:
         text = text[:_MAX_VALUE] + "…"
-    return text if _PLAIN.match(text) else json.dumps(text)
+    return text if _PLAIN.fullmatch(text) else json.dumps(text)
 
 
 def _evaluated(lazy) -> object | None:
@@ -69,7 +74,7 @@ def _account(request) -> str:
 
 
 class AccessLogMiddleware:
-    """Logs ``method path status duration_ms user account`` (plus annotations)
+    """Logs ``method path status duration_ms user account ip`` (plus annotations)
     for every request that reaches Django. Sits inside RequestIdMiddleware so
     the request id is known, and outside authentication and tenancy, whose
     results it reads after the view ran."""
@@ -89,12 +94,13 @@ class AccessLogMiddleware:
             "duration_ms": f"{duration_ms:.1f}",
             "user": _user(request),
             "account": _account(request),
+            "ip": client_ip(request),
         }
         fields.update(getattr(request, _ANNOTATIONS, {}))
         level = logging.ERROR if response.status_code >= 500 else logging.INFO
         logger.log(
             level,
-            " ".join(f"{key}={_value(value)}" for key, value in fields.items()),
+            " ".join(f"{key}={log_value(value)}" for key, value in fields.items()),
             extra={"request_id": request_id, "access": fields},
         )
         return response

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group
 
+from portal.changelists import RefusesNul
+from portal.forms import AdminSignInForm
 from portal.models import Account, Member
+
+admin.site.login_form = AdminSignInForm
 
 
 class MemberInline(admin.TabularInline):
@@ -16,7 +22,7 @@ class MemberInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(RefusesNul, admin.ModelAdmin):
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -31,7 +37,7 @@ class AccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(RefusesNul, admin.ModelAdmin):
     list_display = ["user", "account", "role"]
     list_filter = ["role", "account"]
     list_select_related = ["user", "account"]
@@ -42,7 +48,7 @@ class MemberAdmin(admin.ModelAdmin):
 User = get_user_model()
 
 
-class PortalUserAdmin(UserAdmin):
+class PortalUserAdmin(RefusesNul, UserAdmin):
     """The stock user admin, plus the user's accounts and roles."""
 
     inlines = [*UserAdmin.inlines, MemberInline]
@@ -50,3 +56,14 @@ class PortalUserAdmin(UserAdmin):
 
 admin.site.unregister(User)
 admin.site.register(User, PortalUserAdmin)
+
+
+def _refusing_nul(model) -> None:
+    """Register a library's admin of ``model`` again, with ``RefusesNul`` first."""
+    library_admin = type(admin.site.get_model_admin(model))
+    admin.site.unregister(model)
+    admin.site.register(model, type(library_admin.__name__, (RefusesNul, library_admin), {}))
+
+
+for _model in (Group, AccessAttempt, AccessLog, AccessFailureLog):
+    _refusing_nul(_model)

@@ -9,7 +9,8 @@ import re
 import uuid
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
-_INCOMING = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# Matched whole (fullmatch): ``$`` would let a trailing newline into every log line.
+_INCOMING = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
 def current_request_id() -> str:
@@ -40,7 +41,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _INCOMING.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _INCOMING.fullmatch(incoming) else uuid.uuid4().hex
         request.request_id = request_id
         token = _request_id.set(request_id)
         try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from portal.database import database_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -167,22 +169,32 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# Login abuse: lock a username+IP pair after repeated failures.
+# The client's address (portal/client_ip.py): REMOTE_ADDR, or behind N proxies
+# that each append to X-Forwarded-For, the N-th address from its right.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT counts the proxies in front: 0 or more.")
+
+# Login abuse: lock a username+IP pair after repeated failures. The address is
+# portal.client_ip's, not django-ipware's (not installed; django-axes then reads
+# REMOTE_ADDR only, which behind the proxy is the proxy's for everyone).
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "portal.client_ip.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "portal.request_id.RequestIdLogFilter"}},
     "formatters": {
+        # One printable line per record, whoever logs it (portal/log_lines.py).
         "structured": {
-            "format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s"
+            "class": "portal.log_lines.OneLineFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s request_id=%(request_id)s %(message)s",
         }
     },
     "handlers": {

@@ -6,10 +6,17 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from portal import views
+from portal.forms import SignInForm
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="inventory:endpoint_list"), name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            authentication_form=SignInForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/switch/", views.switch_account_view, name="switch_account"),
     path("healthz", views.healthz, name="healthz"),

@@ -1,5 +1,6 @@
 """Views of the portal itself: account switching, health, and error pages that
-reveal nothing internal (a 500 shows only its request id)."""
+reveal nothing internal (a 500 shows only its request id). Under the API prefix
+an error is JSON, never a page: the packet core does not parse HTML."""
 
 from __future__ import annotations
 
@@ -8,17 +9,27 @@ import unicodedata
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from portal.access_log import log_value
 from portal.request_id import current_request_id
 from portal.tenancy import switch_account
 
 logger = logging.getLogger("portal")
+
+#: Where portal/urls.py mounts every API.
+API_PREFIX = "/api/"
+_API_ERRORS = {
+    400: "Bad request.",
+    403: "Not allowed.",
+    404: "No such API URL.",
+    500: "Internal error; quote the request id when reporting it.",
+}
 
 
 @login_required
@@ -52,6 +63,11 @@ def healthz(request):
 
 
 def _error(request, template: str, status: int, reason: str = ""):
+    if request.path_info.startswith(API_PREFIX):
+        return JsonResponse(
+            {"error": reason or _API_ERRORS[status], "request_id": current_request_id()},
+            status=status,
+        )
     context = {"request_id": current_request_id(), "reason": reason}
     try:
         return render(request, template, context, status=status)
@@ -102,11 +118,12 @@ def page_not_found(request, exception=None):
 
 def server_error(request):
     # The request id goes on the record itself (the formatter prints it), so a
-    # handler without the request-id filter still carries it.
+    # handler without the request-id filter still carries it. The path is the
+    # client's: quoted like the access log's, so it cannot add a field or a line.
     logger.error(
         "Server error method=%s path=%s",
-        request.method,
-        request.path[:200],
+        log_value(request.method),
+        log_value(request.path),
         extra={"request_id": current_request_id()},
     )
     return _error(request, "500.html", 500)

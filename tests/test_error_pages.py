@@ -7,10 +7,11 @@ fail on purpose."""
 import logging
 
 import pytest
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.test import Client, override_settings
 from django.urls import include, path
+
+from tests.logs import render as _line
 
 
 class DatabasePasswordLeakError(RuntimeError):
@@ -42,11 +43,6 @@ handler500 = "portal.views.server_error"
 
 FAILING_URLS = override_settings(ROOT_URLCONF=__name__)
 INTERNALS = ("Traceback", "hunter2", "db.internal", "DatabasePasswordLeakError", "SECRET_KEY")
-
-
-def _line(record: logging.LogRecord) -> str:
-    """The record as the project's log formatter writes it."""
-    return logging.Formatter(settings.LOGGING["formatters"]["structured"]["format"]).format(record)
 
 
 def _assert_reveals_nothing(body: str) -> None:

@@ -3,26 +3,37 @@
 Property-based tests (hypothesis) throw random strings, huge numbers, unicode,
 10,000-character values and repeated parameters at the endpoint list's query
 string and at every form: sign-in, account switch, edit, the bulk actions and
-the single-endpoint confirmations. Each example runs inside a savepoint that is
-rolled back, so every example meets the same small dataset; where a request did
-not succeed (anything but a redirect), the database must be exactly as before,
-and another account's rows never change at all.
+the single-endpoint confirmations. Every URL pattern of the URLconf (the admin's
+and the network API's included) has each path segment and each query parameter
+it reads replaced by garbage, and both sign-ins get over-long credentials.
 
-The forms' field names are read from the rendered pages, so the fuzzing follows
-the forms as they change.
+Each example runs inside a savepoint that is rolled back, so every example meets
+the same small dataset; where a request did not succeed (anything but a
+redirect), the database must be exactly as before, and another account's rows
+never change at all.
+
+The forms' field names, and the pages' query parameters, are read from the
+rendered pages, so the fuzzing follows them as they change.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from html.parser import HTMLParser
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
+from axes.models import AccessAttempt
+from django.contrib.admin.options import IS_FACETS_VAR, IS_POPUP_VAR, TO_FIELD_VAR
+from django.contrib.admin.views.main import ALL_VAR, ERROR_FLAG, ORDER_VAR, PAGE_VAR, SEARCH_VAR
 from django.contrib.sessions.models import Session
 from django.db import transaction
+from django.db.models import Max
+from django.db.models.functions import Length
 from django.test import Client
-from django.urls import reverse
+from django.urls import URLResolver, get_resolver, reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -35,6 +46,7 @@ from inventory.models import (
     SessionTeardown,
     State,
 )
+from inventory.tokens import create_token
 from portal.models import Member, Role
 from portal.tenancy import SESSION_KEY as ACCOUNT_SESSION_KEY
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory
@@ -247,7 +259,8 @@ class Outcome:
         self.response = response
         self.changed = changed
         self.foreign_changed = foreign_changed
-        self.body = response.content.decode("utf-8", "replace")
+        content = b"".join(response) if response.streaming else response.content
+        self.body = content.decode("utf-8", "replace")
 
 
 def rolled_back(data: dict, send) -> Outcome:
@@ -530,10 +543,239 @@ def test_single_confirmations_survive_anything(data, dataset, admin_client, conf
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "iccid", ["x" * 10_000, "8" * 10_000, "../../etc", "%00", "١٢٣", "89440000000000000000000"]
+    "iccid",
+    ["x" * 10_000, "8" * 10_000, "../../etc", "%00", "\x00", "8944\x00\n", "١٢٣"]
+    + ["89440000000000000000000", "8" * 19 + "\n"],
 )
 def test_nonsense_iccids_in_urls_are_404s(dataset, admin_client, iccid):
     for suffix in ("", "edit/", "suspend/", "terminate/", "history/", "ip-addresses/"):
         url = f"/inventory/endpoints/{quote(iccid, safe='')}/{suffix}"
         outcome = rolled_back(dataset, lambda url=url: admin_client.post(url, {"confirm": "1"}))
         assert_handled(outcome, allowed=(404, 405))
+
+
+# --- every URL pattern: path segments and query parameters ---------------------------
+#
+# The URLconf is walked, not listed by hand: a URL added tomorrow is fuzzed too.
+# Each pattern gets a sample URL (its parameters filled with a real ICCID, "1"
+# or a real app label), then one segment at a time is replaced by garbage, and
+# its page's query parameters (read from the page it renders, plus the admin's
+# own and the API's) are given garbage. GET only: nothing may change, nothing
+# may be a 5xx, and under /api/ every answer is JSON.
+
+
+def _templates(patterns=None, prefix: str = "") -> list[str]:
+    """Every URL pattern as one route, e.g. "inventory/endpoints/<iccid:iccid>/edit/";
+    the admin's regex routes lose their anchors."""
+    routes = []
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(pattern, URLResolver):
+            routes += _templates(pattern.url_patterns, prefix + str(pattern.pattern))
+        else:
+            routes.append((prefix + str(pattern.pattern)).replace("^", "").replace("$", ""))
+    return routes
+
+
+TEMPLATES = _templates()
+_PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>[^)]*\)")
+WITH_PARAMETERS = [t for t in TEMPLATES if _PARAMETER.search(t)]
+#: Query parameters every admin page reads (Django's own names for them).
+ADMIN_PARAMS = [ALL_VAR, ORDER_VAR, PAGE_VAR, SEARCH_VAR, ERROR_FLAG, IS_FACETS_VAR]
+ADMIN_PARAMS += [IS_POPUP_VAR, TO_FIELD_VAR, "_changelist_filters"]
+#: The network API renders no page to read its parameters from (docs/network-api.md).
+API_PARAMS = {"api/v1/network/disconnects": ["after", "limit"]}
+#: Names the portal's views read that a page shows only with enough data
+#: (cursors, history pages) or never links (the "to" of a form's short name).
+PORTAL_PARAMS = ["page", "cursor", "after", "before", "sort", "per_page", "next", "from", "to"]
+
+NASTY_SEGMENTS = ["\x00", "a\x00b", "\r\n", "\x1b[31m", "²", "١٢٣", "9" * 400, "x" * 3000]
+#: A NUL for PostgreSQL; "²" that isdigit() takes and int() refuses, in a value too long.
+NASTY_QUERY = ["\x00", "²" + "9" * 400]
+SEGMENT = st.one_of(st.text(max_size=40), HUGE, st.sampled_from(NASTY_SEGMENTS), SPECIAL)
+
+
+def _filled(part: str, samples: dict[str, str]) -> str:
+    return _PARAMETER.sub(lambda m: samples.get(m.group(1) or m.group(2), "1"), part)
+
+
+def url_for(template: str, samples: dict[str, str], index: int = -1, value: str = "") -> str:
+    """The template's sample URL, its ``index``-th segment replaced by ``value``."""
+    parts = template.split("/")
+    return "/" + "/".join(
+        quote(value, safe="") if i == index else _filled(part, samples)
+        for i, part in enumerate(parts)
+    )
+
+
+@pytest.fixture
+def samples(dataset) -> dict[str, str]:
+    return {"iccid": dataset["endpoints"]["active"].iccid, "app_label": "inventory", "url": "x"}
+
+
+@pytest.fixture
+def everywhere(dataset) -> Client:
+    """Support staff who are also an admin of the account: every URL answers them,
+    and the network API's token rides along."""
+    user = dataset["admin"]
+    user.is_staff = user.is_superuser = True
+    user.save()
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {create_token('fuzz-core')[1]}")
+    client.force_login(user)
+    session = client.session
+    session[ACCOUNT_SESSION_KEY] = dataset["account"].pk
+    session.save()
+    return client
+
+
+def assert_answered(response, url: str) -> None:
+    """Not a 5xx, JSON under the API, a redirect that stays on site."""
+    status = response.status_code
+    body = (b"".join(response) if response.streaming else response.content).decode(
+        "utf-8", "replace"
+    )
+    assert status < 500, (url[:300], status, body[:300])
+    if url.startswith("/api/"):
+        assert response["Content-Type"] == "application/json", url[:300]
+        assert "error" in json.loads(body) or status == 200
+    if 300 <= status < 400:
+        # Django's sign-in follows a relative ``next`` ("²" from /login/): on site still.
+        location = urlsplit(response["Location"].replace("\\", "/"))
+        assert not (location.scheme or location.netloc), response["Location"]
+
+
+def get_each(data: dict, client: Client, urls: list[str]) -> None:
+    """GET every URL (``assert_answered``), then the database must be as before:
+    one snapshot for the lot, in a savepoint that is rolled back."""
+    with transaction.atomic():
+        before, foreign_before = snapshot(), snapshot(data["other_account"])
+        for url in urls:
+            assert_answered(client.get(url), url)
+        assert snapshot() == before, "a GET changed the database"
+        assert snapshot(data["other_account"]) == foreign_before
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_every_path_parameter_survives_nonsense(dataset, everywhere, samples):
+    get_each(
+        dataset,
+        everywhere,
+        [
+            url_for(template, samples, index, value)
+            for template in WITH_PARAMETERS
+            for index, part in enumerate(template.split("/"))
+            if _PARAMETER.search(part)
+            for value in NASTY_SEGMENTS
+        ],
+    )
+
+
+@pytest.mark.django_db
+@settings(FUZZ, max_examples=60)
+@given(data=st.data())
+def test_any_segment_of_any_url_survives_anything(data, dataset, everywhere, samples):
+    template = data.draw(st.sampled_from(TEMPLATES))
+    index = data.draw(st.integers(0, template.count("/")))
+
+    get_each(dataset, everywhere, [url_for(template, samples, index, data.draw(SEGMENT))])
+
+
+class _QueryFields(HTMLParser):
+    """A page's GET parameters with the values it offers: the fields of its GET
+    forms and the query strings of its links and htmx requests."""
+
+    def __init__(self):
+        super().__init__()
+        self.fields: dict[str, list[str]] = {}
+        self._in_get_form = False
+        self._select: str | None = None
+
+    def _offer(self, name: str, value: str | None) -> None:
+        offered = self.fields.setdefault(name, [])
+        if value:
+            offered.append(value)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self._in_get_form = (attrs.get("method") or "get").lower() == "get"
+        if self._in_get_form and tag in ("input", "select", "textarea") and attrs.get("name"):
+            self._offer(attrs["name"], attrs.get("value"))
+            self._select = attrs["name"] if tag == "select" else None
+        if tag == "option" and self._select:
+            self._offer(self._select, attrs.get("value"))
+        for link in (attrs.get("href"), attrs.get("hx-get")):
+            if link and "?" in link:
+                for name, values in parse_qs(urlsplit(link).query, keep_blank_values=True).items():
+                    for value in values:
+                        self._offer(name, value)
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._in_get_form = False
+        if tag == "select":
+            self._select = None
+
+
+def query_fields(client: Client, template: str, url: str) -> dict[str, list[str]]:
+    """The parameters ``url`` reads, with real values where its page offers them."""
+    response = client.get(url)
+    parser = _QueryFields()
+    if "html" in response.get("Content-Type", ""):
+        parser.feed(response.content.decode("utf-8", "replace"))
+    fields = parser.fields
+    extra = ADMIN_PARAMS if template.startswith("admin/") else PORTAL_PARAMS
+    for name in [*extra, *API_PARAMS.get(template, []), "x"]:
+        fields.setdefault(name, [])
+    return {name: sorted(set(values))[:5] for name, values in fields.items()}
+
+
+@pytest.mark.django_db
+def test_every_query_parameter_of_every_url_survives_nonsense(dataset, everywhere, samples):
+    urls = []
+    for template in TEMPLATES:
+        url = url_for(template, samples)
+        urls += [
+            f"{url}?{urlencode({name: value})}"
+            for name in query_fields(everywhere, template, url)
+            for value in NASTY_QUERY
+        ]
+    get_each(dataset, everywhere, urls)
+
+
+@pytest.mark.django_db
+@settings(FUZZ, max_examples=40)
+@given(data=st.data())
+def test_any_query_of_any_url_survives_anything(data, dataset, everywhere, samples):
+    template = data.draw(st.sampled_from(TEMPLATES))
+    url = url_for(template, samples)
+    params = data.draw(params_for(query_fields(everywhere, template, url)))
+
+    get_each(dataset, everywhere, [f"{url}?{urlencode(params, doseq=True)}"])
+
+
+# --- over-long credentials ------------------------------------------------------------
+
+LENGTHS = [149, 150, 151, 254, 255, 256, 257, 1000, 10_000]
+CREDENTIAL = st.one_of(
+    st.sampled_from(LENGTHS).map(lambda n: "u" * n),
+    st.text(min_size=140, max_size=300),
+    st.sampled_from(["\x00", "u\nv", "é" * 200, "😀" * 151]),
+    VALUE,
+)
+
+
+@pytest.mark.django_db
+@FUZZ_FORMS
+@given(url=st.sampled_from(["/login/", "/admin/login/"]), user=CREDENTIAL, password=CREDENTIAL)
+def test_any_credentials_at_either_sign_in_are_answered(dataset, url, user, password):
+    def sign_in():
+        response = Client().post(url, {"username": user, "password": password})
+        longest = AccessAttempt.objects.aggregate(longest=Max(Length("username")))["longest"]
+        assert (longest or 0) <= 150
+        return response
+
+    outcome = rolled_back(dataset, sign_in)
+
+    assert_handled(outcome, allowed=(200,))
+    assert "Sign in" in outcome.body or "Log in" in outcome.body

@@ -1,6 +1,6 @@
 """The portal as deployed and as an attacker meets it: the deploy check with
-production settings, Content-Security-Policy, login lockout, session fixation
-and open redirects at sign-in."""
+production settings, Content-Security-Policy, login lockout (behind the TLS
+proxy too), session fixation and open redirects at sign-in."""
 
 import json
 import os
@@ -13,7 +13,10 @@ import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.test import Client, override_settings
+from django.test import Client, RequestFactory, override_settings
+
+from portal.client_ip import client_ip
+from tests.factories import UserFactory
 
 BASE_DIR = Path(settings.BASE_DIR)
 PRODUCTION_ENV = {
@@ -173,6 +176,92 @@ def test_lockout_after_the_failure_limit_for_that_username_and_ip_only(operator)
     response = _login(other, "someone-else", "nope", "203.0.113.7")
     assert response.status_code == 200
     assert "Too many failed sign-ins" not in response.content.decode()
+
+
+# --- the client's address, and the lockout behind the proxy ------------------------
+
+PROXY = "10.0.0.2"
+ATTACKER = "198.51.100.66"
+VICTIM = "203.0.113.9"
+
+
+@pytest.mark.parametrize(
+    ("proxies", "remote", "forwarded", "expected"),
+    [
+        (0, ATTACKER, None, ATTACKER),
+        (0, ATTACKER, VICTIM, ATTACKER),  # no proxy: the header is the client's word
+        (1, PROXY, ATTACKER, ATTACKER),
+        (1, PROXY, f"{VICTIM}, {ATTACKER}", ATTACKER),  # a spoofed left-most entry
+        (1, PROXY, f"1.1.1.1, 2.2.2.2,{VICTIM} ,{ATTACKER}", ATTACKER),
+        (2, PROXY, f"{VICTIM}, {ATTACKER}, 10.0.0.1", ATTACKER),
+        (1, ATTACKER, None, ATTACKER),  # straight to the server, past the proxy
+        (2, PROXY, ATTACKER, PROXY),  # through fewer proxies than configured
+        (1, PROXY, "unknown", PROXY),
+        (1, PROXY, "2001:DB8:0:0::1", "2001:db8::1"),
+    ],
+)
+def test_the_client_address_is_taken_from_the_trusted_proxy_only(
+    settings, proxies, remote, forwarded, expected
+):
+    settings.TRUSTED_PROXY_COUNT = proxies
+    meta = {"REMOTE_ADDR": remote}
+    if forwarded is not None:
+        meta["HTTP_X_FORWARDED_FOR"] = forwarded
+
+    assert client_ip(RequestFactory().post("/login/", **meta)) == expected
+
+
+def _behind_proxy(client, url, password, forwarded):
+    """A sign-in as "victim" through the proxy, which appends the real address."""
+    return client.post(
+        url,
+        {"username": "victim", "password": password},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=forwarded,
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/login/", "/admin/login/"])
+def test_behind_the_proxy_failures_lock_only_the_attackers_address(settings, url):
+    settings.TRUSTED_PROXY_COUNT = 1
+    victim = UserFactory(username="victim", is_staff=True)
+    attacker = Client()
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        # Claiming to be the victim's address: the proxy's entry comes last.
+        _behind_proxy(attacker, url, f"wrong{attempt}", f"{VICTIM}, {ATTACKER}")
+
+    locked = _behind_proxy(attacker, url, "pw", ATTACKER)
+    assert locked.status_code == 429
+    assert "Too many failed sign-ins" in locked.content.decode()
+    assert "_auth_user_id" not in attacker.session
+    attempt = AccessAttempt.objects.get(username="victim")
+    assert attempt.ip_address == ATTACKER
+
+    owner = Client()
+    response = _behind_proxy(owner, url, "pw", VICTIM)
+    assert response.status_code == 302
+    assert owner.session["_auth_user_id"] == str(victim.pk)
+    assert not AccessAttempt.objects.filter(ip_address__in=[VICTIM, PROXY]).exists()
+
+
+@pytest.mark.django_db
+def test_without_a_proxy_a_rotating_x_forwarded_for_does_not_escape_the_lock(settings):
+    assert settings.TRUSTED_PROXY_COUNT == 0
+    UserFactory(username="victim")
+    attacker = Client()
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        _login(
+            attacker,
+            "victim",
+            f"wrong{attempt}",
+            ATTACKER,
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{attempt}",
+        )
+
+    locked = _login(attacker, "victim", "pw", ATTACKER, HTTP_X_FORWARDED_FOR=VICTIM)
+    assert locked.status_code == 429
+    assert list(AccessAttempt.objects.values_list("ip_address", flat=True)) == [ATTACKER]
 
 
 @pytest.mark.django_db

@@ -18,6 +18,7 @@ from django.utils.http import urlencode
 
 from inventory.models import EventStatus, EventType, NetworkEvent
 from inventory.network import Reason
+from portal.params import ascii_int
 from portal.tenancy import member_required
 
 PAGE_SIZE = 50
@@ -45,6 +46,24 @@ _STATUS_BADGES = {
 }
 
 
+class UtcDateTimeField(forms.DateTimeField):
+    """A date and time, as UTC. ISO 8601 allows offsets up to ±23:59 and
+    PostgreSQL takes ±15:59 at most, so the offset is applied here; a time that
+    leaves years 1–9999 once in UTC is refused with a message."""
+
+    def to_python(self, value) -> datetime | None:
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError(
+                "Enter a date and time between the years 1 and 9999 (in UTC).",
+                code="out_of_range",
+            ) from exc
+
+
 class EventFilterForm(forms.Form):
     """The filters; every one optional, and a bad value is reported, not a 500."""
 
@@ -54,12 +73,12 @@ class EventFilterForm(forms.Form):
     status = forms.ChoiceField(
         choices=[("", "All results"), *EventStatus.choices], required=False, label="Result"
     )
-    start = forms.DateTimeField(
+    start = UtcDateTimeField(
         required=False,
         label="From",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
-    end = forms.DateTimeField(
+    end = UtcDateTimeField(
         required=False,
         label="To",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
@@ -83,16 +102,16 @@ class EventFilterForm(forms.Form):
         value = self.cleaned_data["cursor"].strip()
         if not value:
             return None
-        micros, _, pk = value.partition("-")
-        if not (micros.isdigit() and pk.isdigit()) or len(micros) > 18 or len(pk) > 18:
-            raise forms.ValidationError("This page link is broken; start from the newest events.")
+        micros_text, _, pk_text = value.partition("-")
+        micros, pk = ascii_int(micros_text), ascii_int(pk_text)
+        broken = forms.ValidationError("This page link is broken; start from the newest events.")
+        if micros is None or pk is None:
+            raise broken
         try:
-            at = _EPOCH + timedelta(microseconds=int(micros))
+            at = _EPOCH + timedelta(microseconds=micros)
         except OverflowError as exc:
-            raise forms.ValidationError(
-                "This page link is broken; start from the newest events."
-            ) from exc
-        return at, int(pk)
+            raise broken from exc
+        return at, pk
 
     def clean(self):
         cleaned = super().clean()
