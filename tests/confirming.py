@@ -10,14 +10,20 @@ _FORM = re.compile(r'<form[^>]*data-testid="confirm-form".*?</form>', re.S)
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
-def text(response) -> str:
-    """What the user reads: tags dropped, whitespace collapsed."""
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", response.content.decode())))
+def _html(page) -> str:
+    return page if isinstance(page, str) else page.content.decode()
 
 
-def hidden_fields(response) -> dict[str, list[str]]:
-    """The hidden inputs of the page's confirmation form, as it would post them."""
-    form = _FORM.search(response.content.decode())
+def text(page) -> str:
+    """What the user reads of ``page`` (a response or its HTML): tags dropped,
+    whitespace collapsed."""
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", _html(page))))
+
+
+def hidden_fields(page) -> dict[str, list[str]]:
+    """The hidden inputs of the confirmation form of ``page`` (a response or
+    its HTML), as the form would post them."""
+    form = _FORM.search(_html(page))
     assert form, "no confirmation form on the page"
     fields: dict[str, list[str]] = {}
     for name, value in _HIDDEN.findall(form.group(0)):
