@@ -6,13 +6,19 @@ filter is re-evaluated on the server at every step, so the browser never posts
 tens of thousands of ids and the count confirmed is the count acted on. Both
 kinds are scoped to the current account: another account's ICCIDs are simply not
 found.
+
+The confirmation page signs what it showed (``Confirmation``) into its form; the
+confirming POST acts only if the account, action, selection, group and the
+number that would change are still the ones shown.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import asdict, dataclass, replace
 
 from django import forms
+from django.core import signing
 from django.db.models import QuerySet
 from django.http import QueryDict
 
@@ -42,6 +48,12 @@ class Selection:
         if self.select_all:
             return [*fields, ("select_all", "1")]
         return fields + [("ids", iccid) for iccid in self.ids]
+
+    def digest(self) -> str:
+        """What was selected, in a fixed size: the filter of "all matching" as
+        posted, else the ICCIDs in sorted order."""
+        what = f"filter:{self.filter_query}" if self.select_all else f"ids:{sorted(self.ids)}"
+        return hashlib.sha256(what.encode()).hexdigest()
 
 
 def parse_selection(
@@ -125,3 +137,38 @@ class ConfirmForm(forms.Form):
                 code="typed_count",
             )
         return self.must_type
+
+
+_CONFIRMATION_SALT = "inventory.confirm_action"
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What a confirmation page was shown for, signed into its form.
+
+    The confirming POST re-runs the selection in the account current at that
+    moment; without this a confirmation previewed in one account (or for one
+    selection, or one group) could act on another, and on more endpoints than
+    the user read."""
+
+    account_id: int
+    action: str
+    selection: str
+    group_id: int | None
+    count: int
+
+    def sign(self) -> str:
+        return signing.dumps(asdict(self), salt=_CONFIRMATION_SALT)
+
+    @classmethod
+    def read(cls, token: str) -> Confirmation | None:
+        """The confirmation ``token`` was signed for; None if it is missing,
+        altered or not ours."""
+        try:
+            return cls(**signing.loads(token, salt=_CONFIRMATION_SALT))
+        except (signing.BadSignature, TypeError, ValueError):
+            return None
+
+    def same_request(self, other: Confirmation) -> bool:
+        """The same account, action, selection and group, whatever the count."""
+        return replace(self, count=0) == replace(other, count=0)

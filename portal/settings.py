@@ -7,6 +7,7 @@ unless DEBUG=1. `make run` turns DEBUG on for local use. See README "Production"
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -63,11 +64,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Inside authentication (it asks who signed in), outside every view.
+    "portal.cache_control.PrivateNoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.tenancy.CurrentAccountMiddleware",
+    "portal.statement_timeout.StatementTimeoutMiddleware",
     # Last, as django-axes asks: it turns lockouts raised below into responses.
     "axes.middleware.AxesMiddleware",
 ]
@@ -93,6 +97,22 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_config(BASE_DIR)}
+
+# PostgreSQL cancels any one statement that runs longer, so a request ends with
+# the portal's "took too long" page instead of gunicorn killing its worker.
+# gunicorn.conf.py sets it for web workers only (docs/production.md "gunicorn");
+# management commands, cron and the benchmark loaders run unbounded.
+DB_STATEMENT_TIMEOUT = os.environ.get("DB_STATEMENT_TIMEOUT", "").strip()
+if DB_STATEMENT_TIMEOUT:
+    if not re.fullmatch(r"\d+(ms|s|min)?", DB_STATEMENT_TIMEOUT):
+        raise ImproperlyConfigured(
+            f"DB_STATEMENT_TIMEOUT={DB_STATEMENT_TIMEOUT!r}: give a duration such as 50s, "
+            "1500ms or 2min."
+        )
+    _options = DATABASES["default"]["OPTIONS"]
+    _options["options"] = (
+        f"{_options.get('options', '')} -c statement_timeout={DB_STATEMENT_TIMEOUT}".strip()
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

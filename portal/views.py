@@ -116,6 +116,12 @@ def page_not_found(request, exception=None):
     return _error(request, "404.html", 404)
 
 
+def took_too_long(request):
+    """A statement ran past DB_STATEMENT_TIMEOUT and PostgreSQL cancelled it; its
+    transaction was rolled back (portal.statement_timeout)."""
+    return _error(request, "503.html", 503)
+
+
 def server_error(request):
     # The request id goes on the record itself (the formatter prints it), so a
     # handler without the request-id filter still carries it. The path is the

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import re
-from html import unescape
 
 import pytest
 from django.test import Client
@@ -14,17 +13,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inventory.models import Endpoint, History, State
+from tests.confirming import confirm, hidden_fields, text
 from tests.factories import EndpointFactory, GroupFactory
 
 ASSIGN = reverse("inventory:endpoint_bulk_assign")
 SUSPEND = reverse("inventory:endpoint_bulk_suspend")
 TERMINATE = reverse("inventory:endpoint_bulk_terminate")
 LIST = reverse("inventory:endpoint_list")
-
-
-def text(response) -> str:
-    """What the user reads: tags dropped, whitespace collapsed."""
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", response.content.decode())))
 
 
 def states(endpoints) -> list[str]:
@@ -110,11 +105,16 @@ def test_csrf_is_enforced(operator, account, group, htmx):
     endpoint = active(account, group)[0]
     client = _csrf_client(operator)
     headers = {"HX-Request": "true"} if htmx else {}
-    data = {"ids": [endpoint.iccid], "confirm": "1"}
-    assert client.post(SUSPEND, data, headers=headers).status_code == 403
-    assert states([endpoint]) == [State.ACTIVE]
+    assert client.post(SUSPEND, {"ids": [endpoint.iccid]}, headers=headers).status_code == 403
     token = client.cookies["csrftoken"].value
-    response = client.post(SUSPEND, {**data, "csrfmiddlewaretoken": token}, headers=headers)
+    shown = client.post(
+        SUSPEND, {"ids": [endpoint.iccid], "csrfmiddlewaretoken": token}, headers=headers
+    )
+    fields = hidden_fields(shown)
+    without_token = {k: v for k, v in fields.items() if k != "csrfmiddlewaretoken"}
+    assert client.post(SUSPEND, without_token, headers=headers).status_code == 403
+    assert states([endpoint]) == [State.ACTIVE]
+    response = client.post(SUSPEND, fields, headers=headers)
     assert response.status_code == 302
     assert states([endpoint]) == [State.SUSPENDED]
 
@@ -153,14 +153,14 @@ def test_sample_is_at_most_ten(op_client, account, group):
 def test_confirm_suspends_writes_history_and_redirects_with_counts(op_client, account, group):
     live = active(account, group, 3)
     gone = terminated(account, 1)
-    response = op_client.post(
+    response = confirm(
+        op_client,
         SUSPEND,
         {
             "ids": [e.iccid for e in live + gone],
             "filter": "state=active&state=terminated&sort=-name&after=zzz&evil=1",
-            "confirm": "1",
-            "reason": "stolen vehicles",
         },
+        reason="stolen vehicles",
     )
     assert response.status_code == 302
     assert response["Location"] == f"{LIST}?state=active&state=terminated&sort=-name"
@@ -175,9 +175,7 @@ def test_confirm_suspends_writes_history_and_redirects_with_counts(op_client, ac
 
 def test_assign_moves_pending_to_active_in_the_group(op_client, account, group):
     pending = [EndpointFactory(account=account, imsis=0) for _ in range(2)]
-    response = op_client.post(
-        ASSIGN, {"ids": [e.iccid for e in pending], "group": group.pk, "confirm": "1"}
-    )
+    response = confirm(op_client, ASSIGN, {"ids": [e.iccid for e in pending], "group": group.pk})
     assert response.status_code == 302
     rows = Endpoint.objects.filter(pk__in=[e.pk for e in pending])
     assert {(e.state, e.primary_group_id) for e in rows} == {(State.ACTIVE, group.pk)}
@@ -225,7 +223,7 @@ def test_other_accounts_ids_mixed_in_are_silently_not_found(
 ):
     foreign = active(other_account, GroupFactory(account=other_account))[0]
     mine = active(account, group)[0]
-    response = op_client.post(SUSPEND, {"ids": [mine.iccid, foreign.iccid], "confirm": "1"})
+    response = confirm(op_client, SUSPEND, {"ids": [mine.iccid, foreign.iccid]})
     assert response.status_code == 302
     assert states([mine]) == [State.SUSPENDED]
     assert states([foreign]) == [State.ACTIVE]
@@ -249,10 +247,10 @@ def test_select_all_matching_reevaluates_the_filter_in_the_account(
     untagged = active(account, group, 2)
     foreign = active(other_account, GroupFactory(account=other_account), 2, tags=["fleet-eu"])
     data = {"select_all": "1", "filter": "tag=fleet-eu", "ids": [untagged[0].iccid]}
-    confirm = op_client.post(SUSPEND, data)
-    assert "4 endpoints will be suspended" in text(confirm)
-    assert 'name="select_all" value="1"' in confirm.content.decode()
-    response = op_client.post(SUSPEND, {**data, "confirm": "1"})
+    shown = op_client.post(SUSPEND, data)
+    assert "4 endpoints will be suspended" in text(shown)
+    assert 'name="select_all" value="1"' in shown.content.decode()
+    response = op_client.post(SUSPEND, hidden_fields(shown))
     assert response.status_code == 302
     assert states(tagged) == [State.SUSPENDED] * 4
     assert states(untagged) == [State.ACTIVE] * 2
@@ -289,8 +287,8 @@ def twelve(account, group):
     return active(account, group, 11) + terminated(account, 1) + active(account, group, 1)
 
 
-def _terminate(client, rows, **extra):
-    return client.post(TERMINATE, {"ids": [e.iccid for e in rows], "confirm": "1", **extra})
+def _terminate(client, rows, **typed):
+    return confirm(client, TERMINATE, {"ids": [e.iccid for e in rows]}, **typed)
 
 
 def test_terminate_page_warns_plainly(admin_client, account, group):
@@ -350,7 +348,7 @@ def test_more_ids_than_the_field_limit_is_a_clear_400(op_client, account, group,
 def test_bulk_action_is_written_to_the_audit_log(op_client, account, group, caplog):
     rows = active(account, group, 2)
     with caplog.at_level(logging.INFO, logger="inventory.audit"):
-        op_client.post(SUSPEND, {"ids": [e.iccid for e in rows], "confirm": "1"})
+        confirm(op_client, SUSPEND, {"ids": [e.iccid for e in rows]})
     records = [r for r in caplog.records if r.name == "inventory.audit"]
     assert len(records) == 1
     message = records[0].getMessage()
@@ -365,8 +363,8 @@ def test_the_request_log_line_of_a_bulk_action_carries_its_counts(
     live = active(account, group, 2)
     gone = terminated(account, 1)
     with caplog.at_level(logging.INFO, logger="portal.request"):
-        op_client.post(SUSPEND, {"ids": [e.iccid for e in live + gone], "confirm": "1"})
-    [line] = [r for r in caplog.records if r.name == "portal.request"]
+        confirm(op_client, SUSPEND, {"ids": [e.iccid for e in live + gone]})
+    line = [r for r in caplog.records if r.name == "portal.request"][-1]  # the confirming POST
     assert line.access["account"] == "vantiq"
     assert (line.access["action"], line.access["changed"], line.access["skipped"]) == (
         "suspend",

@@ -1,6 +1,7 @@
 """The portal as deployed and as an attacker meets it: the deploy check with
-production settings, Content-Security-Policy, login lockout (behind the TLS
-proxy too), session fixation and open redirects at sign-in."""
+production settings, Content-Security-Policy, signed-in pages kept out of
+caches, login lockout (behind the TLS proxy too), session fixation and open
+redirects at sign-in."""
 
 import json
 import os
@@ -133,6 +134,81 @@ def test_templates_need_nothing_the_csp_blocks(template):
     assert not EVENT_HANDLER.search(text), "inline event handler"
     assert not HX_ON.search(text), "hx-on needs eval"
     assert not STYLE_ATTRIBUTE.search(text), "style attribute (style-src has no unsafe-inline)"
+
+
+# --- signed-in pages are not cached -----------------------------------------------
+
+
+def _cache_control(response) -> set[str]:
+    return {part.strip() for part in response.get("Cache-Control", "").split(",") if part.strip()}
+
+
+@pytest.fixture
+def signed_in(operator):
+    client = Client()
+    client.force_login(operator)
+    return client
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "headers", "shows"),
+    [
+        ("/inventory/endpoints/", {}, "<html"),
+        ("/inventory/endpoints/", {"HX-Request": "true"}, 'id="bulk-form"'),
+        ("/inventory/groups/", {}, "<html"),
+        ("/inventory/events/", {}, "<html"),
+        ("/no/such/page/", {}, "There is nothing at this address"),
+    ],
+    ids=["list", "list fragment", "groups", "events", "404"],
+)
+def test_signed_in_pages_are_private_and_not_stored(signed_in, url, headers, shows):
+    response = signed_in.get(url, headers=headers)
+    body = response.content.decode()
+    assert shows in body
+    assert ("<html" in body) == (not headers)  # the fragment is only the results
+    assert {"private", "no-store"} <= _cache_control(response)
+
+
+@pytest.mark.django_db
+def test_the_csv_export_is_private_and_not_stored(signed_in, account):
+    response = signed_in.get("/inventory/endpoints/export.csv")
+    assert b"".join(response.streaming_content).startswith(b"iccid,")
+    assert {"private", "no-store"} <= _cache_control(response)
+
+
+@pytest.fixture
+def staff_client(db):
+    from tests.factories import UserFactory
+
+    client = Client()
+    client.force_login(UserFactory(username="support", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.mark.django_db
+def test_admin_pages_keep_their_stricter_headers_and_cacheable_ones_are_not_stored(
+    staff_client,
+):
+    changelist = staff_client.get("/admin/inventory/endpoint/")
+    assert "Select endpoint to change" in changelist.content.decode()
+    # Django admin's own never_cache set stays whole.
+    assert {"private", "no-store", "no-cache", "must-revalidate", "max-age=0"} <= _cache_control(
+        changelist
+    )
+    catalog = staff_client.get("/admin/jsi18n/")  # an admin view Django marks cacheable
+    assert "gettext" in catalog.content.decode()
+    assert {"private", "no-store"} <= _cache_control(catalog)
+
+
+@pytest.mark.django_db
+def test_static_files_and_anonymous_pages_stay_cacheable(signed_in):
+    static = signed_in.get("/static/css/portal.css")
+    assert static.status_code == 200
+    assert "no-store" not in _cache_control(static)
+    health = Client().get("/healthz")
+    assert health.content == b"ok"
+    assert "no-store" not in _cache_control(health)
 
 
 # --- login abuse ---------------------------------------------------------------

@@ -3,20 +3,14 @@ acts and returns to the detail page; another account's ICCID is a 404."""
 
 from __future__ import annotations
 
-import re
-from html import unescape
-
 import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from inventory.models import Endpoint, History, State
+from tests.confirming import hidden_fields, text
 from tests.factories import EndpointFactory, GroupFactory
-
-
-def text(response) -> str:
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", response.content.decode())))
 
 
 def url(name: str, endpoint) -> str:
@@ -85,7 +79,7 @@ def test_suspend_confirmation_then_post(client, operator, endpoint):
     assert "1 endpoint will be suspended" in text(page)
     assert endpoint.iccid in text(page)
     assert state_of(endpoint) == State.ACTIVE
-    response = client.post(url("suspend", endpoint), {"confirm": "1", "reason": "lost"})
+    response = client.post(url("suspend", endpoint), {**hidden_fields(page), "reason": "lost"})
     assert response.status_code == 302
     assert response["Location"] == url("detail", endpoint)
     assert state_of(endpoint) == State.SUSPENDED
@@ -107,11 +101,11 @@ def test_post_without_confirm_only_shows_the_page(client, operator, endpoint):
 
 def test_terminate_confirmation_is_plain_about_consequences(client, admin_member, endpoint):
     client.force_login(admin_member)
-    page = text(client.get(url("terminate", endpoint)))
-    assert "Termination cannot be undone through the portal." in page
-    assert "after 90 days they are deleted permanently" in page
-    assert 'name="typed_count"' not in client.get(url("terminate", endpoint)).content.decode()
-    response = client.post(url("terminate", endpoint), {"confirm": "1"})
+    shown = client.get(url("terminate", endpoint))
+    assert "Termination cannot be undone through the portal." in text(shown)
+    assert "after 90 days they are deleted permanently" in text(shown)
+    assert 'name="typed_count"' not in shown.content.decode()
+    response = client.post(url("terminate", endpoint), hidden_fields(shown))
     assert response.status_code == 302
     refreshed = Endpoint.objects.get(pk=endpoint.pk)
     assert refreshed.state == State.TERMINATED and refreshed.terminated_at is not None
@@ -123,7 +117,7 @@ def test_already_terminated_changes_nothing_and_says_so(client, admin_member, ac
     page = client.get(url("terminate", gone))
     assert "nothing will change" in text(page)
     assert "1 already terminated" in text(page)
-    response = client.post(url("terminate", gone), {"confirm": "1"})
+    response = client.post(url("terminate", gone), hidden_fields(page))
     assert response.status_code == 200
     assert not History.objects.filter(endpoint=gone).exists()
 
@@ -131,10 +125,10 @@ def test_already_terminated_changes_nothing_and_says_so(client, admin_member, ac
 def test_csrf_is_enforced(operator, endpoint):
     client = Client(enforce_csrf_checks=True)
     client.force_login(operator)
-    client.get(url("suspend", endpoint))
-    assert client.post(url("suspend", endpoint), {"confirm": "1"}).status_code == 403
+    fields = hidden_fields(client.get(url("suspend", endpoint)))
+    without_token = {k: v for k, v in fields.items() if k != "csrfmiddlewaretoken"}
+    assert client.post(url("suspend", endpoint), without_token).status_code == 403
     assert state_of(endpoint) == State.ACTIVE
-    token = client.cookies["csrftoken"].value
-    response = client.post(url("suspend", endpoint), {"confirm": "1", "csrfmiddlewaretoken": token})
+    response = client.post(url("suspend", endpoint), fields)
     assert response.status_code == 302
     assert state_of(endpoint) == State.SUSPENDED

@@ -11,19 +11,23 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from inventory import lifecycle
+from inventory.forms_bulk import Selection
 from inventory.models import Endpoint
-from inventory.views.endpoint_bulk import confirm_action
+from inventory.views.endpoint_bulk import confirm_action, refuse_other_account
 from portal.tenancy import member_required
 
 
 def _single(request, iccid: str, action: str):
+    # Before the lookup: the endpoint of the other account would only be a 404.
+    if refused := refuse_other_account(request):
+        return refused
     endpoints = Endpoint.objects.filter(account=request.account, iccid=iccid)
     endpoint = get_object_or_404(endpoints.only("iccid", "state"))
     detail = reverse("inventory:endpoint_detail", args=[endpoint.iccid])
     return confirm_action(
         request,
         action=action,
-        endpoints=endpoints,
+        selection=Selection(endpoints, select_all=False, ids=[endpoint.iccid], filter_query=""),
         groups=[],
         hidden_fields=[],
         done_url=detail,

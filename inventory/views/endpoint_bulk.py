@@ -5,6 +5,11 @@ will change, a sample, what will be skipped and why). Only the confirmation's ow
 POST (``confirm=1``) acts, through the lifecycle rules, in one transaction, and
 redirects back to the list with the counts (post/redirect/get). Single suspend and
 terminate on the detail page use the same confirmation (``confirm_action``).
+
+The confirming POST acts only on what the page showed: its signed
+``Confirmation`` must name the current account, the same action, selection and
+group, and the number that would change now. Otherwise nothing changes and the
+user is told why (and shown the page again where that makes sense).
 """
 
 from __future__ import annotations
@@ -24,9 +29,12 @@ from django.views.decorators.http import require_POST
 
 from inventory import lifecycle
 from inventory.forms_bulk import (
+    MAX_REASON,
     TYPED_COUNT_ABOVE,
+    Confirmation,
     ConfirmForm,
     GroupChoiceForm,
+    Selection,
     SelectionError,
     parse_selection,
 )
@@ -34,6 +42,7 @@ from inventory.history import Actor
 from inventory.models import Endpoint, Group
 from inventory.views.endpoint_list import account_groups, clean_view_query
 from portal import access_log
+from portal.models import Account
 from portal.request_id import current_request_id
 from portal.tenancy import member_required
 
@@ -49,6 +58,24 @@ _TITLES = {
     lifecycle.ASSIGN: "Assign to group",
     lifecycle.SUSPEND: "Suspend",
     lifecycle.TERMINATE: "Terminate",
+}
+_VERBS = {
+    lifecycle.ASSIGN: "assigned to",
+    lifecycle.SUSPEND: "suspended",
+    lifecycle.TERMINATE: "terminated",
+}
+#: The form field that carries the signed ``Confirmation``.
+CONFIRMATION_FIELD = "confirmation"
+#: Why a confirming POST did not act (the page then shows itself again).
+_REFUSED = {
+    "unchecked": (
+        "This confirmation could not be checked (it is incomplete or was altered). "
+        "Nothing was changed; check what is shown below and confirm again."
+    ),
+    "not-the-same": (
+        "This confirmation was shown for another action, selection or group than the "
+        "one posted. Nothing was changed; check what is shown below and confirm again."
+    ),
 }
 
 
@@ -81,72 +108,144 @@ def list_url(filter_query: str) -> str:
     return reverse("inventory:endpoint_list") + (f"?{query}" if query else "")
 
 
-def confirm_action(
+def _posted_confirmation(request) -> Confirmation | None:
+    if request.POST.get("confirm") != "1":
+        return None
+    return Confirmation.read(request.POST.get(CONFIRMATION_FIELD, ""))
+
+
+def refuse_other_account(request):
+    """A confirmation shown in another account than the current one (the user
+    switched account in another tab) goes back to the current account's list
+    with a message naming both; None when the confirmation is not of that kind.
+
+    Checked before the selection is looked up, so that nothing of the current
+    account is acted on or shown in its place."""
+    posted = _posted_confirmation(request)
+    if posted is None or posted.account_id == request.account.pk:
+        return None
+    shown_in = (
+        Account.objects.filter(pk=posted.account_id, members__user=request.user)
+        .values_list("name", flat=True)
+        .first()
+    )
+    messages.error(
+        request,
+        f"This confirmation was shown in {shown_in or 'another account'}, but your current "
+        f"account is now {request.account.name}. Nothing was changed. To act in "
+        f"{shown_in or 'that account'}, switch back to it and start again.",
+    )
+    access_log.annotate(request, refused="other-account")
+    return redirect("inventory:endpoint_list")
+
+
+def _refusal(posted: Confirmation | None, shown: Confirmation) -> str | None:
+    """Why the confirming POST must not act, as ``access_log`` records it."""
+    if posted is None:
+        return "unchecked"
+    if not posted.same_request(shown):
+        return "not-the-same"
+    if posted.count != shown.count:
+        return "count-changed"
+    return None
+
+
+def _act(
     request,
     *,
     action: str,
     endpoints: QuerySet[Endpoint],
+    group: Group | None,
+    form: ConfirmForm,
+) -> lifecycle.TransitionResult:
+    """Run the confirmed action in one transaction and log who did what."""
+    kwargs = {"group": group} if group is not None else {}
+    with transaction.atomic():
+        result = _ACT[action](
+            endpoints=endpoints,
+            actor=Actor.for_user(request.user),
+            reason=form.cleaned_data["reason"],
+            **kwargs,
+        )
+    audit.info(
+        "bulk action=%s user=%s account=%s changed=%d skipped=%s group=%s request_id=%s",
+        action,
+        request.user.get_username(),
+        request.account.slug,
+        result.changed,
+        sum(result.skipped.values()),
+        group.pk if group else "-",
+        current_request_id(),
+        extra={
+            "action": action,
+            "account": request.account.slug,
+            "changed": result.changed,
+            "skipped": result.skipped,
+            "batch": str(result.batch),
+        },
+    )
+    access_log.annotate(
+        request,
+        action=action,
+        changed=result.changed,
+        skipped=sum(result.skipped.values()),
+        batch=result.batch,
+    )
+    return result
+
+
+def confirm_action(
+    request,
+    *,
+    action: str,
+    selection: Selection,
     groups: list[Group],
     hidden_fields: list[tuple[str, str]],
     done_url: str,
     cancel_url: str,
     form_url: str,
     single: Endpoint | None = None,
-    select_all: bool = False,
 ):
-    """The confirmation page of ``action`` on ``endpoints`` and, on its confirming
-    POST, the action itself. Everything shown is recomputed on every request, so
-    the typed count is checked against what will really change."""
+    """The confirmation page of ``action`` on the ``selection`` and, on its
+    confirming POST, the action itself. Everything shown is recomputed on every
+    request and compared with what the confirmed page showed, so the user acts
+    on the account, endpoints and number they read, or is asked again."""
+    endpoints = selection.endpoints
     group_form = None
     group = None
     if action == lifecycle.ASSIGN:
         group_form = GroupChoiceForm(request.POST, groups=groups)
         group = group_form.chosen
     preview = None
+    shown = None
     if action != lifecycle.ASSIGN or group is not None:
         preview = lifecycle.preview(action=action, endpoints=endpoints, group=group)
+        shown = Confirmation(
+            account_id=request.account.pk,
+            action=action,
+            selection=selection.digest(),
+            group_id=group.pk if group else None,
+            count=preview.will_change,
+        )
     must_type = None
     if action == lifecycle.TERMINATE and preview and preview.will_change > TYPED_COUNT_ABOVE:
         must_type = preview.will_change
-    confirming = request.POST.get("confirm") == "1"
-    form = ConfirmForm(request.POST if confirming else None, must_type=must_type)
-    if confirming and preview and preview.will_change and form.is_valid():
-        kwargs = {"group": group} if group is not None else {}
-        with transaction.atomic():
-            result = _ACT[action](
-                endpoints=endpoints,
-                actor=Actor.for_user(request.user),
-                reason=form.cleaned_data["reason"],
-                **kwargs,
-            )
-        audit.info(
-            "bulk action=%s user=%s account=%s changed=%d skipped=%s group=%s request_id=%s",
-            action,
-            request.user.get_username(),
-            request.account.slug,
-            result.changed,
-            sum(result.skipped.values()),
-            group.pk if group else "-",
-            current_request_id(),
-            extra={
-                "action": action,
-                "account": request.account.slug,
-                "changed": result.changed,
-                "skipped": result.skipped,
-                "batch": str(result.batch),
-            },
-        )
-        access_log.annotate(
-            request,
-            action=action,
-            changed=result.changed,
-            skipped=sum(result.skipped.values()),
-            batch=result.batch,
-        )
+    confirming = request.POST.get("confirm") == "1" and shown is not None
+    posted = _posted_confirmation(request)
+    refusal = _refusal(posted, shown) if confirming else None
+    if refusal:
+        access_log.annotate(request, refused=refusal)
+    form = ConfirmForm(
+        request.POST if confirming and not refusal else None,
+        must_type=must_type,
+        initial={"reason": request.POST.get("reason", "")[:MAX_REASON]},
+    )
+    if confirming and not refusal and preview.will_change and form.is_valid():
+        result = _act(request, action=action, endpoints=endpoints, group=group, form=form)
         messages.success(request, result.summary())
         return redirect(done_url)
     sample = list(endpoints.order_by("iccid").only("iccid", "state")[:SAMPLE_SIZE])
-    if not sample and select_all:
+    if not sample and selection.select_all:
         messages.info(request, "No endpoints match this filter any more; nothing to do.")
         return redirect(cancel_url)
     if not sample:
@@ -154,6 +253,7 @@ def confirm_action(
     context = {
         "action": action,
         "title": _TITLES[action],
+        "verb": _VERBS[action],
         "preview": preview,
         "sample": sample,
         "selected": (preview.will_change + sum(preview.skipped.values())) if preview else None,
@@ -162,6 +262,9 @@ def confirm_action(
         "form": form,
         "must_type": must_type,
         "hidden_fields": hidden_fields,
+        "confirmation": shown.sign() if shown else "",
+        "refused": _REFUSED.get(refusal),
+        "confirmed_count": posted.count if refusal == "count-changed" else None,
         "form_url": form_url,
         "cancel_url": cancel_url,
         "single": single,
@@ -170,6 +273,8 @@ def confirm_action(
 
 
 def _bulk(request, action: str):
+    if refused := refuse_other_account(request):
+        return refused
     groups = account_groups(request.account)
     try:
         selection = parse_selection(
@@ -185,13 +290,12 @@ def _bulk(request, action: str):
     return confirm_action(
         request,
         action=action,
-        endpoints=selection.endpoints,
+        selection=selection,
         groups=groups,
         hidden_fields=selection.hidden_fields(),
         done_url=back,
         cancel_url=back,
         form_url=request.path,
-        select_all=selection.select_all,
     )
 
 
