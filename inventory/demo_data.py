@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -23,16 +24,13 @@ from inventory.demo_accounts import (
     logins,
     prepare,
 )
-from inventory.demo_copy import ParallelWriter, write_rows
+from inventory.demo_copy import write_rows
 from inventory.demo_fleet import Addresses, Fleet, Rows, SeedResult, next_serial
 from inventory.sim_import import reserve_endpoint_ids
 
 __all__ = ["DEFAULT_PASSWORD", "SeedResult", "demo_accounts_exist", "logins", "seed"]
 
 CHUNK = 20_000
-#: From this many endpoints on, the fleet is written by WRITERS parallel connections.
-PARALLEL_FROM = 100_000
-WRITERS = 2
 
 
 def seed(
@@ -41,19 +39,21 @@ def seed(
     password: str = DEFAULT_PASSWORD,
     progress: Callable[[int, int, float], None] | None = None,
     seed_value: int = 2026,
-    writers: int | None = None,
 ) -> SeedResult:
     """Create (or top up) the demo accounts and add ``endpoints`` endpoints,
     split between the accounts by their share.
 
-    Up to ``PARALLEL_FROM`` endpoints everything is one transaction. Larger
-    seeds commit the accounts, users and groups first and then write the fleet
-    through ``writers`` parallel connections (see ``ParallelWriter``)."""
+    One transaction on one connection, whatever the size: a seed is all or
+    nothing, and no part of it waits for another writer. (Two writers that each
+    held a transaction to the end deadlocked: the address-block triggers made
+    one's COPY wait for a block row the other had counted and would commit only
+    once both were done. On two cores they were slower than one writer anyway:
+    the server's work per row is the cost, and one backend with the generator
+    beside it keeps both cores busy.) The next chunk is generated in a thread
+    while the server writes this one."""
     started = time.monotonic()
     result = SeedResult()
     now = timezone.now()
-    if writers is None:
-        writers = WRITERS if endpoints >= PARALLEL_FROM else 0
 
     def written(rows: Rows) -> None:
         result.endpoints += len(rows.endpoints)
@@ -77,32 +77,38 @@ def seed(
         shares = [spec.share for spec in ACCOUNTS]
         cumulative = [sum(shares[: i + 1]) for i in range(len(shares))]
 
-        def chunks() -> Iterator[Rows]:
-            for start in range(0, endpoints, CHUNK):
-                rows = Rows()
-                for i in range(start, min(start + CHUNK, endpoints)):
-                    # Interleave accounts by position so every chunk holds both.
-                    share = (i % 100 + 0.5) / 100 * cumulative[-1]
-                    ctx = contexts[bisect.bisect(cumulative, share)]
-                    fleet.rows(ctx, first_id + i, first_serial + i, rows)
-                yield rows
+        def chunk(start: int) -> Rows:
+            rows = Rows()
+            for i in range(start, min(start + CHUNK, endpoints)):
+                # Interleave accounts by position so every chunk holds both.
+                share = (i % 100 + 0.5) / 100 * cumulative[-1]
+                ctx = contexts[bisect.bisect(cumulative, share)]
+                fleet.rows(ctx, first_id + i, first_serial + i, rows)
+            return rows
 
-        if not writers:
-            with connection.cursor() as cursor:
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                for rows in chunks():
-                    write_rows(cursor, rows, now)
-                    written(rows)
-            addresses.save_cursors()
-    if writers:
-        writer = ParallelWriter(count=writers, now=now, on_written=written)
-        for rows in chunks():
-            writer.put(rows)
-        writer.finish()
-        with transaction.atomic():
-            addresses.save_cursors()
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            for rows in generated_ahead(chunk, range(0, endpoints, CHUNK)):
+                write_rows(cursor, rows, now)
+                written(rows)
+        addresses.save_cursors()
     with connection.cursor() as cursor:
         for table in ("endpoint", "imsi", "ipallocation", "secondarymembership", "history"):
             cursor.execute(f"ANALYZE inventory_{table}")
     result.seconds = time.monotonic() - started
     return result
+
+
+def generated_ahead(make: Callable[[int], Rows], starts: range) -> Iterator[Rows]:
+    """``make(start)`` for each start, in order; each made in a thread while the
+    caller writes the one before (the server is busy with its COPY then, and
+    Python would only wait for it)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for start in starts:
+            following = pool.submit(make, start)
+            if pending is not None:
+                yield pending.result()
+            pending = following
+        if pending is not None:
+            yield pending.result()

@@ -1,12 +1,16 @@
 """manage.py seed_demo: the demo accounts, logins and a fleet that looks real."""
 
 import ipaddress
+import threading
+from contextlib import contextmanager
 from datetime import timedelta
 from io import StringIO
 
+import psycopg
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import Count, F
 from django.utils import timezone
 
@@ -15,6 +19,7 @@ from inventory.identifiers import clean_iccid, clean_imsi
 from inventory.models import (
     IMSI,
     IN_SERVICE_STATES,
+    AddressBlock,
     Endpoint,
     Group,
     History,
@@ -26,6 +31,10 @@ from inventory.models import (
 from portal.models import Account, Member
 
 pytestmark = pytest.mark.django_db
+
+#: Seconds a seed of a few chunks may take before the test calls it stuck (it
+#: takes about ten on two busy cores).
+SEED_DEADLINE = 180
 
 
 def seed(**options) -> str:
@@ -167,14 +176,65 @@ def test_a_second_seed_adds_endpoints_without_collisions():
     assert cursor == used + 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_large_seed_written_in_parallel_is_complete_and_consistent():
-    result = demo_data.seed(endpoints=3000, writers=2)
+@contextmanager
+def fails_instead_of_hanging(seconds: float):
+    """End every other connection to the test database if the block has not
+    finished after ``seconds``, so that a seed stuck on a lock fails the test
+    instead of hanging the run."""
+    params = {
+        key: value
+        for key, value in connection.get_connection_params().items()
+        if key in ("dbname", "user", "password", "host", "port")
+    }
+    done = threading.Event()
+    fired = []
 
-    assert result.endpoints == Endpoint.objects.count() == 3000
-    assert result.imsis == IMSI.objects.count()
-    assert result.history == History.objects.count()
-    assert result.addresses == IPAllocation.objects.count()
-    assert History.objects.filter(action="created").count() == 3000
+    def watch() -> None:
+        if done.wait(seconds):
+            return
+        fired.append(True)
+        with psycopg.connect(**params, autocommit=True) as watcher:
+            watcher.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+    watchdog = threading.Thread(target=watch, daemon=True)
+    watchdog.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watchdog.join()
+        if fired:
+            connection.close()  # ended by the watchdog; the teardown opens a new one
+            pytest.fail(f"still running after {seconds} s: stuck on a lock")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_seed_of_several_chunks_finishes_complete_with_exact_block_counts():
+    count = 2 * demo_data.CHUNK + 5_000
+    with fails_instead_of_hanging(SEED_DEADLINE):
+        output = seed(endpoints=count)
+
+    assert f"Created {count:,} endpoints" in output
+    assert Endpoint.objects.count() == count
+    assert History.objects.filter(action="created").count() == count
+    assert IMSI.objects.values("endpoint").distinct().count() == count
     used = IPAllocation.objects.filter(vslice__name="vantiq-eu").count()
     assert VSlice.objects.get(name="vantiq-eu").alloc_cursor == used + 1
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT vslice_id, (address - '0.0.0.0'::inet) / 256, count(*)
+              FROM inventory_ipallocation GROUP BY 1, 2
+            """
+        )
+        real = {(vslice, block): used for vslice, block, used in cursor.fetchall()}
+    kept = {
+        (vslice, block): used
+        for vslice, block, used in AddressBlock.objects.values_list("vslice", "block", "used")
+        if used
+    }
+    assert len(real) > 10
+    assert kept == real
