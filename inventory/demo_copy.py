@@ -27,7 +27,13 @@ _COPY = {
         "COPY inventory_history (account_id, endpoint_id, at, actor_kind, actor_id,"
         " actor_label, action, from_state, to_state, changes, reason) FROM STDIN"
     ),
+    "events": (
+        "COPY inventory_networkevent (event_id, account_id, endpoint_id, group_id, type, imsi,"
+        " imei, apn, at, received_at, status, reason, ip) FROM STDIN"
+    ),
 }
+#: The changes and reason of a history row that has none.
+_NO_DETAILS = ("{}", "")
 
 
 def _copy(cursor, table: str, rows: Iterator[tuple]) -> None:
@@ -39,4 +45,5 @@ def write_rows(cursor, rows: Rows, now: datetime) -> None:
     _copy(cursor, "imsis", iter(rows.imsis))
     _copy(cursor, "addresses", (row + (now,) for row in rows.addresses))
     _copy(cursor, "memberships", iter(rows.memberships))
-    _copy(cursor, "history", (row + ("{}", "") for row in rows.history))
+    _copy(cursor, "history", (row if len(row) == 11 else row + _NO_DETAILS for row in rows.history))
+    _copy(cursor, "events", iter(rows.events))

@@ -12,6 +12,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import Count, F
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from inventory import demo_data
@@ -21,13 +23,17 @@ from inventory.models import (
     IN_SERVICE_STATES,
     AddressBlock,
     Endpoint,
+    EventStatus,
+    EventType,
     Group,
     History,
     IPAllocation,
+    NetworkEvent,
     SecondaryMembership,
     State,
     VSlice,
 )
+from inventory.network_events import MAX_AGE as NETWORK_EVENT_AGE
 from portal.models import Account, Member
 
 pytestmark = pytest.mark.django_db
@@ -117,7 +123,8 @@ def test_small_seed_has_a_valid_realistic_fleet():
 
     # Every endpoint was created; every non-pending one has a state change too.
     assert History.objects.filter(action="created").count() == 200
-    changed = History.objects.exclude(action="created").values("endpoint").distinct().count()
+    changes = History.objects.exclude(action__in=["created", "session_rejected"])
+    changed = changes.values("endpoint").distinct().count()
     assert changed == endpoints.exclude(state=State.PENDING).count()
     assert SecondaryMembership.objects.count() >= 5
 
@@ -238,3 +245,53 @@ def test_a_seed_of_several_chunks_finishes_complete_with_exact_block_counts():
     }
     assert len(real) > 10
     assert kept == real
+
+
+def test_seeded_network_events_fill_the_events_page_and_match_each_endpoint():
+    output = seed(endpoints=400)
+    now = timezone.now()
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="vantiq-viewer"))
+
+    response = client.get(reverse("inventory:event_list"))
+
+    html = response.content.decode()
+    assert html.count('data-testid="event-row"') == 50  # a full first page
+    vantiq = Account.objects.get(slug="vantiq")
+    shown = [row.event for row in response.context["rows"]]
+    assert {event.account_id for event in shown} == {vantiq.pk}
+    events = NetworkEvent.objects.all()
+    assert f"{events.count():,} network events" in output
+    assert not events.filter(at__lt=now - NETWORK_EVENT_AGE).exists()
+    assert not events.filter(at__gt=now).exists()
+    accepted = events.filter(status=EventStatus.ACCEPTED)
+    assert set(accepted.values_list("type", flat=True)) == set(EventType.values)
+    rejected = events.filter(status=EventStatus.REJECTED)
+    assert rejected.exists() and not rejected.filter(reason="").exists()
+    rejections = client.get(reverse("inventory:event_list"), {"status": "rejected"})
+    assert "endpoint suspended" in rejections.content.decode()
+
+    # Each in-service endpoint's last activity is the time of its newest
+    # accepted event, of the type that left it in its state.
+    expected_type = {
+        State.ACTIVE: {EventType.SESSION_START},
+        State.IDLE: {EventType.ATTACH, EventType.SESSION_END},
+        State.DETACHED: {EventType.DETACH},
+    }
+    for endpoint in Endpoint.objects.filter(state__in=IN_SERVICE_STATES):
+        assert endpoint.last_activity is not None
+        newest = accepted.filter(endpoint=endpoint).order_by("-at").first()
+        assert newest is not None, endpoint.state
+        assert newest.at == endpoint.last_activity
+        assert newest.type in expected_type[endpoint.state]
+        assert newest.imsi in set(endpoint.imsis.values_list("imsi", flat=True))
+        assert newest.group_id == endpoint.primary_group_id
+    # No event was accepted after an endpoint's last activity (a pending one
+    # has none), and every rejection is in the endpoint's history, as the
+    # network API records it.
+    assert not accepted.filter(endpoint__last_activity__isnull=True).exists()
+    assert not accepted.filter(at__gt=F("endpoint__last_activity")).exists()
+    for event in rejected.select_related("endpoint"):
+        assert History.objects.filter(
+            endpoint=event.endpoint, action="session_rejected", reason=event.reason, at=event.at
+        ).exists()
