@@ -49,10 +49,11 @@ def seed(
     nothing, and no part of it waits for another writer. (Two writers that each
     held a transaction to the end deadlocked: the address-block triggers made
     one's COPY wait for a block row the other had counted and would commit only
-    once both were done. On two cores they were slower than one writer anyway:
-    the server's work per row is the cost, and one backend with the generator
+    once both were done. On two cores they were no faster than one: the
+    server's work per row is the cost, and one backend with the generator
     beside it keeps both cores busy.) The next chunk is generated in a thread
-    while the server writes this one."""
+    while the server writes this one. Other inserts of endpoints wait until
+    the seed commits (``reserve_endpoint_ids`` locks the table)."""
     started = time.monotonic()
     result = SeedResult()
     now = timezone.now()
