@@ -1,17 +1,18 @@
 """What support may type into the admin's change forms: the identifier rules
-of PRODUCT.md (``inventory.identifiers``), as in the portal's forms, and a
-group's VSlice from its own account only."""
+of PRODUCT.md (``inventory.identifiers``, the model fields' validators, so
+every ModelForm applies them), tags as in the portal, and a group's VSlice
+from its own account only."""
 
 from __future__ import annotations
 
 from django import forms
 
-from inventory.identifiers import clean_iccid, clean_imei, clean_imsi, clean_tags
+from inventory.identifiers import clean_tags
 from inventory.models import IMSI, Endpoint, Group, VSlice
 
 
 class EndpointForm(forms.ModelForm):
-    """Identifier rules of PRODUCT.md, as in the portal's forms."""
+    """Tags as the portal takes them; an IMEI lock needs its IMEI."""
 
     tags = forms.CharField(
         required=False, help_text="Comma-separated slugs, at most 20.", strip=True
@@ -26,15 +27,8 @@ class EndpointForm(forms.ModelForm):
         if self.instance.pk:
             self.initial["tags"] = ", ".join(self.instance.tags)
 
-    def clean_iccid(self):
-        return clean_iccid(self.cleaned_data["iccid"])
-
     def clean_tags(self):
         return clean_tags(self.cleaned_data.get("tags") or "")
-
-    def clean_imei(self):
-        imei = self.cleaned_data.get("imei") or ""
-        return clean_imei(imei) if imei else ""
 
     def clean(self):
         cleaned = super().clean()
@@ -49,9 +43,6 @@ class IMSIInlineForm(forms.ModelForm):
     class Meta:
         model = IMSI
         fields = ["imsi"]
-
-    def clean_imsi(self):
-        return clean_imsi(self.cleaned_data["imsi"])
 
 
 class IMSIForm(IMSIInlineForm):

@@ -1,6 +1,7 @@
 """What the demo fleet looks like: a mix of states with the history that led
-to each, IMSIs, IMEI locks, secondary groups and IP addresses, as rows ready for
-COPY. Deterministic for a given seed, so a benchmark run can be repeated.
+to each, IMSIs, IMEI locks, secondary groups, IP addresses and the network
+events of the last 30 days (``demo_events``), as rows ready for COPY.
+Deterministic for a given seed, so a benchmark run can be repeated.
 
 Addresses are handed out the way ``addressing.allocate_auto`` would:
 sequentially from the start of each VSlice, after which ``VSlice.alloc_cursor``
@@ -20,6 +21,7 @@ from django.db import connection
 from inventory import lifecycle
 from inventory.addressing import last_host_offset
 from inventory.demo_accounts import SECONDARY_SHARE, AccountContext
+from inventory.demo_events import WINDOW, Device, EventTrail, idle_event
 from inventory.identifiers import luhn_check_digit
 from inventory.models import IN_SERVICE_STATES, EventType, Group, State, VSlice
 
@@ -41,6 +43,8 @@ STATE_MIX = (
 #: removes them).
 TERMINATED_EXPIRED_OF_5 = 2
 STATIC_SHARE = 0.02
+#: How strongly in-service endpoints' last activity leans toward now.
+RECENT_SKEW = 2
 IMEI_LOCK_SHARE = 0.05
 
 
@@ -51,6 +55,7 @@ class SeedResult:
     addresses: int = 0
     memberships: int = 0
     history: int = 0
+    events: int = 0
     no_address: int = 0
     seconds: float = 0.0
     by_state: dict[str, int] = field(default_factory=dict)
@@ -118,7 +123,9 @@ class Rows:
     imsis: list[tuple] = field(default_factory=list)
     addresses: list[tuple] = field(default_factory=list)
     memberships: list[tuple] = field(default_factory=list)
+    #: (…, to_state), or with the changes and reason after it.
     history: list[tuple] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)
 
 
 class Fleet:
@@ -130,6 +137,7 @@ class Fleet:
         self.addresses = addresses
         self.result = result
         self.terminated = 0
+        self.trail = EventTrail(now=now, rng=self.rng)
         states, weights = zip(*STATE_MIX, strict=True)
         self.states = states
         self.state_cumulative = [sum(weights[: i + 1]) for i in range(len(weights))]
@@ -160,7 +168,9 @@ class Fleet:
         tags = "{" + ",".join(rng.sample(ctx.spec.tags, rng.choice((0, 1, 1, 2, 2, 3)))) + "}"
         account_id = ctx.account.id
         group = None
+        assigned = stopped = None
         last_activity = None
+        last_event = None
         terminated_at = None
         history = out.history
 
@@ -204,19 +214,25 @@ class Fleet:
                 )
             )
             if state in IN_SERVICE_STATES:
-                skew = {State.ACTIVE: 3, State.IDLE: 2, State.DETACHED: 1}[state]
-                window = min(now - assigned, timedelta(days=30))
-                last_activity = now - window * (rng.random() ** skew)
+                # Most were active lately; one skew for every state, so that
+                # the newest events mix their types as live traffic does.
+                window = min(now - assigned, WINDOW)
+                last_activity = now - window * (rng.random() ** RECENT_SKEW)
                 changed = last_activity
+                last_event = {
+                    State.ACTIVE: EventType.SESSION_START,
+                    State.IDLE: idle_event(rng),
+                    State.DETACHED: EventType.DETACH,
+                }[state]
                 if state != State.ACTIVE:
-                    event = EventType.ATTACH if state == State.IDLE else EventType.DETACH
                     history.append(
-                        (account_id, endpoint_id, changed, "network", None, "network", event.value)
-                        + ("active", state.value)
+                        (account_id, endpoint_id, changed, "network", None, "network")
+                        + (last_event.value, "active", state.value)
                     )
             else:
                 stopped = terminated_at or self._between(assigned, now)
                 last_activity = self._between(assigned, stopped)
+                last_event = EventType.SESSION_START  # it was active until stopped
                 if state == State.SUSPENDED:
                     changed = stopped
                     history.append(
@@ -255,20 +271,38 @@ class Fleet:
         for k in range(1 if rng.random() < 0.7 else 2):
             out.imsis.append((account_id, endpoint_id, f"{IMSI_PREFIX}{serial * 2 + k:010d}"))
 
-        if group is None:
-            return
-        keeps_addresses = state in IN_SERVICE_STATES or state == State.SUSPENDED
-        static = rng.random() < STATIC_SHARE
-        if keeps_addresses or static:
-            self._address(account_id, endpoint_id, group, "static" if static else "auto", out)
-        if rng.random() < SECONDARY_SHARE:
-            out.memberships.append((account_id, endpoint_id, ctx.secondary.id))
-            if keeps_addresses:
-                self._address(account_id, endpoint_id, ctx.secondary, "auto", out)
+        ip = None
+        if group is not None:
+            keeps_addresses = state in IN_SERVICE_STATES or state == State.SUSPENDED
+            static = rng.random() < STATIC_SHARE
+            if keeps_addresses or static:
+                kind = "static" if static else "auto"
+                ip = self._address(account_id, endpoint_id, group, kind, out)
+            if rng.random() < SECONDARY_SHARE:
+                out.memberships.append((account_id, endpoint_id, ctx.secondary.id))
+                if keeps_addresses:
+                    self._address(account_id, endpoint_id, ctx.secondary, "auto", out)
+        device = Device(
+            account_id=account_id,
+            endpoint_id=endpoint_id,
+            serial=serial,
+            state=state,
+            imsi=f"{IMSI_PREFIX}{serial * 2:010d}",
+            group_id=group.id if group else None,
+            created=created,
+            assigned=assigned,
+            stopped=terminated_at or stopped,
+            last_activity=last_activity,
+            last_event=last_event,
+            lock_imei=imei,
+            ip=ip,
+        )
+        self.trail.add(device, out)
 
-    def _address(self, account_id, endpoint_id, group: Group, kind: str, out: Rows) -> None:
+    def _address(self, account_id, endpoint_id, group: Group, kind: str, out: Rows) -> str | None:
         address = self.addresses.take(group.vslice_id)
         if address is None:
             self.result.no_address += 1
-            return
+            return None
         out.addresses.append((account_id, endpoint_id, group.id, group.vslice_id, address, kind))
+        return address

@@ -20,6 +20,7 @@ from django.db.models.functions import Reverse, Upper
 from django.utils import timezone
 
 from inventory.fields import CidrField
+from inventory.identifiers import clean_iccid, clean_imei, clean_imsi
 from portal.models import Account
 
 
@@ -88,7 +89,10 @@ class Endpoint(models.Model):
     account = models.ForeignKey(
         Account, on_delete=models.PROTECT, related_name="endpoints", db_index=False
     )
-    iccid = models.CharField("ICCID", max_length=20, db_collation="C")
+    # The identifier rules are the fields' validators, so that full_clean() and
+    # every ModelForm apply them; the check digit is waived only by the staff
+    # import (sim_import), which writes by COPY.
+    iccid = models.CharField("ICCID", max_length=20, db_collation="C", validators=[clean_iccid])
     name = models.CharField(max_length=100, blank=True, default="")
     reference = models.CharField(max_length=100, blank=True, default="")
     tags = ArrayField(models.CharField(max_length=40), blank=True, default=list)
@@ -105,7 +109,7 @@ class Endpoint(models.Model):
         Group, through="SecondaryMembership", related_name="secondary_endpoints", blank=True
     )
     imei_lock_enabled = models.BooleanField("IMEI lock", default=False)
-    imei = models.CharField("IMEI", max_length=16, blank=True, default="")
+    imei = models.CharField("IMEI", max_length=16, blank=True, default="", validators=[clean_imei])
     last_activity = models.DateTimeField(null=True, blank=True)
     state_changed_at = models.DateTimeField(default=timezone.now)
     terminated_at = models.DateTimeField(null=True, blank=True)
@@ -235,7 +239,7 @@ class IMSI(models.Model):
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, db_index=False)
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="imsis")
-    imsi = models.CharField("IMSI", max_length=15, db_collation="C")
+    imsi = models.CharField("IMSI", max_length=15, db_collation="C", validators=[clean_imsi])
 
     class Meta:
         verbose_name = "IMSI"

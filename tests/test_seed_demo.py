@@ -1,13 +1,19 @@
 """manage.py seed_demo: the demo accounts, logins and a fleet that looks real."""
 
 import ipaddress
+import threading
+from contextlib import contextmanager
 from datetime import timedelta
 from io import StringIO
 
+import psycopg
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import Count, F
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from inventory import demo_data
@@ -15,17 +21,26 @@ from inventory.identifiers import clean_iccid, clean_imsi
 from inventory.models import (
     IMSI,
     IN_SERVICE_STATES,
+    AddressBlock,
     Endpoint,
+    EventStatus,
+    EventType,
     Group,
     History,
     IPAllocation,
+    NetworkEvent,
     SecondaryMembership,
     State,
     VSlice,
 )
+from inventory.network_events import MAX_AGE as NETWORK_EVENT_AGE
 from portal.models import Account, Member
 
 pytestmark = pytest.mark.django_db
+
+#: Seconds a seed of a few chunks may take before the test calls it stuck (it
+#: takes about ten on two busy cores).
+SEED_DEADLINE = 180
 
 
 def seed(**options) -> str:
@@ -108,7 +123,8 @@ def test_small_seed_has_a_valid_realistic_fleet():
 
     # Every endpoint was created; every non-pending one has a state change too.
     assert History.objects.filter(action="created").count() == 200
-    changed = History.objects.exclude(action="created").values("endpoint").distinct().count()
+    changes = History.objects.exclude(action__in=["created", "session_rejected"])
+    changed = changes.values("endpoint").distinct().count()
     assert changed == endpoints.exclude(state=State.PENDING).count()
     assert SecondaryMembership.objects.count() >= 5
 
@@ -167,14 +183,115 @@ def test_a_second_seed_adds_endpoints_without_collisions():
     assert cursor == used + 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_large_seed_written_in_parallel_is_complete_and_consistent():
-    result = demo_data.seed(endpoints=3000, writers=2)
+@contextmanager
+def fails_instead_of_hanging(seconds: float):
+    """End every other connection to the test database if the block has not
+    finished after ``seconds``, so that a seed stuck on a lock fails the test
+    instead of hanging the run."""
+    params = {
+        key: value
+        for key, value in connection.get_connection_params().items()
+        if key in ("dbname", "user", "password", "host", "port")
+    }
+    done = threading.Event()
+    fired = []
 
-    assert result.endpoints == Endpoint.objects.count() == 3000
-    assert result.imsis == IMSI.objects.count()
-    assert result.history == History.objects.count()
-    assert result.addresses == IPAllocation.objects.count()
-    assert History.objects.filter(action="created").count() == 3000
+    def watch() -> None:
+        if done.wait(seconds):
+            return
+        fired.append(True)
+        with psycopg.connect(**params, autocommit=True) as watcher:
+            watcher.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+    watchdog = threading.Thread(target=watch, daemon=True)
+    watchdog.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watchdog.join()
+        if fired:
+            connection.close()  # ended by the watchdog; the teardown opens a new one
+            pytest.fail(f"still running after {seconds} s: stuck on a lock")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_seed_of_several_chunks_finishes_complete_with_exact_block_counts():
+    count = 2 * demo_data.CHUNK + 5_000
+    with fails_instead_of_hanging(SEED_DEADLINE):
+        output = seed(endpoints=count)
+
+    assert f"Created {count:,} endpoints" in output
+    assert Endpoint.objects.count() == count
+    assert History.objects.filter(action="created").count() == count
+    assert IMSI.objects.values("endpoint").distinct().count() == count
     used = IPAllocation.objects.filter(vslice__name="vantiq-eu").count()
     assert VSlice.objects.get(name="vantiq-eu").alloc_cursor == used + 1
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT vslice_id, (address - '0.0.0.0'::inet) / 256, count(*)
+              FROM inventory_ipallocation GROUP BY 1, 2
+            """
+        )
+        real = {(vslice, block): used for vslice, block, used in cursor.fetchall()}
+    kept = {
+        (vslice, block): used
+        for vslice, block, used in AddressBlock.objects.values_list("vslice", "block", "used")
+        if used
+    }
+    assert len(real) > 10
+    assert kept == real
+
+
+def test_seeded_network_events_fill_the_events_page_and_match_each_endpoint():
+    output = seed(endpoints=400)
+    now = timezone.now()
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="vantiq-viewer"))
+
+    response = client.get(reverse("inventory:event_list"))
+
+    html = response.content.decode()
+    assert html.count('data-testid="event-row"') == 50  # a full first page
+    vantiq = Account.objects.get(slug="vantiq")
+    shown = [row.event for row in response.context["rows"]]
+    assert {event.account_id for event in shown} == {vantiq.pk}
+    events = NetworkEvent.objects.all()
+    assert f"{events.count():,} network events" in output
+    assert not events.filter(at__lt=now - NETWORK_EVENT_AGE).exists()
+    assert not events.filter(at__gt=now).exists()
+    accepted = events.filter(status=EventStatus.ACCEPTED)
+    assert set(accepted.values_list("type", flat=True)) == set(EventType.values)
+    rejected = events.filter(status=EventStatus.REJECTED)
+    assert rejected.exists() and not rejected.filter(reason="").exists()
+    rejections = client.get(reverse("inventory:event_list"), {"status": "rejected"})
+    assert "endpoint suspended" in rejections.content.decode()
+
+    # Each in-service endpoint's last activity is the time of its newest
+    # accepted event, of the type that left it in its state.
+    expected_type = {
+        State.ACTIVE: {EventType.SESSION_START},
+        State.IDLE: {EventType.ATTACH, EventType.SESSION_END},
+        State.DETACHED: {EventType.DETACH},
+    }
+    for endpoint in Endpoint.objects.filter(state__in=IN_SERVICE_STATES):
+        assert endpoint.last_activity is not None
+        newest = accepted.filter(endpoint=endpoint).order_by("-at").first()
+        assert newest is not None, endpoint.state
+        assert newest.at == endpoint.last_activity
+        assert newest.type in expected_type[endpoint.state]
+        assert newest.imsi in set(endpoint.imsis.values_list("imsi", flat=True))
+        assert newest.group_id == endpoint.primary_group_id
+    # No event was accepted after an endpoint's last activity (a pending one
+    # has none), and every rejection is in the endpoint's history, as the
+    # network API records it.
+    assert not accepted.filter(endpoint__last_activity__isnull=True).exists()
+    assert not accepted.filter(at__gt=F("endpoint__last_activity")).exists()
+    for event in rejected.select_related("endpoint"):
+        assert History.objects.filter(
+            endpoint=event.endpoint, action="session_rejected", reason=event.reason, at=event.at
+        ).exists()

@@ -46,7 +46,8 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Created {result.endpoints:,} endpoints ({by_state}), {result.imsis:,} IMSIs, "
                 f"{result.addresses:,} IP addresses, {result.memberships:,} secondary "
-                f"memberships, {result.history:,} history rows in {result.seconds:.1f} s."
+                f"memberships, {result.history:,} history rows, {result.events:,} network "
+                f"events in {result.seconds:.1f} s."
             )
         )
         if result.no_address:
