@@ -30,12 +30,18 @@ class NulRefusingChangeList(ChangeList):
 
 
 class RefusesNul:
-    """A ModelAdmin whose filters refuse a NUL and whose search finds nothing
-    for one. The changelist's search box refuses a NUL itself; the autocomplete
+    """A ModelAdmin whose filters refuse a NUL, whose search finds nothing for
+    one, and whose object views take an empty ``_to_field`` for the primary key. The changelist's search box refuses a NUL itself; the autocomplete
     of a foreign key does not."""
 
     def get_changelist(self, request, **kwargs):
         return NulRefusingChangeList
+
+    def get_object(self, request, object_id, from_field=None):
+        # Django's delete and history views pass an empty ``?_to_field=`` on as a
+        # field name, and ``_meta.get_field("")`` raises: a 500. Empty means the
+        # primary key, as it does in the change view.
+        return super().get_object(request, object_id, from_field or None)
 
     def get_search_results(self, request, queryset, search_term):
         if "\x00" in search_term:

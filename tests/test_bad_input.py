@@ -16,7 +16,7 @@ from django.contrib import admin
 from django.test import Client, override_settings
 from django.urls import include, path, reverse
 
-from inventory.models import EventStatus, EventType, NetworkEvent, State
+from inventory.models import EventStatus, EventType, NetworkEvent, NetworkToken, State
 from inventory.tokens import create_token
 from tests.factories import EndpointFactory, UserFactory
 
@@ -303,3 +303,15 @@ def test_a_nul_in_an_autocomplete_term_finds_nothing(support, app_label, model_n
 
     assert response.status_code == 200
     assert response.json()["results"] == []
+
+
+@pytest.mark.parametrize("view", ["delete", "history"])
+def test_an_empty_to_field_on_an_object_view_means_the_primary_key(support, view):
+    token, _ = create_token("pgw-fuzz")
+    url = reverse(f"admin:inventory_networktoken_{view}", args=[token.pk])
+
+    response = support.get(url, {"_to_field": ""})
+
+    assert response.status_code == 200
+    assert "pgw-fuzz" in response.content.decode()
+    assert NetworkToken.objects.filter(pk=token.pk).exists()
