@@ -18,6 +18,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from inventory.lifecycle import TransitionResult
 from inventory.models import Group
 from portal.models import Account
 
@@ -141,6 +142,16 @@ class Job(models.Model):
     def skipped_ordered(self) -> list[tuple[str, int]]:
         """Most frequent reason first, as the lifecycle summaries read."""
         return sorted(self.skipped.items(), key=lambda item: (-item[1], item[0]))
+
+    def result(self) -> TransitionResult:
+        """What a bulk job did, as the lifecycle rule reports it ("1,204
+        suspended, 3 skipped: already terminated")."""
+        return TransitionResult(
+            action=self.action,
+            changed=self.changed,
+            skipped=dict(self.skipped_ordered()),
+            batch=self.batch,
+        )
 
 
 class JobTarget(models.Model):
