@@ -2,8 +2,9 @@
 
 The list posts its selection here; the answer is a confirmation page (how many
 will change, a sample, what will be skipped and why). Only the confirmation's own
-POST (``confirm=1``) acts, through the lifecycle rules, in one transaction, and
-redirects back to the list with the counts (post/redirect/get). Single suspend and
+POST (``confirm=1``) acts, as a job (``jobs.services.start``): up to 1,000
+endpoints in the request, back to the list with the counts (post/redirect/get);
+more on the queue, and the user lands on the job's page. Single suspend and
 terminate on the detail page use the same confirmation (``confirm_action``).
 """
 
@@ -14,7 +15,6 @@ from functools import wraps
 
 from django.contrib import messages
 from django.core.exceptions import TooManyFieldsSent
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
+import jobs.services
 from inventory import lifecycle
 from inventory.forms_bulk import (
     TYPED_COUNT_ABOVE,
@@ -30,7 +31,6 @@ from inventory.forms_bulk import (
     SelectionError,
     parse_selection,
 )
-from inventory.history import Actor
 from inventory.models import Endpoint, Group
 from inventory.views.endpoint_list import account_groups, clean_view_query
 from portal import access_log
@@ -40,11 +40,6 @@ from portal.tenancy import member_required
 audit = logging.getLogger("inventory.audit")
 SAMPLE_SIZE = 10
 
-_ACT = {
-    lifecycle.ASSIGN: lifecycle.assign_to_group,
-    lifecycle.SUSPEND: lifecycle.suspend,
-    lifecycle.TERMINATE: lifecycle.terminate,
-}
 _TITLES = {
     lifecycle.ASSIGN: "Assign to group",
     lifecycle.SUSPEND: "Suspend",
@@ -111,14 +106,19 @@ def confirm_action(
     confirming = request.POST.get("confirm") == "1"
     form = ConfirmForm(request.POST if confirming else None, must_type=must_type)
     if confirming and preview and preview.will_change and form.is_valid():
-        kwargs = {"group": group} if group is not None else {}
-        with transaction.atomic():
-            result = _ACT[action](
-                endpoints=endpoints,
-                actor=Actor.for_user(request.user),
-                reason=form.cleaned_data["reason"],
-                **kwargs,
-            )
+        job = jobs.services.start(
+            account=request.account,
+            user=request.user,
+            action=action,
+            endpoints=endpoints,
+            group=group,
+            reason=form.cleaned_data["reason"],
+        )
+        if not job.finished:  # more than INLINE_LIMIT: a worker does it
+            access_log.annotate(request, action=action, job=job.pk)
+            messages.info(request, f"Job #{job.pk} queued: {job.total:,} endpoints.")
+            return redirect(job)
+        result = job.result()
         audit.info(
             "bulk action=%s user=%s account=%s changed=%d skipped=%s group=%s request_id=%s",
             action,
