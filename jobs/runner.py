@@ -37,6 +37,7 @@ import logging
 import time
 from collections.abc import Callable
 
+import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -108,7 +109,7 @@ def _import_chunk(job: Job, start: int, end: int) -> tuple[int, dict[str, int]]:
                 batch=job.batch,
                 now=timezone.now(),
             )
-    except IntegrityError as exc:
+    except (IntegrityError, psycopg.IntegrityError) as exc:  # COPY's come unwrapped
         raise JobRefused(
             f"{sim_import.ADDED_MEANWHILE}: line {rows[0].line} to {rows[-1].line} "
             f"could not be written ({exc}). {job.changed:,} of {job.total:,} lines had been "
