@@ -16,19 +16,20 @@ not) take turns on the job row, each chunk starting where the other stopped.
 
 Chunk size: a chunk holds its endpoints' row locks until it commits, and the
 network API's writes for those endpoints wait that long. Measured on this
-machine kind (2 cores, PostgreSQL 15, 100,000 in-service endpoints of one
-account, 10 runs each, longest chunk up to its COMMIT, deferred foreign-key
-checks included):
+machine kind (2 cores shared with other work, PostgreSQL 15, 100,000 in-service
+endpoints of one account, two runs each; a chunk timed from its first
+statement to after COMMIT; median and longest chunk, then the whole job):
 
-    chunk     suspend        terminate      assign
-    2,000     0.09 s         0.10 s         0.11 s
-    5,000     0.21 s         0.24 s         0.27 s
-    10,000    0.43 s         0.47 s         0.55 s
-    20,000    0.86 s         0.95 s         1.09 s
+    chunk     suspend                terminate              assign
+    2,000     93 / 123 ms    4.7 s   92 / 107 ms    4.7 s   99 / 233 ms    5.3 s
+    5,000     215 / 316 ms   4.5 s   221 / 265 ms   4.5 s   246 / 263 ms   5.0 s
+    10,000    418 / 475 ms   4.3 s   458 / 506 ms   4.6 s   486 / 542 ms   6.3 s
 
-5,000 keeps every action well under the 0.5 s target on a busy machine (the
-shared one doubles these) while a 100,000-endpoint job is 20 chunks, whose
-per-chunk overhead (job row, classification query, commit) is ~5 % of the run.
+(one run of 5,000 met a busy moment: longest 950 ms, job 6.2 s). The whole job
+costs about the same at any of these sizes (the per-chunk work, job row,
+classification and commit, is small), so the size is set by the locks: 5,000
+holds them about half the 0.5 s target, leaving room for a busier machine, where
+10,000 already passes it.
 """
 
 from __future__ import annotations
