@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 from django.db import connection
@@ -26,15 +26,17 @@ ENDPOINTS = 10_000  # 100 chunks of 100 (tests/jobs/worker_settings.py)
 
 
 def test_database_url() -> str:
-    """The test database as a DATABASE_URL, for a process of its own (a socket
-    directory as host works too: the embedded server listens on one)."""
+    """The test database as a DATABASE_URL, for a process of its own (the
+    embedded server's socket directory travels as ``?host=``, as it came)."""
     db = connection.settings_dict
     credentials = quote(db["USER"] or "", safe="")
     if db["PASSWORD"]:
         credentials += ":" + quote(db["PASSWORD"], safe="")
     host = quote(db["HOST"] or "", safe="")
     port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgresql://{credentials}@{host}{port}/{quote(db['NAME'], safe='')}"
+    options = {key: db["OPTIONS"][key] for key in ("host", "port") if key in db["OPTIONS"]}
+    query = f"?{urlencode(options)}" if options else ""
+    return f"postgresql://{credentials}@{host}{port}/{quote(db['NAME'], safe='')}{query}"
 
 
 test_database_url.__test__ = False  # a helper, not a test
