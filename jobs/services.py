@@ -10,7 +10,9 @@ ways the same runner does the same chunks, so History and counts are the same.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
@@ -59,7 +61,7 @@ def _enqueue_or_run(job: Job) -> Job:
     return job
 
 
-def _create(*, total_of, **fields) -> Job:
+def _create(*, total_of: Callable[[Job], int], **fields) -> Job:
     """Create the job, let ``total_of(job)`` stage its targets, and queue it if
     it is too big to run inline: all in one transaction, so a queued job always
     has its targets and a job with targets is always queued or run."""
@@ -85,7 +87,7 @@ def _create(*, total_of, **fields) -> Job:
 def start(
     *,
     account: Account,
-    user,
+    user: AbstractBaseUser,
     action: str,
     endpoints: QuerySet[Endpoint],
     group: Group | None = None,
@@ -123,7 +125,7 @@ def _stage(job: Job, rows: list[SimRow]) -> int:
     return len(rows)
 
 
-def start_import(*, account: Account, user, rows: list[SimRow]) -> Job:
+def start_import(*, account: Account, user: AbstractBaseUser, rows: list[SimRow]) -> Job:
     """Write validated SIM ``rows`` (``sim_import.validate``) into ``account``
     as a job of support ``user``: inline up to ``INLINE_LIMIT`` lines, else queued."""
     return _create(
