@@ -101,16 +101,21 @@ class _TimedEvents(_Events):
 
 def _plans(p: Picks, size: int) -> list[tuple[str, str, dict, dict]]:
     """(name, bulk URL, list filter, extra POST fields) per action: the list
-    filter (in-service states of one group, or of all) whose count is closest to
-    ``size``, as an operator narrows the list before "select all matching".
+    filter (an in-service state of one group, all of them, or all in-service)
+    whose count is closest to ``size``, as an operator narrows the list before
+    "select all matching".
     Assign moves that selection to another group of the account."""
     from django.db.models import Count
 
     mine = Endpoint.objects.filter(account=p.account, state__in=_IN_SERVICE)
-    by_group = dict(mine.values_list("primary_group_id").annotate(n=Count("*")).order_by())
-    candidates = [({"state": _IN_SERVICE}, sum(by_group.values()))] + [
-        ({"state": _IN_SERVICE, "group": group_id}, n) for group_id, n in by_group.items()
-    ]
+    counts = mine.values_list("primary_group_id", "state").annotate(n=Count("*")).order_by()
+    by_group: dict[int, int] = {}
+    candidates = []
+    for group_id, state, n in counts:
+        by_group[group_id] = by_group.get(group_id, 0) + n
+        candidates.append(({"state": [state], "group": group_id}, n))
+    candidates += [({"state": _IN_SERVICE, "group": g}, n) for g, n in by_group.items()]
+    candidates.append(({"state": _IN_SERVICE}, sum(by_group.values())))
     # Only selections big enough to be queued: the section is about the worker.
     candidates = [c for c in candidates if c[1] > INLINE_LIMIT] or candidates[:1]
     filters, _ = min(candidates, key=lambda c: (abs(c[1] - size), str(c[0])))
