@@ -21,6 +21,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 
+from django.db import connection
+
 from bench.http_load import BATCH, POSTERS, _event_pool, _Events
 from bench.loadgen import Request, run_load
 from bench.measure import percentile
@@ -101,21 +103,29 @@ class _TimedEvents(_Events):
 
 def _plans(p: Picks, size: int) -> list[tuple[str, str, dict, dict]]:
     """(name, bulk URL, list filter, extra POST fields) per action: the list
-    filter (an in-service state of one group, all of them, or all in-service)
+    filter (the in-service endpoints of one group, of one tag in it or not)
     whose count is closest to ``size``, as an operator narrows the list before
     "select all matching".
     Assign moves that selection to another group of the account."""
-    from django.db.models import Count
-
-    mine = Endpoint.objects.filter(account=p.account, state__in=_IN_SERVICE)
-    counts = mine.values_list("primary_group_id", "state").annotate(n=Count("*")).order_by()
-    by_group: dict[int, int] = {}
-    candidates = []
-    for group_id, state, n in counts:
-        by_group[group_id] = by_group.get(group_id, 0) + n
-        candidates.append(({"state": [state], "group": group_id}, n))
-    candidates += [({"state": _IN_SERVICE, "group": g}, n) for g, n in by_group.items()]
-    candidates.append(({"state": _IN_SERVICE}, sum(by_group.values())))
+    # Network events move endpoints between the in-service states while the
+    # section runs, so a filter on one of them would match a different set at
+    # the confirming POST: all in-service, of one group, with one tag or not.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT e.primary_group_id, t.tag, count(*)
+              FROM inventory_endpoint e
+              LEFT JOIN LATERAL unnest(e.tags) AS t(tag) ON true
+             WHERE e.account_id = %(account)s AND e.state = ANY(%(states)s)
+             GROUP BY GROUPING SETS ((e.primary_group_id), (e.primary_group_id, t.tag))
+            """,
+            {"account": p.account.pk, "states": _IN_SERVICE},
+        )
+        counts = cursor.fetchall()
+    candidates = [
+        ({"state": _IN_SERVICE, "group": group_id, **({"tag": tag} if tag else {})}, n)
+        for group_id, tag, n in counts
+    ]
     # Only selections big enough to be queued: the section is about the worker.
     candidates = [c for c in candidates if c[1] > INLINE_LIMIT] or candidates[:1]
     filters, _ = min(candidates, key=lambda c: (abs(c[1] - size), str(c[0])))
@@ -177,6 +187,8 @@ def _one(p, portal, port, pool, token, name, url, filters, extra, seconds, timeo
     selected = Endpoint.objects.filter(account=p.account, state__in=filters["state"])
     if "group" in filters:
         selected = selected.filter(primary_group_id=filters["group"])
+    if "tag" in filters:
+        selected = selected.filter(tags__contains=[filters["tag"]])
     n = selected.count()
     row = Row(
         section="9 jobs",
