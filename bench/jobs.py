@@ -113,7 +113,7 @@ def _plans(p: Picks, size: int) -> list[tuple[str, str, dict, dict]]:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT e.primary_group_id, t.tag, count(*)
+            SELECT e.primary_group_id, t.tag, GROUPING(t.tag) = 1, count(*)
               FROM inventory_endpoint e
               LEFT JOIN LATERAL unnest(e.tags) AS t(tag) ON true
              WHERE e.account_id = %(account)s AND e.state = ANY(%(states)s)
@@ -123,8 +123,9 @@ def _plans(p: Picks, size: int) -> list[tuple[str, str, dict, dict]]:
         )
         counts = cursor.fetchall()
     candidates = [
-        ({"state": _IN_SERVICE, "group": group_id, **({"tag": tag} if tag else {})}, n)
-        for group_id, tag, n in counts
+        ({"state": _IN_SERVICE, "group": group_id, **({} if whole_group else {"tag": tag})}, n)
+        for group_id, tag, whole_group, n in counts
+        if whole_group or tag is not None
     ]
     # Only selections big enough to be queued: the section is about the worker.
     candidates = [c for c in candidates if c[1] > INLINE_LIMIT] or candidates[:1]
