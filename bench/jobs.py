@@ -103,43 +103,53 @@ class _TimedEvents(_Events):
 
 def _plans(p: Picks, size: int) -> list[tuple[str, str, dict, dict]]:
     """(name, bulk URL, list filter, extra POST fields) per action: the list
-    filter (the in-service endpoints of one group, of one tag in it or not)
+    filter (the in-service endpoints of a group, of a tag, or of both)
     whose count is closest to ``size``, as an operator narrows the list before
     "select all matching".
     Assign moves that selection to another group of the account."""
     # Network events move endpoints between the in-service states while the
     # section runs, so a filter on one of them would match a different set at
-    # the confirming POST: all in-service, of one group, with one tag or not.
+    # the confirming POST: all in-service ones, of a group, a tag, or both.
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT e.primary_group_id, t.tag, GROUPING(t.tag) = 1, count(*)
+            SELECT e.primary_group_id, t.tag, GROUPING(e.primary_group_id) = 0,
+                   GROUPING(t.tag) = 0, count(DISTINCT e.id)
               FROM inventory_endpoint e
               LEFT JOIN LATERAL unnest(e.tags) AS t(tag) ON true
              WHERE e.account_id = %(account)s AND e.state = ANY(%(states)s)
-             GROUP BY GROUPING SETS ((e.primary_group_id), (e.primary_group_id, t.tag))
+             GROUP BY GROUPING SETS ((e.primary_group_id), (e.primary_group_id, t.tag), (t.tag))
             """,
             {"account": p.account.pk, "states": _IN_SERVICE},
         )
         counts = cursor.fetchall()
-    candidates = [
-        ({"state": _IN_SERVICE, "group": group_id, **({} if whole_group else {"tag": tag})}, n)
-        for group_id, tag, whole_group, n in counts
-        if whole_group or tag is not None
-    ]
+    candidates = []
+    for group_id, tag, by_group, by_tag, n in counts:
+        if by_tag and tag is None:  # the untagged rows: no filter selects them
+            continue
+        filters = {"state": _IN_SERVICE}
+        filters.update({"group": group_id} if by_group else {})
+        filters.update({"tag": tag} if by_tag else {})
+        candidates.append((filters, n))
     # Only selections big enough to be queued: the section is about the worker.
     candidates = [c for c in candidates if c[1] > INLINE_LIMIT] or candidates[:1]
-    filters, _ = min(candidates, key=lambda c: (abs(c[1] - size), str(c[0])))
+
+    def closest(options):
+        return min(options, key=lambda c: (abs(c[1] - size), str(c[0])))[0]
+
+    filters = closest(candidates)
+    # Assign moves endpoints of one group (none of them in the target already).
+    moved = closest([c for c in candidates if "group" in c[0]] or candidates)
     target = (
         Group.objects.filter(account=p.account)
-        .exclude(pk=filters.get("group"))
+        .exclude(pk=moved.get("group", p.group.pk))
         .order_by("name")
         .first()
     )
     return [
         ("suspend", "/inventory/endpoints/bulk/suspend/", filters, {}),
         ("terminate", "/inventory/endpoints/bulk/terminate/", filters, {}),
-        (f"assign to {target.name}", "/inventory/endpoints/bulk/assign/", filters,
+        (f"assign to {target.name}", "/inventory/endpoints/bulk/assign/", moved,
          {"group": target.pk}),
     ]  # fmt: skip
 
