@@ -1,4 +1,5 @@
-# The two commands README gives: `make run` and `make test`. Everything else here
+# The two commands README gives: `make run` (web server and job worker together,
+# Ctrl-C stops both) and `make test`. Everything else here
 # serves them (and CI). Needs only Python 3.11+; the database is embedded unless
 # DATABASE_URL is set.
 PYTHON ?= python3
@@ -19,7 +20,7 @@ install: $(VENV)/.installed
 run: install
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py seed_demo --if-empty
-	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+	DEBUG=1 $(PY) manage.py devserver 127.0.0.1:8000
 
 test: install
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)

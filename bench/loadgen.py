@@ -50,10 +50,12 @@ def run_load(
     next_request: Callable[[int, int], Request],
     on_response: Callable[[Request, int, bytes], int] | None = None,
     timeout: float = 60.0,
+    stop: threading.Event | None = None,
 ) -> LoadResult:
-    """Run ``clients`` threads for ``duration`` seconds. ``next_request(client,
-    n)`` builds each request; ``on_response`` may return the weight that counts
-    (e.g. events accepted), else the request's own weight counts on a 2xx."""
+    """Run ``clients`` threads for ``duration`` seconds, or until ``stop`` is
+    set. ``next_request(client, n)`` builds each request; ``on_response`` may
+    return the weight that counts (e.g. events accepted), else the request's own
+    weight counts on a 2xx."""
     lock = threading.Lock()
     result = LoadResult(clients=clients, seconds=duration)
     deadline = time.perf_counter() + duration
@@ -61,7 +63,7 @@ def run_load(
     def client(index: int) -> None:
         conn: http.client.HTTPConnection | None = None
         n = 0
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < deadline and not (stop and stop.is_set()):
             request = next_request(index, n)
             n += 1
             started = time.perf_counter()

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-SECTIONS = ("list", "detail", "export", "load", "addressing", "bulk", "events")
+SECTIONS = ("list", "detail", "export", "load", "addressing", "bulk", "events", "jobs")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -228,6 +228,12 @@ def measure(args, db_url: str, started: float):
 
         step(f"7 network events, {args.events_seconds:.0f} s", started)
         rows.append(measure_events(p=p, db_url=db_url, seconds=args.events_seconds))
+    if "jobs" in args.only:
+        from bench.jobs import measure_jobs
+
+        size = min(100_000, p.endpoints // 3)
+        step(f"9 bulk actions of ~{size:,} as jobs, with a worker and the events load", started)
+        rows += measure_jobs(p=p, db_url=db_url, seconds=min(args.events_seconds, 10.0), size=size)
     meta["seconds"] = round(time.monotonic() - started)
     report.write(Path(args.out), rows, meta)
     return rows, meta

@@ -17,7 +17,9 @@ from django.urls import reverse
 
 from inventory import lifecycle
 from inventory.history import Actor
-from inventory.sim_import import ImportRejected, import_sims
+from inventory.sim_import import ImportRejected, LineError, validate
+from jobs.models import JobState
+from jobs.services import start_import
 from portal.models import Account
 
 #: Rejected lines shown on the import page; the rest are counted.
@@ -91,8 +93,10 @@ class ImportSimsForm(forms.Form):
 
 
 def import_sims_view(model_admin, request):
-    """The same import as ``manage.py import_sims``: all or nothing, every
-    bad line listed by number."""
+    """The same checks as ``manage.py import_sims``: all or nothing, every bad
+    line listed by number, before anything is written. A clean file is then
+    written as a job of action "import": inline up to 1,000 lines, else queued,
+    and support follows its progress on the job's admin page."""
     if not model_admin.has_add_permission(request):
         return HttpResponseRedirect(reverse("admin:inventory_endpoint_changelist"))
     errors = []
@@ -101,22 +105,36 @@ def import_sims_view(model_admin, request):
         if form.is_valid():
             account = form.cleaned_data["account"]
             try:
-                result = import_sims(
+                rows = validate(
                     form.cleaned_data["file"].file,
-                    account=account,
-                    actor=Actor.for_support(request.user),
                     waive_check_digit=form.cleaned_data["waive_check_digit"],
                 )
             except ImportRejected as rejected:
                 errors = rejected.errors
             else:
-                model_admin.message_user(
-                    request, f"{result.summary()} into {account.name}.", messages.SUCCESS
-                )
-                changelist = reverse("admin:inventory_endpoint_changelist")
-                return HttpResponseRedirect(
-                    f"{changelist}?account__id__exact={account.pk}&state__exact=pending"
-                )
+                job = start_import(account=account, user=request.user, rows=rows)
+                if job.state == JobState.FAILED:
+                    errors = [LineError(0, job.error)]
+                elif not job.finished:
+                    model_admin.message_user(
+                        request,
+                        f"{job.total:,} lines checked; importing them into {account.name} "
+                        f"as job #{job.pk}.",
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(reverse("admin:jobs_job_change", args=[job.pk]))
+                else:
+                    imsis = sum(len(row.imsis) for row in rows)
+                    model_admin.message_user(
+                        request,
+                        f"{job.changed:,} endpoints with {imsis:,} IMSIs imported as Pending "
+                        f"into {account.name}.",
+                        messages.SUCCESS,
+                    )
+                    changelist = reverse("admin:inventory_endpoint_changelist")
+                    return HttpResponseRedirect(
+                        f"{changelist}?account__id__exact={account.pk}&state__exact=pending"
+                    )
     else:
         form = ImportSimsForm()
     context = {

@@ -19,7 +19,9 @@ takes anyway; unlike ``FOR UPDATE`` it lets other transactions insert rows that
 reference the endpoint (history, network events) meanwhile.
 
 What is not allowed is skipped and counted by reason; the reason texts are shown
-to users ("1,204 suspended, 3 skipped: already terminated").
+to users ("1,204 suspended, 3 skipped: already terminated"). A caller that acts in
+several calls (a background job's chunks) passes its own ``batch`` so that all
+their History rows share it.
 """
 
 from __future__ import annotations
@@ -234,8 +236,9 @@ def _transition(
     statement: _Statement,
     group: Group | None,
     now: datetime,
+    batch: UUID | None,
 ) -> TransitionResult:
-    batch = uuid.uuid4()
+    batch = batch or uuid.uuid4()
     try:
         ids_sql, ids_params = _scoped(action, endpoints, group).values("id").query.sql_with_params()
     except EmptyResultSet:  # e.g. Endpoint.objects.none(): nothing to lock or count
@@ -288,7 +291,12 @@ def _transition(
 
 
 def assign_to_group(
-    *, endpoints: QuerySet[Endpoint], group: Group, actor: Actor, reason: str = ""
+    *,
+    endpoints: QuerySet[Endpoint],
+    group: Group,
+    actor: Actor,
+    reason: str = "",
+    batch: UUID | None = None,
 ) -> TransitionResult:
     """Put endpoints into ``group``: Pending ones become Active; in-service ones
     (Active, Idle, Detached) move to it and keep their state.
@@ -339,10 +347,13 @@ def assign_to_group(
         statement=statement,
         group=group,
         now=now,
+        batch=batch,
     )
 
 
-def suspend(*, endpoints: QuerySet[Endpoint], actor: Actor, reason: str = "") -> TransitionResult:
+def suspend(
+    *, endpoints: QuerySet[Endpoint], actor: Actor, reason: str = "", batch: UUID | None = None
+) -> TransitionResult:
     """Active, Idle and Detached endpoints become Suspended (not reversible);
     the data sessions of the Active ones end at once (a SessionTeardown per
     IMSI for the packet core)."""
@@ -362,10 +373,13 @@ def suspend(*, endpoints: QuerySet[Endpoint], actor: Actor, reason: str = "") ->
         statement=statement,
         group=None,
         now=now,
+        batch=batch,
     )
 
 
-def terminate(*, endpoints: QuerySet[Endpoint], actor: Actor, reason: str = "") -> TransitionResult:
+def terminate(
+    *, endpoints: QuerySet[Endpoint], actor: Actor, reason: str = "", batch: UUID | None = None
+) -> TransitionResult:
     """Every endpoint not yet terminated becomes Terminated. Data sessions of
     Active ones end; automatic addresses are released, static ones stay
     reserved until the purge deletes the endpoint (or support reinstates it)."""
@@ -392,10 +406,13 @@ def terminate(*, endpoints: QuerySet[Endpoint], actor: Actor, reason: str = "") 
         statement=statement,
         group=None,
         now=now,
+        batch=batch,
     )
 
 
-def reinstate(*, endpoints: QuerySet[Endpoint], actor: Actor, reason: str = "") -> TransitionResult:
+def reinstate(
+    *, endpoints: QuerySet[Endpoint], actor: Actor, reason: str = "", batch: UUID | None = None
+) -> TransitionResult:
     """Support's undo of a termination, within 90 days of it: the endpoint is
     Pending again, out of all its groups, its static addresses kept."""
     now = timezone.now()
@@ -424,4 +441,5 @@ def reinstate(*, endpoints: QuerySet[Endpoint], actor: Actor, reason: str = "") 
         statement=statement,
         group=None,
         now=now,
+        batch=batch,
     )

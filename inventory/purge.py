@@ -11,6 +11,10 @@ batch, so that it never holds locks on a large part of the table, and it can be
 interrupted and rerun at any time: each batch re-selects what is still expired.
 Children are deleted with one set-based statement per table (Django's cascade
 would load every row into Python first).
+
+Network events and session teardowns are kept 30 days and purged the same way,
+in short batches (``purge_network_events``). The commands of the same names and
+the worker's daily tasks (jobs/tasks.py) call these functions.
 """
 
 from __future__ import annotations
@@ -23,11 +27,14 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from inventory.models import Endpoint, State
+from inventory.models import Endpoint, NetworkEvent, SessionTeardown, State
 from portal.models import Account
 
 RETENTION = timedelta(days=90)
 BATCH = 5_000
+#: Network events (and session teardowns) are kept this many days.
+EVENT_RETENTION_DAYS = 30
+EVENT_BATCH = 10_000
 
 #: Rows that belong to an endpoint and go with it, in deletion order.
 _CHILDREN = (
@@ -113,3 +120,45 @@ def purge_terminated(
         if len(batch) < batch_size:
             break
     return result
+
+
+# -- network events ---------------------------------------------------------------------
+
+
+def purge_before(*, table: str, column: str, cutoff, batch_size: int = EVENT_BATCH) -> int:
+    """Delete rows of ``table`` whose ``column`` is before ``cutoff``, batch by
+    batch, each its own short transaction, so that a purge of millions of rows
+    never holds long locks nor one huge transaction beside the live API."""
+    deleted = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                DELETE FROM {table}
+                 WHERE id IN (SELECT id FROM {table} WHERE {column} < %(cutoff)s
+                              LIMIT %(batch)s)
+                """,
+                {"cutoff": cutoff, "batch": batch_size},
+            )
+            count = cursor.rowcount
+        deleted += count
+        if count < batch_size:
+            return deleted
+
+
+#: What the network-event purge deletes: (label, model, time column).
+EVENT_TABLES = (
+    ("network events", NetworkEvent, "received_at"),
+    ("session teardowns", SessionTeardown, "at"),
+)
+
+
+def purge_network_events(*, cutoff: datetime, batch_size: int = EVENT_BATCH) -> dict[str, int]:
+    """Delete network events received, and session teardowns made, before
+    ``cutoff`` (the core has read those long before); counts by label."""
+    return {
+        label: purge_before(
+            table=model._meta.db_table, column=column, cutoff=cutoff, batch_size=batch_size
+        )
+        for label, model, column in EVENT_TABLES
+    }

@@ -240,46 +240,76 @@ def copy_rows(cursor, sql: str, rows: Iterable[tuple]) -> None:
             copy.write_row(row)
 
 
+def write_rows(
+    cursor, rows: list[SimRow], *, account: Account, actor: Actor, batch: uuid.UUID, now
+) -> int:
+    """COPY ``rows`` in as Pending endpoints with their IMSIs and a "created"
+    History row each, in the caller's transaction; return the IMSIs written.
+    A background import job calls this once per chunk."""
+    first_id = reserve_endpoint_ids(cursor, len(rows))
+    numbered = list(enumerate(rows, start=first_id))
+    copy_rows(
+        cursor,
+        "COPY inventory_endpoint (id, account_id, iccid, name, reference, tags, state,"
+        " imei_lock_enabled, imei, state_changed_at, created_at) FROM STDIN",
+        (
+            (pk, account.pk, row.iccid, row.name, row.reference, row.tags)
+            + (State.PENDING.value, False, "", now, now)
+            for pk, row in numbered
+        ),
+    )
+    imsis = [(account.pk, pk, imsi) for pk, row in numbered for imsi in row.imsis]
+    copy_rows(cursor, "COPY inventory_imsi (account_id, endpoint_id, imsi) FROM STDIN", imsis)
+    copy_rows(
+        cursor,
+        "COPY inventory_history (account_id, endpoint_id, at, actor_kind, actor_id,"
+        " actor_label, action, from_state, to_state, changes, reason, batch)"
+        " FROM STDIN",
+        (
+            (account.pk, pk, now, actor.kind, actor.user_id, actor.label, "created", "")
+            + (State.PENDING.value, json.dumps({"imsis": row.imsis}), "import", batch)
+            for pk, row in numbered
+        ),
+    )
+    return len(imsis)
+
+
 def _write(
     rows: list[SimRow], *, account: Account, actor: Actor, progress: Progress | None
 ) -> tuple[int, uuid.UUID]:
     now = timezone.now()
     batch = uuid.uuid4()
-    actor_id = actor.user_id
     imsi_count = 0
     with connection.cursor() as cursor:
-        first_id = reserve_endpoint_ids(cursor, len(rows))
         for start in range(0, len(rows), WRITE_CHUNK):
-            chunk = list(enumerate(rows[start : start + WRITE_CHUNK], start=first_id + start))
-            copy_rows(
-                cursor,
-                "COPY inventory_endpoint (id, account_id, iccid, name, reference, tags, state,"
-                " imei_lock_enabled, imei, state_changed_at, created_at) FROM STDIN",
-                (
-                    (pk, account.pk, row.iccid, row.name, row.reference, row.tags)
-                    + (State.PENDING.value, False, "", now, now)
-                    for pk, row in chunk
-                ),
-            )
-            imsis = [(account.pk, pk, imsi) for pk, row in chunk for imsi in row.imsis]
-            copy_rows(
-                cursor, "COPY inventory_imsi (account_id, endpoint_id, imsi) FROM STDIN", imsis
-            )
-            imsi_count += len(imsis)
-            copy_rows(
-                cursor,
-                "COPY inventory_history (account_id, endpoint_id, at, actor_kind, actor_id,"
-                " actor_label, action, from_state, to_state, changes, reason, batch)"
-                " FROM STDIN",
-                (
-                    (account.pk, pk, now, actor.kind, actor_id, actor.label, "created", "")
-                    + (State.PENDING.value, json.dumps({"imsis": row.imsis}), "import", batch)
-                    for pk, row in chunk
-                ),
+            chunk = rows[start : start + WRITE_CHUNK]
+            imsi_count += write_rows(
+                cursor, chunk, account=account, actor=actor, batch=batch, now=now
             )
             if progress:
                 progress("written", start + len(chunk), len(rows))
     return imsi_count, batch
+
+
+def validate(
+    file: IO[str] | IO[bytes], *, waive_check_digit: bool = False, progress: Progress | None = None
+) -> list[SimRow]:
+    """Every line of the file, checked in itself, against the rest of the file
+    and against the database; raise ``ImportRejected`` with every bad line."""
+    rows, errors = parse(file, waive_check_digit=waive_check_digit)
+    if progress:
+        progress("validated", len(rows) + len(errors), len(rows) + len(errors))
+    if rows:
+        errors.extend(find_conflicts(rows))
+        if progress:
+            progress("checked against the database", len(rows), len(rows))
+    if errors:
+        raise ImportRejected(sorted(errors, key=lambda error: error.line))
+    return rows
+
+
+#: Why a write can fail after a clean validation.
+ADDED_MEANWHILE = "an ICCID or IMSI was added meanwhile by someone else"
 
 
 def import_sims(
@@ -293,21 +323,11 @@ def import_sims(
     """Validate the whole file, then write it in one transaction, or raise
     ``ImportRejected`` with every bad line (nothing written)."""
     started = time.monotonic()
-    rows, errors = parse(file, waive_check_digit=waive_check_digit)
-    if progress:
-        progress("validated", len(rows) + len(errors), len(rows) + len(errors))
-    if rows:
-        errors.extend(find_conflicts(rows))
-        if progress:
-            progress("checked against the database", len(rows), len(rows))
-    if errors:
-        raise ImportRejected(sorted(errors, key=lambda error: error.line))
+    rows = validate(file, waive_check_digit=waive_check_digit, progress=progress)
     try:
         with transaction.atomic():
             imsi_count, batch = _write(rows, account=account, actor=actor, progress=progress)
     except IntegrityError as exc:
         # Another import or allocation took one of these identifiers after the check.
-        raise ImportRejected(
-            [LineError(0, f"an ICCID or IMSI was added meanwhile by someone else ({exc})")]
-        ) from exc
+        raise ImportRejected([LineError(0, f"{ADDED_MEANWHILE} ({exc})")]) from exc
     return ImportResult(len(rows), imsi_count, batch, time.monotonic() - started)

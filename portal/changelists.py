@@ -31,8 +31,9 @@ class NulRefusingChangeList(ChangeList):
 
 class RefusesNul:
     """A ModelAdmin whose filters refuse a NUL, whose search finds nothing for
-    one, and whose object views take an empty ``_to_field`` for the primary key. The changelist's search box refuses a NUL itself; the autocomplete
-    of a foreign key does not."""
+    one, and whose object views take an empty ``_to_field`` for the primary key.
+    The changelist's search box refuses a NUL itself; the autocomplete of a
+    foreign key does not."""
 
     def get_changelist(self, request, **kwargs):
         return NulRefusingChangeList

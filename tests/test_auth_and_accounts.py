@@ -8,6 +8,7 @@ from django.contrib.auth import SESSION_KEY as USER_SESSION_KEY
 from django.urls import reverse
 
 from inventory.models import State
+from jobs.models import Action, Job
 from portal.models import Role
 from portal.tenancy import SESSION_KEY as ACCOUNT_SESSION_KEY
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory, UserFactory
@@ -33,6 +34,9 @@ ROUTES = [
     ("post", "inventory:endpoint_terminate"),
     ("get", "inventory:group_list"),
     ("get", "inventory:event_list"),
+    ("get", "jobs:job_list"),
+    ("get", "jobs:job_detail"),
+    ("post", "jobs:job_cancel"),
 ]
 _BY_ICCID = {
     "inventory:endpoint_detail",
@@ -44,7 +48,19 @@ _BY_ICCID = {
 }
 
 
+_BY_JOB = {"jobs:job_detail", "jobs:job_cancel"}
+
+
+def job_of(account_id: int) -> Job:
+    """A job of the account (queued, no targets), made when first asked for."""
+    job = Job.objects.filter(account_id=account_id).order_by("pk").first()
+    return job or Job.objects.create(account_id=account_id, action=Action.SUSPEND)
+
+
 def route_url(name: str, endpoint) -> str:
+    """The URL of route ``name`` for ``endpoint`` (or a job of its account)."""
+    if name in _BY_JOB:
+        return reverse(name, args=[job_of(endpoint.account_id).pk])
     return reverse(name, args=[endpoint.iccid]) if name in _BY_ICCID else reverse(name)
 
 

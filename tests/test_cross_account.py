@@ -30,6 +30,7 @@ from inventory.models import (
     SessionTeardown,
     State,
 )
+from jobs.models import Action, Job, JobState
 from portal.models import Role
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory
 from tests.test_auth_and_accounts import ROUTES, route_url
@@ -38,6 +39,8 @@ SECRET_NAME = "northwind-secret-truck"
 SECRET_TAG = "nw-secret-tag"
 SECRET_GROUP = "northwind-secret-group"
 SECRET_IMSI = "310150000777777"
+SECRET_JOB_REASON = "northwind-secret-recall"
+SECRET_JOB_USER = "nw-secret-operator"
 
 
 @dataclass
@@ -47,6 +50,8 @@ class World:
     group: object  # our group
     theirs: Endpoint  # active, in the other account
     their_group: object
+    our_job: Job
+    their_job: Job
     markers: list[str] = field(default_factory=list)  # never to be shown to us
 
 
@@ -86,6 +91,15 @@ def world(account, other_account, group):
         at=timezone.now(),
         status=EventStatus.ACCEPTED,
     )
+    their_job = Job.objects.create(
+        account=other_account,
+        action=Action.SUSPEND,
+        state=JobState.RUNNING,
+        total=1,
+        reason=SECRET_JOB_REASON,
+        created_by_label=SECRET_JOB_USER,
+    )
+    their_job.targets.create(position=0, endpoint_id=theirs.pk)
     ours = EndpointFactory(account=account, name="vantiq-car")
     ours_active = EndpointFactory(
         account=account, state=State.ACTIVE, primary_group=group, name="vantiq-active"
@@ -96,7 +110,18 @@ def world(account, other_account, group):
         group=group,
         theirs=theirs,
         their_group=their_group,
-        markers=[theirs.iccid, SECRET_NAME, SECRET_TAG, SECRET_GROUP, SECRET_IMSI, "NW-REF-123"],
+        our_job=Job.objects.create(account=account, action=Action.SUSPEND, created_by_label="adm"),
+        their_job=their_job,
+        markers=[
+            theirs.iccid,
+            SECRET_NAME,
+            SECRET_TAG,
+            SECRET_GROUP,
+            SECRET_IMSI,
+            "NW-REF-123",
+            SECRET_JOB_REASON,
+            SECRET_JOB_USER,
+        ],
     )
 
 
@@ -112,6 +137,7 @@ def db_state() -> tuple:
         sorted(IPAllocation.objects.values_list("endpoint_id", "group_id", "address", "kind")),
         sorted(SecondaryMembership.objects.values_list("endpoint_id", "group_id")),
         SessionTeardown.objects.count(),
+        sorted(Job.objects.values_list("pk", "state", "cancel_requested", "position")),
     )
 
 
@@ -201,6 +227,15 @@ CASES = [
      lambda w: {"group": w.their_group.pk}, "empty"),
     ("events ?endpoint=their iccid", "get", lambda w: reverse("inventory:event_list"),
      lambda w: {"endpoint": w.theirs.iccid}, "empty"),
+    ("jobs list", "get", lambda w: reverse("jobs:job_list"), lambda w: {}, "empty"),
+    ("jobs list ?state=running (theirs is)", "get", lambda w: reverse("jobs:job_list"),
+     lambda w: {"state": "running"}, "empty"),
+    ("job detail of theirs", "get", lambda w: reverse("jobs:job_detail", args=[w.their_job.pk]),
+     lambda w: {}, "404"),
+    ("job detail of theirs, its endpoints page", "get",
+     lambda w: reverse("jobs:job_detail", args=[w.their_job.pk]), lambda w: {"after": "0"}, "404"),
+    ("job cancel of theirs", "post", lambda w: reverse("jobs:job_cancel", args=[w.their_job.pk]),
+     lambda w: {}, "404"),
 ]  # fmt: skip
 
 
@@ -249,8 +284,11 @@ def test_every_route_is_in_the_matrix():
     """A new portal URL must join the matrix above (and the route list)."""
     covered = {name for _, name in ROUTES}
     from inventory import urls
+    from jobs import urls as job_urls
 
-    assert covered == {f"inventory:{pattern.name}" for pattern in urls.urlpatterns}
+    assert covered == {f"inventory:{pattern.name}" for pattern in urls.urlpatterns} | {
+        f"jobs:{pattern.name}" for pattern in job_urls.urlpatterns
+    }
 
 
 # --- roles and CSRF on every POST ----------------------------------------------------

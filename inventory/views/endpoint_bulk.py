@@ -2,8 +2,9 @@
 
 The list posts its selection here; the answer is a confirmation page (how many
 will change, a sample, what will be skipped and why). Only the confirmation's own
-POST (``confirm=1``) acts, through the lifecycle rules, in one transaction, and
-redirects back to the list with the counts (post/redirect/get). Single suspend and
+POST (``confirm=1``) acts, as a job (``jobs.services.start``): up to 1,000
+endpoints in the request, back to the list with the counts (post/redirect/get);
+more on the queue, and the user lands on the job's page. Single suspend and
 terminate on the detail page use the same confirmation (``confirm_action``).
 
 The confirming POST acts only on what the page showed: its signed
@@ -19,7 +20,6 @@ from functools import wraps
 
 from django.contrib import messages
 from django.core.exceptions import TooManyFieldsSent
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
@@ -27,6 +27,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
+import jobs.services
 from inventory import lifecycle
 from inventory.forms_bulk import (
     MAX_REASON,
@@ -38,9 +39,9 @@ from inventory.forms_bulk import (
     SelectionError,
     parse_selection,
 )
-from inventory.history import Actor
 from inventory.models import Endpoint, Group
 from inventory.views.endpoint_list import account_groups, clean_view_query
+from jobs.models import Job
 from portal import access_log
 from portal.models import Account
 from portal.request_id import current_request_id
@@ -49,11 +50,6 @@ from portal.tenancy import member_required
 audit = logging.getLogger("inventory.audit")
 SAMPLE_SIZE = 10
 
-_ACT = {
-    lifecycle.ASSIGN: lifecycle.assign_to_group,
-    lifecycle.SUSPEND: lifecycle.suspend,
-    lifecycle.TERMINATE: lifecycle.terminate,
-}
 _TITLES = {
     lifecycle.ASSIGN: "Assign to group",
     lifecycle.SUSPEND: "Suspend",
@@ -157,16 +153,22 @@ def _act(
     endpoints: QuerySet[Endpoint],
     group: Group | None,
     form: ConfirmForm,
-) -> lifecycle.TransitionResult:
-    """Run the confirmed action in one transaction and log who did what."""
-    kwargs = {"group": group} if group is not None else {}
-    with transaction.atomic():
-        result = _ACT[action](
-            endpoints=endpoints,
-            actor=Actor.for_user(request.user),
-            reason=form.cleaned_data["reason"],
-            **kwargs,
-        )
+) -> Job:
+    """Start the confirmed action as a job and log who did what. Up to
+    ``jobs.services.INLINE_LIMIT`` endpoints the job has run when this returns;
+    more are queued for a worker."""
+    job = jobs.services.start(
+        account=request.account,
+        user=request.user,
+        action=action,
+        endpoints=endpoints,
+        group=group,
+        reason=form.cleaned_data["reason"],
+    )
+    if not job.finished:
+        access_log.annotate(request, action=action, job=job.pk)
+        return job
+    result = job.result()
     audit.info(
         "bulk action=%s user=%s account=%s changed=%d skipped=%s group=%s request_id=%s",
         action,
@@ -190,8 +192,9 @@ def _act(
         changed=result.changed,
         skipped=sum(result.skipped.values()),
         batch=result.batch,
+        job=job.pk,
     )
-    return result
+    return job
 
 
 def confirm_action(
@@ -241,8 +244,11 @@ def confirm_action(
         initial={"reason": request.POST.get("reason", "")[:MAX_REASON]},
     )
     if confirming and not refusal and preview.will_change and form.is_valid():
-        result = _act(request, action=action, endpoints=endpoints, group=group, form=form)
-        messages.success(request, result.summary())
+        job = _act(request, action=action, endpoints=endpoints, group=group, form=form)
+        if not job.finished:
+            messages.info(request, f"Job #{job.pk} queued: {job.total:,} endpoints.")
+            return redirect(job)
+        messages.success(request, job.result().summary())
         return redirect(done_url)
     sample = list(endpoints.order_by("iccid").only("iccid", "state")[:SAMPLE_SIZE])
     if not sample and selection.select_all:

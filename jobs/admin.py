@@ -1,0 +1,59 @@
+"""Jobs in the Django admin: support follows an import (or any job) here, with
+its progress; the page reloads itself every two seconds until the job ends.
+Jobs are records of what was done: read-only, never added or deleted here."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from jobs.models import Job
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ["id", "account", "action", "state", "progress", "changed", "created_by_label"]
+    list_filter = ["state", "action"]
+    list_select_related = ["account"]
+    search_fields = ["=id", "created_by_label"]
+    ordering = ["-id"]
+    fields = [
+        "account",
+        "action",
+        "group",
+        "state",
+        "progress",
+        "changed",
+        "skipped",
+        "error",
+        "created_by_label",
+        "reason",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "attempts",
+        "longest_chunk_ms",
+        "batch",
+        "queue_job_id",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Progress")
+    def progress(self, job: Job):
+        return format_html(
+            '<progress max="{}" value="{}"></progress> {} of {} ({} %)',
+            job.total or 1,
+            job.position if job.total else 1,
+            f"{job.position:,}",
+            f"{job.total:,}",
+            job.percent,
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,151 @@
+"""Starting and cancelling jobs: the one code path of every bulk action.
+
+``start`` freezes the confirmed selection into the job in one statement and
+then either runs it inline through ``jobs.runner`` (at most ``INLINE_LIMIT``
+endpoints: the user sees the result as before, in the same request) or queues
+it for a worker and returns the queued job (the user lands on its page). Both
+ways the same runner does the same chunks, so History and counts are the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import QuerySet
+
+from inventory.models import Endpoint, Group
+from inventory.sim_import import SimRow, copy_rows
+from jobs import runner
+from jobs.models import Action, ImportRow, Job, JobState, JobTarget
+from portal.models import Account
+
+logger = logging.getLogger("jobs")
+
+#: Up to this many endpoints a bulk action runs inline, in the request.
+INLINE_LIMIT = 1_000
+
+_LIFECYCLE_ACTIONS = (Action.SUSPEND, Action.TERMINATE, Action.ASSIGN)
+
+
+def _freeze(job: Job, endpoints: QuerySet[Endpoint]) -> int:
+    """Write the ids of ``endpoints`` (only the job's account's) as the job's
+    targets, numbered in id order, with one INSERT … SELECT; return how many."""
+    selection = (
+        Endpoint.objects.filter(account=job.account, pk__in=endpoints.values("pk"))
+        .order_by()
+        .values("id")
+    )
+    ids_sql, ids_params = selection.query.sql_with_params()
+    with connection.cursor() as cursor:
+        # Positional parameters: the selection's SQL comes compiled by Django.
+        cursor.execute(
+            f"INSERT INTO {JobTarget._meta.db_table} (job_id, position, endpoint_id) "
+            "SELECT %s, row_number() OVER (ORDER BY s.id) - 1, s.id "
+            f"FROM ({ids_sql}) s",
+            [job.pk, *ids_params],
+        )
+        return cursor.rowcount
+
+
+def _enqueue_or_run(job: Job) -> Job:
+    """Inline for a small job, else on the queue (``job`` was just committed)."""
+    if job.total <= INLINE_LIMIT:
+        try:
+            return runner.run(job.pk)
+        except Exception as exc:
+            runner.fail(job.pk, f"{type(exc).__name__}: {exc}")
+            raise
+    return job
+
+
+def _create(*, total_of: Callable[[Job], int], **fields) -> Job:
+    """Create the job, let ``total_of(job)`` stage its targets, and queue it if
+    it is too big to run inline: all in one transaction, so a queued job always
+    has its targets and a job with targets is always queued or run."""
+    from jobs.tasks import run_job
+
+    with transaction.atomic():
+        job = Job.objects.create(**fields)
+        job.total = total_of(job)
+        if job.total > INLINE_LIMIT:
+            job.queue_job_id = run_job.defer(job_id=job.pk)
+        job.save(update_fields=["total", "queue_job_id"])
+    logger.info(
+        "job %s created: %s of %s by %s (%s)",
+        job.pk,
+        job.action,
+        job.total,
+        job.created_by_label,
+        "queued" if job.queue_job_id else "inline",
+    )
+    return _enqueue_or_run(job)
+
+
+def start(
+    *,
+    account: Account,
+    user: AbstractBaseUser,
+    action: str,
+    endpoints: QuerySet[Endpoint],
+    group: Group | None = None,
+    reason: str = "",
+) -> Job:
+    """Act on the confirmed ``endpoints`` of ``account`` as ``user``: a
+    finished job when it ran inline, a queued one otherwise. The job is bound to
+    this account, user, action and selection: nothing is re-evaluated later."""
+    if action not in _LIFECYCLE_ACTIONS:
+        raise ValueError(f"Unknown bulk action {action!r}.")
+    if action == Action.ASSIGN and (group is None or group.account_id != account.pk):
+        raise ValueError("Assigning endpoints needs a group of the same account.")
+    return _create(
+        total_of=lambda job: _freeze(job, endpoints),
+        account=account,
+        created_by=user,
+        created_by_label=user.get_username(),
+        action=action,
+        group=group if action == Action.ASSIGN else None,
+        reason=reason,
+    )
+
+
+def _stage(job: Job, rows: list[SimRow]) -> int:
+    with connection.cursor() as cursor:
+        copy_rows(
+            cursor,
+            f"COPY {ImportRow._meta.db_table} (job_id, position, line, iccid, imsis, name,"
+            " reference, tags) FROM STDIN",
+            (
+                (job.pk, n, row.line, row.iccid, row.imsis, row.name, row.reference, row.tags)
+                for n, row in enumerate(rows)
+            ),
+        )
+    return len(rows)
+
+
+def start_import(*, account: Account, user: AbstractBaseUser, rows: list[SimRow]) -> Job:
+    """Write validated SIM ``rows`` (``sim_import.validate``) into ``account``
+    as a job of support ``user``: inline up to ``INLINE_LIMIT`` lines, else queued."""
+    return _create(
+        total_of=lambda job: _stage(job, rows),
+        account=account,
+        created_by=user,
+        created_by_label=user.get_username(),
+        action=Action.IMPORT,
+        reason="import",
+    )
+
+
+def cancel(*, job: Job) -> Job:
+    """Stop the job: a queued one at once (nothing was done), a running one
+    after the chunk it is in (``jobs.runner`` checks before each chunk)."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.cancellable:
+            job.cancel_requested = True
+            if job.state == JobState.QUEUED:
+                runner.finish(job, JobState.CANCELLED)
+            job.save(update_fields=["cancel_requested", "state", "finished_at"])
+    return job

@@ -1,0 +1,55 @@
+"""``manage.py devserver`` (``make run``): the web server and the worker in one
+command, both outputs visible, one signal stops both."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from bench.server import free_port
+from tests.jobs.test_worker import BASE_DIR, test_database_url
+
+
+@pytest.mark.django_db(transaction=True)
+def test_devserver_runs_web_and_worker_and_ctrl_c_stops_both(tmp_path):
+    port = free_port()
+    log = tmp_path / "devserver.log"
+    env = {**os.environ, "DATABASE_URL": test_database_url(), "DEBUG": "1"}
+    with open(log, "wb") as out:
+        supervisor = subprocess.Popen(
+            [sys.executable, "manage.py", "devserver", f"127.0.0.1:{port}"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            answered = False
+            while time.monotonic() < deadline and not answered:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                        answered = True
+                except OSError:
+                    time.sleep(0.3)
+            while time.monotonic() < deadline and "Starting worker" not in log.read_text():
+                time.sleep(0.3)
+            output = log.read_text()
+            assert answered, output
+            assert "worker | " in output and "Starting worker" in output, output
+            assert "   web | " in output, output
+
+            supervisor.send_signal(signal.SIGINT)  # what Ctrl-C sends
+            assert supervisor.wait(timeout=30) == 0
+        finally:
+            if supervisor.poll() is None:
+                supervisor.kill()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+    assert "Stopped worker" in log.read_text()

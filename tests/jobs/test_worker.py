@@ -1,0 +1,137 @@
+"""A real worker (``manage.py procrastinate worker`` in its own process, against
+the test database) killed with SIGKILL in the middle of a job: a second worker
+notices the first one's heartbeat has stopped, retries the job, and the job
+ends with exact counts, as if nothing had happened."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import pytest
+from django.db import connection
+
+from inventory.models import Endpoint, History, State
+from jobs import services
+from jobs.models import Action, Job, JobState
+from tests.jobs.conftest import make_endpoints
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+ENDPOINTS = 10_000  # 100 chunks of 100 (tests/jobs/worker_settings.py)
+
+
+def test_database_url() -> str:
+    """The test database as a DATABASE_URL, for a process of its own (the
+    embedded server's socket directory travels as ``?host=``, as it came)."""
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    host = quote(db["HOST"] or "", safe="")
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    options = {key: db["OPTIONS"][key] for key in ("host", "port") if key in db["OPTIONS"]}
+    query = f"?{urlencode(options)}" if options else ""
+    return f"postgresql://{credentials}@{host}{port}/{quote(db['NAME'], safe='')}{query}"
+
+
+test_database_url.__test__ = False  # a helper, not a test
+
+
+class Worker:
+    def __init__(self, log: Path):
+        env = {
+            **os.environ,
+            "DATABASE_URL": test_database_url(),
+            "DJANGO_SETTINGS_MODULE": "tests.jobs.worker_settings",
+        }
+        self.log = log
+        self._out = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "procrastinate", "worker"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._out.close()
+
+
+def wait_for(condition, *, timeout: float, what: str, log: Path):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.005)
+    pytest.fail(f"{what} within {timeout:.0f} s; worker log:\n{log.read_text()[-3000:]}")
+
+
+def job_row(job_id: int) -> Job:
+    return Job.objects.get(pk=job_id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_job_loses_nothing(account, group, operator, tmp_path):
+    endpoints = make_endpoints(account=account, group=group, count=ENDPOINTS, state_sql="'active'")
+    job = services.start(account=account, user=operator, action=Action.SUSPEND, endpoints=endpoints)
+    assert job.state == JobState.QUEUED
+    log = tmp_path / "worker.log"
+
+    first = Worker(log)
+    try:
+        wait_for(
+            lambda: job_row(job.pk).position >= 500,
+            timeout=60,
+            what="the first worker did not get 500 endpoints in",
+            log=log,
+        )
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(timeout=10)
+    finally:
+        first.stop()
+
+    killed = job_row(job.pk)
+    assert killed.state == JobState.RUNNING
+    assert 500 <= killed.position < ENDPOINTS, "the job ended before the kill"
+    assert killed.position % 100 == 0
+    assert History.objects.filter(batch=job.batch).count() == killed.changed == killed.position
+    assert Endpoint.objects.filter(state=State.SUSPENDED).count() == killed.changed
+
+    second = Worker(log)
+    try:
+        done = wait_for(
+            lambda: (j := job_row(job.pk)).finished and j,
+            timeout=90,
+            what="the second worker did not finish the job",
+            log=log,
+        )
+    finally:
+        second.stop()
+
+    assert done.state == JobState.SUCCEEDED, done.error
+    assert (done.total, done.position, done.changed, done.skipped) == (
+        ENDPOINTS,
+        ENDPOINTS,
+        ENDPOINTS,
+        {},
+    )
+    assert done.attempts == 2
+    history = History.objects.filter(batch=job.batch)
+    assert history.count() == ENDPOINTS
+    assert history.values("endpoint_id").distinct().count() == ENDPOINTS
+    assert Endpoint.objects.filter(state=State.SUSPENDED).count() == ENDPOINTS
+    assert "its worker stopped sending heartbeats" in log.read_text()
