@@ -8,10 +8,11 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from jobs.models import Job
+from portal.changelists import RefusesNul
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(RefusesNul, admin.ModelAdmin):
     list_display = ["id", "account", "action", "state", "progress", "changed", "created_by_label"]
     list_filter = ["state", "action"]
     list_select_related = ["account"]

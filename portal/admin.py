@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.models import Group
 
 from portal.changelists import RefusesNul
 from portal.forms import AdminSignInForm
@@ -65,5 +63,8 @@ def _refusing_nul(model) -> None:
     admin.site.register(model, type(library_admin.__name__, (RefusesNul, library_admin), {}))
 
 
-for _model in (Group, AccessAttempt, AccessLog, AccessFailureLog):
-    _refusing_nul(_model)
+# Every library admin registered so far (Django's, django-axes', Procrastinate's:
+# their apps come before ours in INSTALLED_APPS); ours put RefusesNul first themselves.
+for _model, _model_admin in list(admin.site._registry.items()):
+    if not isinstance(_model_admin, RefusesNul):
+        _refusing_nul(_model)

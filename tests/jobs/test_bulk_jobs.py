@@ -11,6 +11,7 @@ from django.urls import reverse
 from inventory.models import Endpoint, History, State
 from jobs import services
 from jobs.models import Job, JobState
+from tests.confirming import confirm, hidden_fields
 from tests.jobs.conftest import make_endpoints
 
 SUSPEND = reverse("inventory:endpoint_bulk_suspend")
@@ -24,9 +25,8 @@ def test_a_small_confirmed_suspend_runs_inline_and_says_so_on_the_list(
     make_endpoints(account=account, group=group, count=12, first=100_002)
     client.force_login(operator)
 
-    response = client.post(
-        SUSPEND, {"select_all": "1", "filter": "", "confirm": "1", "reason": "recall"}, follow=True
-    )
+    page = client.post(SUSPEND, {"select_all": "1", "filter": ""})
+    response = client.post(SUSPEND, {**hidden_fields(page), "reason": "recall"}, follow=True)
 
     assert response.redirect_chain[0][0] == LIST
     shown = response.content.decode()
@@ -51,11 +51,11 @@ def test_a_large_confirmed_assign_is_queued_and_lands_on_the_job_page(
     )
     client.force_login(operator)
 
-    response = client.post(
+    response = confirm(
+        client,
         ASSIGN,
-        {"select_all": "1", "filter": urlencode({"state": "pending"}), "group": target.pk,
-         "confirm": "1"},
-    )  # fmt: skip
+        {"select_all": "1", "filter": urlencode({"state": "pending"}), "group": target.pk},
+    )
 
     job = Job.objects.get()
     assert response.status_code == 302
