@@ -3,6 +3,8 @@ worker run in this process until the queue is empty."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from procrastinate.contrib.django import app
 
@@ -27,11 +29,24 @@ def make_endpoints(
 
 def run_queue() -> None:
     """Run the queued jobs with a real Procrastinate worker in this process (its
-    own connections: the test must commit its data, ``transaction=True``)."""
+    own connections: the test must commit its data, ``transaction=True``). In a
+    thread of its own: the browser tests leave an event loop in this one."""
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            app.run_worker(
+                queues=["jobs"], wait=False, listen_notify=False, install_signal_handlers=False
+            )
+        except BaseException as exc:  # raised below, in the test's thread
+            errors.append(exc)
+
     with app.replace_connector(app.connector.get_worker_connector()):
-        app.run_worker(
-            queues=["jobs"], wait=False, listen_notify=False, install_signal_handlers=False
-        )
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join(timeout=300)
+    if errors:
+        raise errors[0]
 
 
 @pytest.fixture
