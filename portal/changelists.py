@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import FieldDoesNotExist
 
 
 class NulRefusingChangeList(ChangeList):
@@ -26,7 +27,26 @@ class NulRefusingChangeList(ChangeList):
                     request, "A filter value held a NUL character; showing the list unfiltered."
                 )
                 raise IncorrectLookupParameters(f"NUL in the filter {name!r}")
+            if not self._among_choices(name, values):
+                messages.error(request, "A filter value is not one of its choices; showing all.")
+                raise IncorrectLookupParameters(f"not a choice of {name!r}")
         return super().get_filters(request)
+
+    def _among_choices(self, name: str, values: list[str]) -> bool:
+        """Whether a filter on a field with choices names only those choices:
+        some columns behind choices are PostgreSQL enums (Procrastinate's job
+        status), which refuse any other text with an error, not an empty list."""
+        field_name, _, lookup = name.partition("__")
+        if lookup not in ("", "exact"):
+            return True
+        try:
+            field = self.model._meta.get_field(field_name)
+        except FieldDoesNotExist:
+            return True
+        if not getattr(field, "choices", None):
+            return True
+        allowed = {str(value) for value, _label in field.flatchoices}
+        return all(value in allowed for value in values)
 
 
 class RefusesNul:

@@ -315,3 +315,13 @@ def test_an_empty_to_field_on_an_object_view_means_the_primary_key(support, view
     assert response.status_code == 200
     assert "pgw-fuzz" in response.content.decode()
     assert NetworkToken.objects.filter(pk=token.pk).exists()
+
+
+def test_a_filter_value_outside_its_choices_is_refused_with_a_message(support):
+    url = reverse("admin:procrastinate_procrastinatejob_changelist")
+
+    response = support.get(url, {"status": "²9"}, follow=True)
+
+    assert response.status_code == 200
+    assert response.redirect_chain == [(f"{url}?e=1", 302)]
+    assert "A filter value is not one of its choices" in response.content.decode()
