@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench bench-smoke
+.PHONY: install run test lint check bench bench-smoke
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,15 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# What CI checks besides the tests: lint and formatting, migrations complete, and
+# the deploy check with production settings (a throw-away secret key).
+check: lint
+	$(PY) manage.py makemigrations --check --dry-run
+	env -u DEBUG SECRET_KEY="check-$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+		ALLOWED_HOSTS=portal.example.com \
+		DATABASE_URL=$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
+		$(PY) manage.py check --deploy --fail-level WARNING
 
 # The benchmark (docs/benchmark.md): 1,000,000 endpoints in database bench_1m on
 # DATABASE_URL's server (else 127.0.0.1:5432, else the embedded one), loaded once

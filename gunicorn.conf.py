@@ -7,7 +7,7 @@ option (``--bind``, ``--workers``) overrides the value here.
 
 import os
 
-wsgi_app = "portal.wsgi:application"
+wsgi_app = "config.wsgi:application"
 
 # Behind the TLS proxy on the same host; the proxy forwards to this address.
 bind = ["127.0.0.1:8000"]
@@ -26,7 +26,7 @@ timeout = 60
 graceful_timeout = 30
 
 # Each web worker's database connections stop any one statement after 50 s
-# (portal/settings.py reads DB_STATEMENT_TIMEOUT). Set here, so only web
+# (config/settings.py reads DB_STATEMENT_TIMEOUT). Set here, so only web
 # workers are bound, not migrations, cron purges or the benchmark loaders.
 os.environ.setdefault("DB_STATEMENT_TIMEOUT", f"{timeout - 10}s")
 

@@ -34,7 +34,7 @@ def server_url() -> str:
         return url
     if _service_answers():
         return LOCAL_SERVICE
-    from portal.embedded_db import embedded_database_url
+    from config.embedded_db import embedded_database_url
 
     data_dir = Path(os.environ.get("PORTAL_PGDATA", BASE_DIR / ".data" / "pg"))
     return embedded_database_url(data_dir)

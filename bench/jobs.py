@@ -31,7 +31,7 @@ from bench.picks import Picks
 from bench.server import Gunicorn
 from bench.snapshot import Snapshot
 from inventory import lifecycle
-from inventory.forms_bulk import TYPED_COUNT_ABOVE
+from inventory.forms.bulk import TYPED_COUNT_ABOVE
 from inventory.models import IN_SERVICE_STATES, Endpoint, Group
 from jobs.models import Job
 from jobs.services import INLINE_LIMIT
@@ -170,7 +170,7 @@ def measure_jobs(
     before (idle, ``seconds``) and during it."""
     from django.test import Client
 
-    from inventory.tokens import create_token
+    from inventory.network.tokens import create_token
     from portal.models import Member, Role
 
     operator = Client(raise_request_exception=False)

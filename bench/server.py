@@ -44,7 +44,7 @@ class Gunicorn:
         self.process = subprocess.Popen(
             [
                 str(gunicorn),
-                "portal.wsgi:application",
+                "config.wsgi:application",
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",

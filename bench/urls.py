@@ -6,7 +6,7 @@ from bench.stock_admin import stock_site
 
 urlpatterns = [
     path("stock-admin/", stock_site.urls),
-    path("", include("portal.urls")),
+    path("", include("config.urls")),
 ]
 
 handler400 = "portal.views.bad_request"

@@ -18,7 +18,7 @@ from django.utils import timezone
 from procrastinate import RetryStrategy, exceptions
 from procrastinate.contrib.django import app
 
-from inventory import purge
+from inventory import retention as purge
 from jobs import runner
 
 logger = logging.getLogger("jobs")

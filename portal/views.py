@@ -22,7 +22,7 @@ from portal.tenancy import switch_account
 
 logger = logging.getLogger("portal")
 
-#: Where portal/urls.py mounts every API.
+#: Where config/urls.py mounts every API.
 API_PREFIX = "/api/"
 _API_ERRORS = {
     400: "Bad request.",

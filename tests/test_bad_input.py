@@ -17,7 +17,7 @@ from django.test import Client, override_settings
 from django.urls import include, path, reverse
 
 from inventory.models import EventStatus, EventType, NetworkEvent, NetworkToken, State
-from inventory.tokens import create_token
+from inventory.network.tokens import create_token
 from tests.factories import EndpointFactory, UserFactory
 
 
@@ -25,7 +25,7 @@ def _api_boom(request):
     raise RuntimeError("the network API failed")
 
 
-urlpatterns = [path("api/v1/network/boom", _api_boom), path("", include("portal.urls"))]
+urlpatterns = [path("api/v1/network/boom", _api_boom), path("", include("config.urls"))]
 handler400 = "portal.views.bad_request"
 handler403 = "portal.views.permission_denied"
 handler404 = "portal.views.page_not_found"

@@ -33,7 +33,7 @@ from inventory.models import (
 from jobs.models import Action, Job, JobState
 from portal.models import Role
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory
-from tests.test_auth_and_accounts import ROUTES, route_url
+from tests.portal.test_auth_and_accounts import ROUTES, route_url
 
 SECRET_NAME = "northwind-secret-truck"
 SECRET_TAG = "nw-secret-tag"

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from inventory import lifecycle
-from inventory.forms_bulk import Selection
+from inventory.forms.bulk import Selection
 from inventory.models import Endpoint
 from inventory.views.endpoint_bulk import confirm_action, refuse_other_account
 from portal.tenancy import member_required

@@ -29,7 +29,7 @@ from django.views.decorators.http import require_POST
 
 import jobs.services
 from inventory import lifecycle
-from inventory.forms_bulk import (
+from inventory.forms.bulk import (
     MAX_REASON,
     TYPED_COUNT_ABOVE,
     Confirmation,

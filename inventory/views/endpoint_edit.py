@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 
 from inventory.editing import TERMINATED_MESSAGE, EditRefused, account_tags, apply_edit
-from inventory.forms import TAGS_DATALIST_ID, EndpointEditForm
+from inventory.forms.edit import TAGS_DATALIST_ID, EndpointEditForm
 from inventory.history import Actor
 from inventory.models import Group, State
 from inventory.views.endpoint_detail import (

@@ -19,7 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
-from inventory import csv_export, listing
+from inventory import export as csv_export
+from inventory import pagination as listing
 from inventory.filters import FILTER_PARAMS, EndpointFilterSet
 from inventory.models import Endpoint, Group, State
 from inventory.tables import OPTIONAL_COLUMNS, EndpointTable

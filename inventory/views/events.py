@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.utils.http import urlencode
 
 from inventory.models import EventStatus, EventType, NetworkEvent
-from inventory.network import Reason
+from inventory.network.batch import Reason
 from portal.params import ascii_int
 from portal.tenancy import member_required
 

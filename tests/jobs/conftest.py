@@ -9,7 +9,7 @@ import pytest
 from procrastinate.contrib.django import app
 
 from inventory.models import Endpoint
-from tests.test_bulk_volume import insert_endpoints
+from tests.inventory.test_bulk_volume import insert_endpoints
 
 #: A mix of every state, cycling by number, so a selection has changes and
 #: skips of every kind.

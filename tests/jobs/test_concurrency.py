@@ -15,8 +15,8 @@ from inventory.models import Endpoint, History
 from jobs import runner, services
 from jobs.models import Action, Job, JobState
 from tests.factories import GroupFactory
+from tests.inventory.test_lifecycle_concurrency import LEGAL
 from tests.jobs.conftest import make_endpoints
-from tests.test_lifecycle_concurrency import LEGAL
 
 ENDPOINTS = 1_200
 

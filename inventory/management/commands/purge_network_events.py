@@ -1,7 +1,7 @@
 """``manage.py purge_network_events [--days 30] [--dry-run]``, run daily by cron.
 
 Network events are kept 30 days. The old ones are deleted in batches of a few
-thousand rows, each its own short transaction (``inventory.purge``, which the
+thousand rows, each its own short transaction (``inventory.retention``, which the
 worker's daily task calls too). Session teardowns older than that are purged
 alike: the core has read them long before.
 """
@@ -13,7 +13,12 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from inventory.purge import EVENT_BATCH, EVENT_RETENTION_DAYS, EVENT_TABLES, purge_network_events
+from inventory.retention import (
+    EVENT_BATCH,
+    EVENT_RETENTION_DAYS,
+    EVENT_TABLES,
+    purge_network_events,
+)
 
 
 class Command(BaseCommand):

@@ -1,11 +1,11 @@
 """``manage.py purge_terminated [--dry-run]``: delete endpoints terminated more
-than 90 days ago (run daily from cron; see inventory/purge.py)."""
+than 90 days ago (run daily from cron; see inventory/retention.py)."""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.purge import BATCH, purge_terminated
+from inventory.retention import BATCH, purge_terminated
 
 
 class Command(BaseCommand):

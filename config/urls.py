@@ -1,0 +1,33 @@
+"""Root URLs: the portal's screens (inventory, jobs), the network API, Django admin,
+sign-in."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from portal import views
+from portal.forms import SignInForm
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="inventory:endpoint_list"), name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            authentication_form=SignInForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/switch/", views.switch_account_view, name="switch_account"),
+    path("healthz", views.healthz, name="healthz"),
+    path("inventory/jobs/", include("jobs.urls")),
+    path("inventory/", include("inventory.urls")),
+    path("api/v1/", include("inventory.network.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "portal.views.bad_request"
+handler403 = "portal.views.permission_denied"
+handler404 = "portal.views.page_not_found"
+handler500 = "portal.views.server_error"

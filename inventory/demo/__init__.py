@@ -1,0 +1,1 @@
+"""Demo data and a stand-in packet core, for newcomers and the benchmark."""

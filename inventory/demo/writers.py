@@ -1,0 +1,49 @@
+"""How the demo fleet reaches the database: COPY, a chunk at a time, with no
+index dropped, in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from inventory.demo.fleet import Rows
+from inventory.sim_import import copy_rows
+
+_COPY = {
+    "endpoints": (
+        "COPY inventory_endpoint (id, account_id, iccid, name, reference, tags, state,"
+        " primary_group_id, imei_lock_enabled, imei, last_activity, state_changed_at,"
+        " terminated_at, created_at) FROM STDIN"
+    ),
+    "imsis": "COPY inventory_imsi (account_id, endpoint_id, imsi) FROM STDIN",
+    "addresses": (
+        "COPY inventory_ipallocation (account_id, endpoint_id, group_id, vslice_id, address,"
+        " kind, created_at) FROM STDIN"
+    ),
+    "memberships": (
+        "COPY inventory_secondarymembership (account_id, endpoint_id, group_id) FROM STDIN"
+    ),
+    "history": (
+        "COPY inventory_history (account_id, endpoint_id, at, actor_kind, actor_id,"
+        " actor_label, action, from_state, to_state, changes, reason) FROM STDIN"
+    ),
+    "events": (
+        "COPY inventory_networkevent (event_id, account_id, endpoint_id, group_id, type, imsi,"
+        " imei, apn, at, received_at, status, reason, ip) FROM STDIN"
+    ),
+}
+#: The changes and reason of a history row that has none.
+_NO_DETAILS = ("{}", "")
+
+
+def _copy(cursor, table: str, rows: Iterator[tuple]) -> None:
+    copy_rows(cursor, _COPY[table], rows)
+
+
+def write_rows(cursor, rows: Rows, now: datetime) -> None:
+    _copy(cursor, "endpoints", iter(rows.endpoints))
+    _copy(cursor, "imsis", iter(rows.imsis))
+    _copy(cursor, "addresses", (row + (now,) for row in rows.addresses))
+    _copy(cursor, "memberships", iter(rows.memberships))
+    _copy(cursor, "history", (row if len(row) == 11 else row + _NO_DETAILS for row in rows.history))
+    _copy(cursor, "events", iter(rows.events))

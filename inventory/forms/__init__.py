@@ -1,0 +1,1 @@
+"""Forms of the operator screens: they parse and check input; rules live elsewhere."""
