@@ -13,6 +13,7 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.http import QueryDict
 
 from inventory import search
 from inventory.identifiers import clean_tags
@@ -20,6 +21,18 @@ from inventory.models import Endpoint, Group, State
 
 #: The URL parameters the filter reads; bulk actions and CSV export carry them on.
 FILTER_PARAMS = ("state", "group", "tag", "q")
+#: All the list's own URL parameters: the filter's, then how it is shown.
+VIEW_PARAMS = (*FILTER_PARAMS, "sort", "per_page", "columns")
+
+
+def clean_view_query(data: QueryDict) -> QueryDict:
+    """The list parameters of ``data`` only (no cursor, nothing unknown)."""
+    kept = QueryDict(mutable=True)
+    for key in VIEW_PARAMS:
+        values = [v for v in data.getlist(key) if v]
+        if values:
+            kept.setlist(key, values)
+    return kept
 
 
 class EndpointFilterForm(forms.Form):

@@ -13,7 +13,7 @@ from django.urls import reverse
 from inventory import lifecycle
 from inventory.forms.bulk import Selection
 from inventory.models import Endpoint
-from inventory.views.endpoint_bulk import confirm_action, refuse_other_account
+from inventory.views.confirm import confirm_action, refuse_other_account
 from portal.tenancy import member_required
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 
 from inventory.lifecycle import REINSTATE_WINDOW
 from inventory.models import (
@@ -23,8 +23,13 @@ from inventory.models import (
     Group,
     History,
     IPAllocation,
-    SecondaryMembership,
     State,
+)
+from inventory.selectors import (
+    allocations_by_group,
+    endpoint_for,
+    endpoint_with_groups,
+    member_groups,
 )
 from portal.tenancy import member_required
 
@@ -65,12 +70,6 @@ ACTION_LABELS = {
 }
 
 
-def endpoint_for(request, iccid: str, *, queryset=None) -> Endpoint:
-    """The endpoint with this ICCID in the current account, or 404."""
-    base = queryset if queryset is not None else Endpoint.objects.all()
-    return get_object_or_404(base.filter(account=request.account), iccid=iccid)
-
-
 @dataclass(frozen=True)
 class Actions:
     """Which actions the current member may take on this endpoint now."""
@@ -93,29 +92,6 @@ def actions_for(member, endpoint: Endpoint) -> Actions:
     )
 
 
-def secondary_memberships() -> Prefetch:
-    return Prefetch(
-        "secondarymembership_set",
-        queryset=SecondaryMembership.objects.select_related("group__vslice").order_by(
-            "group__name", "group_id"
-        ),
-        to_attr="secondaries",
-    )
-
-
-def endpoint_with_groups(request, iccid: str, *prefetch) -> Endpoint:
-    """``endpoint_for`` with the primary group's VSlice and the secondary
-    memberships loaded (plus any further ``prefetch``): what the tabs and the
-    edit page show of its groups, in a constant number of queries."""
-    return endpoint_for(
-        request,
-        iccid,
-        queryset=Endpoint.objects.select_related("primary_group__vslice").prefetch_related(
-            secondary_memberships(), *prefetch
-        ),
-    )
-
-
 def _base_context(request, endpoint: Endpoint, tab: str) -> dict:
     return {
         "endpoint": endpoint,
@@ -127,7 +103,7 @@ def _base_context(request, endpoint: Endpoint, tab: str) -> dict:
 @member_required()
 def overview(request, iccid: str):
     endpoint = endpoint_with_groups(
-        request, iccid, Prefetch("imsis", queryset=IMSI.objects.order_by("imsi"))
+        request.account, iccid, Prefetch("imsis", queryset=IMSI.objects.order_by("imsi"))
     )
     context = _base_context(request, endpoint, "overview")
     if endpoint.terminated_at:
@@ -146,22 +122,6 @@ class AddressRow:
         return bool(self.allocation) and self.allocation.kind == AllocationKind.STATIC
 
 
-def member_groups(endpoint: Endpoint) -> list[Group]:
-    """The endpoint's groups, primary first (expects ``endpoint_with_groups``)."""
-    primary = [endpoint.primary_group] if endpoint.primary_group else []
-    return primary + [membership.group for membership in endpoint.secondaries]
-
-
-def allocations_by_group(endpoint: Endpoint) -> dict[int, IPAllocation]:
-    """The endpoint's addresses by group id, in one query."""
-    return {
-        allocation.group_id: allocation
-        for allocation in IPAllocation.objects.filter(
-            endpoint=endpoint, account=endpoint.account_id
-        )
-    }
-
-
 def address_rows(endpoint: Endpoint) -> list[AddressRow]:
     """One row per group membership (primary first), with its address if any."""
     allocations = allocations_by_group(endpoint)
@@ -173,7 +133,7 @@ def address_rows(endpoint: Endpoint) -> list[AddressRow]:
 
 @member_required()
 def ip_addresses(request, iccid: str):
-    endpoint = endpoint_with_groups(request, iccid)
+    endpoint = endpoint_with_groups(request.account, iccid)
     context = _base_context(request, endpoint, "ips")
     context["rows"] = address_rows(endpoint)
     return render(request, "inventory/endpoint_ips.html", context)
@@ -236,7 +196,7 @@ def _line(label: str, value) -> ChangeLine:
 @member_required()
 def history(request, iccid: str):
     endpoint = endpoint_for(
-        request, iccid, queryset=Endpoint.objects.select_related("primary_group")
+        request.account, iccid, queryset=Endpoint.objects.select_related("primary_group")
     )
     rows = History.objects.filter(endpoint=endpoint, account=endpoint.account_id).order_by(
         "-at", "-id"

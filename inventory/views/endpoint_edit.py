@@ -15,7 +15,7 @@ from inventory.editing import TERMINATED_MESSAGE, EditRefused, account_tags, app
 from inventory.forms.edit import TAGS_DATALIST_ID, EndpointEditForm
 from inventory.history import Actor
 from inventory.models import Group, State
-from inventory.views.endpoint_detail import (
+from inventory.selectors import (
     allocations_by_group,
     endpoint_with_groups,
     member_groups,
@@ -25,7 +25,7 @@ from portal.tenancy import member_required
 
 @member_required("operate")
 def edit(request, iccid: str):
-    endpoint = endpoint_with_groups(request, iccid)
+    endpoint = endpoint_with_groups(request.account, iccid)
     context = {"endpoint": endpoint}
     if endpoint.state == State.TERMINATED:
         context["refused"] = TERMINATED_MESSAGE

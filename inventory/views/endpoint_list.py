@@ -21,13 +21,13 @@ from django.utils.cache import patch_vary_headers
 
 from inventory import export as csv_export
 from inventory import pagination as listing
-from inventory.filters import FILTER_PARAMS, EndpointFilterSet
+from inventory.filters import EndpointFilterSet, clean_view_query
 from inventory.models import Endpoint, Group, State
+from inventory.selectors import account_groups
 from inventory.tables import OPTIONAL_COLUMNS, EndpointTable
 from portal.tenancy import member_required
 
 #: Parameters that describe what is listed (carried by sort, page, bulk and CSV links).
-VIEW_PARAMS = (*FILTER_PARAMS, "sort", "per_page", "columns")
 _SORT_FOR_COLUMN = {
     "iccid": "iccid",
     "name": "name",
@@ -35,20 +35,6 @@ _SORT_FOR_COLUMN = {
     "group": "group",
     "last_activity": "-last_activity",
 }
-
-
-def account_groups(account) -> list[Group]:
-    return list(Group.objects.filter(account=account).order_by("name"))
-
-
-def clean_view_query(data: QueryDict) -> QueryDict:
-    """The list parameters of ``data`` only (no cursor, nothing unknown)."""
-    kept = QueryDict(mutable=True)
-    for key in VIEW_PARAMS:
-        values = [v for v in data.getlist(key) if v]
-        if values:
-            kept.setlist(key, values)
-    return kept
 
 
 def parse_columns(data: QueryDict) -> tuple[str, ...]:

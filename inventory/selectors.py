@@ -1,0 +1,64 @@
+"""Account-scoped reads shared by several screens (and, later, the API).
+
+Every function here takes the account first and starts its query from it, so
+another account's object is simply not found: a 404 in the views, never a 403.
+Each loads what its callers show in a constant number of queries.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+
+from inventory.models import Endpoint, Group, IPAllocation, SecondaryMembership
+from portal.models import Account
+
+
+def account_groups(account: Account) -> list[Group]:
+    """The account's groups by name: the list's filter, the bulk assign choice."""
+    return list(Group.objects.filter(account=account).order_by("name"))
+
+
+def endpoint_for(account: Account, iccid: str, *, queryset=None) -> Endpoint:
+    """The endpoint with this ICCID in ``account``, or 404."""
+    base = queryset if queryset is not None else Endpoint.objects.all()
+    return get_object_or_404(base.filter(account=account), iccid=iccid)
+
+
+def secondary_memberships() -> Prefetch:
+    return Prefetch(
+        "secondarymembership_set",
+        queryset=SecondaryMembership.objects.select_related("group__vslice").order_by(
+            "group__name", "group_id"
+        ),
+        to_attr="secondaries",
+    )
+
+
+def endpoint_with_groups(account: Account, iccid: str, *prefetch) -> Endpoint:
+    """``endpoint_for`` with the primary group's VSlice and the secondary
+    memberships loaded (plus any further ``prefetch``): what the tabs and the
+    edit page show of its groups, in a constant number of queries."""
+    return endpoint_for(
+        account,
+        iccid,
+        queryset=Endpoint.objects.select_related("primary_group__vslice").prefetch_related(
+            secondary_memberships(), *prefetch
+        ),
+    )
+
+
+def member_groups(endpoint: Endpoint) -> list[Group]:
+    """The endpoint's groups, primary first (expects ``endpoint_with_groups``)."""
+    primary = [endpoint.primary_group] if endpoint.primary_group else []
+    return primary + [membership.group for membership in endpoint.secondaries]
+
+
+def allocations_by_group(endpoint: Endpoint) -> dict[int, IPAllocation]:
+    """The endpoint's addresses by group id, in one query."""
+    return {
+        allocation.group_id: allocation
+        for allocation in IPAllocation.objects.filter(
+            endpoint=endpoint, account=endpoint.account_id
+        )
+    }
