@@ -1,4 +1,4 @@
-"""Which IP address an endpoint gets in a group (PRODUCT.md "IP Addresses").
+"""Which IP address an endpoint gets in a group (docs/product.md "Addressing").
 
 Addresses live in ``IPAllocation.address`` (inet), unique per VSlice; that
 constraint, not this code, is what guarantees no address is handed out twice.

@@ -1,4 +1,4 @@
-"""Identifier rules (PRODUCT.md "Identifiers"): each check returns the cleaned
+"""Identifier rules (docs/product.md "Identifiers"): each check returns the cleaned
 value or raises ``ValidationError`` with a message an operator can act on.
 Forms, the CSV import, the admin and the network API all use these."""
 

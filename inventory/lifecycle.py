@@ -1,6 +1,6 @@
 """Which lifecycle transitions are allowed, and how a set of endpoints moves.
 
-One place for every rule of PRODUCT.md "Lifecycle", for one endpoint and for a
+One place for every rule of docs/product.md "Lifecycle", for one endpoint and for a
 million alike. Each action is one transaction and ONE SQL statement that locks
 the endpoints still in an allowed state, changes them, writes their History rows
 and does the side effects (IP releases, session teardowns, membership changes):

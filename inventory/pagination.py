@@ -2,9 +2,10 @@
 
 Every page costs the same whatever its depth: pages are found by keyset
 (``WHERE (sort key, iccid) > (cursor)``) along an account-leading index, never by
-OFFSET, which PERF-NOTES.md measured at 400 ms for page 5,000. Each ordering is
-exactly the order of one index (or its backward scan), ending with the ICCID as
-the unique tie-breaker, so a page is an index range read of ``per_page + 1`` rows.
+OFFSET, which costs 400 ms for page 5,000 (docs/product.md, "Design facts at a
+million endpoints"). Each ordering is exactly the order of one index (or its
+backward scan), ending with the ICCID as the unique tie-breaker, so a page is an
+index range read of ``per_page + 1`` rows.
 
 Nullable sort keys (last activity, group) are read in two segments, the rows with
 a value and the rows without, each its own index range; a page that crosses from

@@ -3,7 +3,7 @@
 Operators search by what is printed on the SIM or its packaging: a full ICCID, its
 first or last digits, an IMSI, a device name or a reference. Each shape of input
 goes to the index built for it, because at 600,000 endpoints in one account a
-sequential scan costs close to a second (PERF-NOTES.md):
+sequential scan costs close to a second (docs/product.md, "Design facts at a million endpoints"):
 
 - 19–20 digits: the ICCID, exact, through the unique index;
 - digits starting with 89 (every ICCID does, no IMSI does): an ICCID prefix, one

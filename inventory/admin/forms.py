@@ -1,5 +1,5 @@
 """What support may type into the admin's change forms: the identifier rules
-of PRODUCT.md (``inventory.identifiers``, the model fields' validators, so
+of docs/product.md (``inventory.identifiers``, the model fields' validators, so
 every ModelForm applies them), tags as in the portal, and a group's VSlice
 from its own account only."""
 

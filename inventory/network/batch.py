@@ -1,4 +1,4 @@
-"""What a batch of network events does (PRODUCT.md "Network events").
+"""What a batch of network events does (docs/product.md "Network events").
 
 The packet core reports what devices do: attach → Idle, session start → Active
 (with an automatic address on the first session in a group), session end →

@@ -1,4 +1,4 @@
-"""What a well-formed network event is (PRODUCT.md "Network events").
+"""What a well-formed network event is (docs/product.md "Network events").
 
 The packet core's JSON is checked here, one event at a time, before anything
 touches the database: a malformed event gets an ``invalid`` result with a

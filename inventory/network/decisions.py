@@ -1,4 +1,4 @@
-"""What each network event does to its endpoint (PRODUCT.md "Network events").
+"""What each network event does to its endpoint (docs/product.md "Network events").
 
 Decided in memory on the snapshot of the batch's locked endpoints, so that a
 batch of thousands of events costs a few statements, not one per event: each

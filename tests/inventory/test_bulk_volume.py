@@ -96,7 +96,7 @@ def test_suspending_100000_endpoints_in_one_call(account, group, operator):
 
 @pytest.mark.slow
 def test_first_free_address_in_a_16_with_60000_used(account, group):
-    """PERF-NOTES: <= 10 ms wherever the gap is, because the search starts at
+    """docs/product.md: <= 10 ms wherever the gap is, because the search starts at
     the cursor instead of rescanning the part of the subnet already used."""
     insert_endpoints(account=account, group=group, first=1, count=60_001, state_sql="'active'")
     vslice = group.vslice
