@@ -81,7 +81,12 @@ def job_detail(request, pk: int):
         and timezone.now() - job.created_at > NO_WORKER_AFTER,
     }
     if request.htmx:
-        return render(request, "jobs/_progress.html", context)
+        response = render(request, "jobs/_progress.html", context)
+        if job.finished:
+            # The poll that sees the end reloads the whole page, so that the
+            # endpoints table below shows what the job did, not "not yet".
+            response["HX-Refresh"] = "true"
+        return response
     targets = []
     next_url = ""
     if job.action != Action.IMPORT:

@@ -134,6 +134,7 @@ def test_a_running_jobs_page_polls_its_progress_every_second(op_client, account,
     assert fragment.content.decode().lstrip().startswith('<section id="job-progress"')
     assert "<html" not in fragment.content.decode()
     assert 'hx-trigger="every 1s"' in fragment.content.decode()
+    assert "HX-Refresh" not in fragment.headers
 
 
 def test_a_finished_jobs_fragment_stops_the_polling(op_client, account, group, operator):
@@ -148,6 +149,8 @@ def test_a_finished_jobs_fragment_stops_the_polling(op_client, account, group, o
     assert "hx-trigger" not in body
     assert "Succeeded" in body
     assert "Changed 5 Skipped 1 1 already terminated" in text(fragment)
+    # ... and reloads the page once, so its endpoints table shows the outcome.
+    assert fragment.headers["HX-Refresh"] == "true"
 
 
 def test_a_jobs_page_says_who_when_why_and_lists_its_endpoints(op_client, account, group, operator):
