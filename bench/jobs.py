@@ -12,7 +12,6 @@ job (idle, measured just before). Each run is undone by SQL afterwards."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -28,7 +27,7 @@ from bench.loadgen import Request, run_load
 from bench.measure import percentile
 from bench.pages import Row
 from bench.picks import Picks
-from bench.server import Gunicorn
+from bench.server import Gunicorn, stop
 from bench.snapshot import Snapshot
 from inventory import lifecycle
 from inventory.forms.bulk import TYPED_COUNT_ABOVE
@@ -67,13 +66,7 @@ class Worker:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop(self.process)
         self._log.close()
 
 

@@ -21,6 +21,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM, 30 s to finish what it is doing, then SIGKILL."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class Gunicorn:
     """``with Gunicorn(database_url=...) as server:`` serves bench.settings on
     ``server.port`` with ``workers`` sync workers."""
@@ -75,11 +87,6 @@ class Gunicorn:
         raise RuntimeError(f"gunicorn did not answer within {timeout:.0f} s; see {self.log_path}")
 
     def __exit__(self, *exc) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop(self.process)
         self._log.close()
