@@ -34,6 +34,7 @@ from inventory.forms.bulk import TYPED_COUNT_ABOVE
 from inventory.models import IN_SERVICE_STATES, Endpoint, Group
 from jobs.models import Job
 from jobs.services import INLINE_LIMIT
+from tests.confirming import hidden_fields
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 END_TO_END_TARGET_S = 10.0
@@ -228,13 +229,12 @@ def _one(p, portal, port, pool, token, name, url, filters, extra, seconds, timeo
         loader.start()
         time.sleep(seconds)
         idle_end = time.perf_counter()
-        data = {
-            "select_all": "1",
-            "filter": urlencode(filters, doseq=True),
-            "confirm": "1",
-            **extra,
-        }
-        data.update(_typed_count(url, selected))
+        # The confirmation page first, as the operator sees it: its form carries
+        # the signed confirmation of what it showed; then its own POST, timed.
+        page = portal.post(
+            url, {"select_all": "1", "filter": urlencode(filters, doseq=True), **extra}
+        )
+        data = {**hidden_fields(page), **extra, **_typed_count(url, selected)}
         posted = time.perf_counter()
         response = portal.post(url, data)
         job = Job.objects.filter(account=p.account).order_by("-pk").first()
