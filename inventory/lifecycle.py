@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 from django.core.exceptions import EmptyResultSet
@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from inventory.history import Actor
 from inventory.models import IN_SERVICE_STATES, Endpoint, Group, State
+from inventory.retention import RETENTION
 
 ASSIGN = "assign"
 SUSPEND = "suspend"
@@ -46,8 +47,8 @@ REINSTATE = "reinstate"
 ACTIONS = (ASSIGN, SUSPEND, TERMINATE, REINSTATE)
 
 #: Support may reinstate a terminated endpoint this long after termination;
-#: afterwards the purge command deletes it.
-REINSTATE_WINDOW = timedelta(days=90)
+#: afterwards the purge command deletes it (one period, defined in retention).
+REINSTATE_WINDOW = RETENTION
 
 # Skip reasons, as users read them.
 ALREADY_IN_GROUP = "already in this group"
