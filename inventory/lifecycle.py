@@ -37,13 +37,14 @@ from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from inventory.history import Actor
-from inventory.models import IN_SERVICE_STATES, Endpoint, Group, State
+from inventory.models import IN_SERVICE_STATES, Endpoint, Group, HistoryAction, State
 from inventory.retention import RETENTION
 
-ASSIGN = "assign"
-SUSPEND = "suspend"
-TERMINATE = "terminate"
-REINSTATE = "reinstate"
+# Plain strings: they are SQL parameters and dictionary keys throughout.
+ASSIGN = HistoryAction.ASSIGN.value
+SUSPEND = HistoryAction.SUSPEND.value
+TERMINATE = HistoryAction.TERMINATE.value
+REINSTATE = HistoryAction.REINSTATE.value
 ACTIONS = (ASSIGN, SUSPEND, TERMINATE, REINSTATE)
 
 #: Support may reinstate a terminated endpoint this long after termination;

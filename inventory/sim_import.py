@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from inventory.history import Actor
 from inventory.identifiers import clean_iccid, clean_imsi, clean_tags
-from inventory.models import State
+from inventory.models import HistoryAction, State
 from portal.models import Account
 
 COLUMNS = ("iccid", "imsis", "name", "reference", "tags")
@@ -266,7 +266,16 @@ def write_rows(
         " actor_label, action, from_state, to_state, changes, reason, batch)"
         " FROM STDIN",
         (
-            (account.pk, pk, now, actor.kind, actor.user_id, actor.label, "created", "")
+            (
+                account.pk,
+                pk,
+                now,
+                actor.kind,
+                actor.user_id,
+                actor.label,
+                HistoryAction.CREATED.value,
+                "",
+            )
             + (State.PENDING.value, json.dumps({"imsis": row.imsis}), "import", batch)
             for pk, row in numbered
         ),
