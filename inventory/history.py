@@ -16,6 +16,25 @@ from inventory.models import ActorKind, Endpoint, History
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
+#: History's columns, in the order every set-based writer gives them (the
+#: lifecycle's INSERT … SELECT, the SIM import's and the demo's COPY). A test
+#: checks them against the model, so a new field fails until each writer fills it.
+COLUMNS = (
+    "account_id",
+    "endpoint_id",
+    "at",
+    "actor_kind",
+    "actor_id",
+    "actor_label",
+    "action",
+    "from_state",
+    "to_state",
+    "changes",
+    "reason",
+    "batch",
+)
+COLUMN_LIST = ", ".join(COLUMNS)
+
 
 @dataclass(frozen=True)
 class Actor:

@@ -36,6 +36,7 @@ from django.db import connection, transaction
 from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from inventory import history
 from inventory.history import Actor
 from inventory.models import IN_SERVICE_STATES, Endpoint, Group, HistoryAction, State
 from inventory.retention import RETENTION
@@ -268,8 +269,7 @@ def _transition(
     sql = (
         "WITH "
         + ", ".join(cte for cte, _ in ctes)
-        + " INSERT INTO inventory_history (account_id, endpoint_id, at, actor_kind, actor_id,"
-        " actor_label, action, from_state, to_state, changes, reason, batch)"
+        + f" INSERT INTO inventory_history ({history.COLUMN_LIST})"
         " SELECT u.account_id, u.id, %s, %s, %s, %s, %s, u.old_state, u.new_state,"
         f" {statement.changes}, %s, %s"
         " FROM upd u LEFT JOIN inventory_group og ON og.id = u.old_group_id"
