@@ -1,7 +1,7 @@
 """Who changed an endpoint, and the one-row-per-change record of it.
 
-Bulk rules (lifecycle.py, network.py) write their History rows set-based in
-the same SQL statement as the change; ``record`` is for single changes made
+Bulk rules (lifecycle.py, network/writes.py) write their History rows set-based
+in the same SQL statement as the change; ``record`` is for single changes made
 one endpoint at a time (edit screen, static addresses).
 """
 
