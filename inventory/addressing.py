@@ -38,13 +38,13 @@ from inventory.models import (
     AllocationKind,
     Endpoint,
     Group,
+    HistoryAction,
     IPAllocation,
     SecondaryMembership,
     VSlice,
 )
 
 #: The History action of a static address reserved or cleared.
-STATIC_IP = "static_ip"
 
 
 class AddressingError(ValidationError):
@@ -432,7 +432,7 @@ def reserve_static(
             record(
                 endpoint=endpoint,
                 actor=actor,
-                action=STATIC_IP,
+                action=HistoryAction.STATIC_IP,
                 changes={"ip": {group.name: [old, address]}},
             )
     return current
@@ -455,7 +455,7 @@ def clear_static(*, endpoint: Endpoint, group: Group, actor: Actor, history: boo
             record(
                 endpoint=endpoint,
                 actor=actor,
-                action=STATIC_IP,
+                action=HistoryAction.STATIC_IP,
                 changes={"ip": {group.name: [allocation.address, None]}},
             )
     return True

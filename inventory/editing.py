@@ -26,12 +26,12 @@ from inventory.models import (
     AllocationKind,
     Endpoint,
     Group,
+    HistoryAction,
     IPAllocation,
     SecondaryMembership,
     State,
 )
 
-EDITED = "edited"
 #: How many of the account's tags the edit screen suggests, read from at most
 #: this many of its tagged endpoints (see ``account_tags``).
 TAG_SUGGESTIONS = 200
@@ -123,12 +123,12 @@ def apply_edit(*, endpoint: Endpoint, edit: Edit, actor: Actor) -> EditResult:
         if changes:
             if addresses:
                 changes["ip"] = {**changes.get("ip", {}), **addresses}
-            record(endpoint=current, actor=actor, action=EDITED, changes=changes)
+            record(endpoint=current, actor=actor, action=HistoryAction.EDITED, changes=changes)
         elif addresses:
             record(
                 endpoint=current,
                 actor=actor,
-                action=addressing.STATIC_IP,
+                action=HistoryAction.STATIC_IP,
                 changes={"ip": addresses},
             )
         return EditResult(changes=changes, addresses=addresses)

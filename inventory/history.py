@@ -1,7 +1,7 @@
 """Who changed an endpoint, and the one-row-per-change record of it.
 
-Bulk rules (lifecycle.py, network.py) write their History rows set-based in
-the same SQL statement as the change; ``record`` is for single changes made
+Bulk rules (lifecycle.py, network/writes.py) write their History rows set-based
+in the same SQL statement as the change; ``record`` is for single changes made
 one endpoint at a time (edit screen, static addresses).
 """
 
@@ -15,6 +15,25 @@ from inventory.models import ActorKind, Endpoint, History
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+
+#: History's columns, in the order every set-based writer gives them (the
+#: lifecycle's INSERT … SELECT, the SIM import's and the demo's COPY). A test
+#: checks them against the model, so a new field fails until each writer fills it.
+COLUMNS = (
+    "account_id",
+    "endpoint_id",
+    "at",
+    "actor_kind",
+    "actor_id",
+    "actor_label",
+    "action",
+    "from_state",
+    "to_state",
+    "changes",
+    "reason",
+    "batch",
+)
+COLUMN_LIST = ", ".join(COLUMNS)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import re
 from django.core.exceptions import ValidationError
 
 MAX_TAGS = 20
-_DIGITS = re.compile(r"^[0-9]+$")
-_TAG = re.compile(r"^[a-z0-9_:.-]{1,40}$")
+_DIGITS = re.compile(r"[0-9]+")
+_TAG = re.compile(r"[a-z0-9_:.-]{1,40}")
 _SEPARATORS = re.compile(r"[\s-]+")
 
 
@@ -38,19 +38,19 @@ def label_digits(text: str) -> str | None:
     """A number as copied from a label ("8944 0000-1234…") with its spaces and
     dashes dropped, or None when anything but digits is left."""
     compact = _SEPARATORS.sub("", text or "")
-    return compact if _DIGITS.match(compact) else None
+    return compact if _DIGITS.fullmatch(compact) else None
 
 
 def is_iccid_shaped(text: str) -> bool:
     """19–20 digits: as long as an ICCID (what a search or a selection may treat
     as one; ``clean_iccid`` checks the rest)."""
-    return bool(_DIGITS.match(text)) and 19 <= len(text) <= 20
+    return bool(_DIGITS.fullmatch(text)) and 19 <= len(text) <= 20
 
 
 def clean_iccid(value: str, *, check_digit: bool = True) -> str:
     """19–20 digits starting 89, with a valid Luhn check digit unless waived."""
     iccid = (value or "").strip()
-    if not _DIGITS.match(iccid):
+    if not _DIGITS.fullmatch(iccid):
         raise ValidationError("An ICCID has digits only.", code="iccid_digits")
     if not 19 <= len(iccid) <= 20:
         raise ValidationError(
@@ -67,7 +67,7 @@ def clean_iccid(value: str, *, check_digit: bool = True) -> str:
 
 def clean_imsi(value: str) -> str:
     imsi = (value or "").strip()
-    if not _DIGITS.match(imsi):
+    if not _DIGITS.fullmatch(imsi):
         raise ValidationError("An IMSI has digits only.", code="imsi_digits")
     if not 14 <= len(imsi) <= 15:
         raise ValidationError(
@@ -79,7 +79,7 @@ def clean_imsi(value: str) -> str:
 def clean_imei(value: str) -> str:
     """A 15-digit IMEI with a valid Luhn digit, or a 16-digit IMEISV."""
     imei = (value or "").strip()
-    if not _DIGITS.match(imei):
+    if not _DIGITS.fullmatch(imei):
         raise ValidationError("An IMEI has digits only.", code="imei_digits")
     if len(imei) == 15:
         if not luhn_ok(imei):
@@ -108,7 +108,7 @@ def clean_tags(value: str | list[str]) -> list[str]:
         tag = tag.strip().lower()
         if not tag:
             continue
-        if not _TAG.match(tag):
+        if not _TAG.fullmatch(tag):
             raise ValidationError(
                 f"“{tag[:40]}” is not a valid tag: use up to 40 letters, digits, - _ : or .",
                 code="tag_invalid",

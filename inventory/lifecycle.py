@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 from django.core.exceptions import EmptyResultSet
@@ -36,18 +36,21 @@ from django.db import connection, transaction
 from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from inventory import history
 from inventory.history import Actor
-from inventory.models import IN_SERVICE_STATES, Endpoint, Group, State
+from inventory.models import IN_SERVICE_STATES, Endpoint, Group, HistoryAction, State
+from inventory.retention import RETENTION
 
-ASSIGN = "assign"
-SUSPEND = "suspend"
-TERMINATE = "terminate"
-REINSTATE = "reinstate"
+# Plain strings: they are SQL parameters and dictionary keys throughout.
+ASSIGN = HistoryAction.ASSIGN.value
+SUSPEND = HistoryAction.SUSPEND.value
+TERMINATE = HistoryAction.TERMINATE.value
+REINSTATE = HistoryAction.REINSTATE.value
 ACTIONS = (ASSIGN, SUSPEND, TERMINATE, REINSTATE)
 
 #: Support may reinstate a terminated endpoint this long after termination;
-#: afterwards the purge command deletes it.
-REINSTATE_WINDOW = timedelta(days=90)
+#: afterwards the purge command deletes it (one period, defined in retention).
+REINSTATE_WINDOW = RETENTION
 
 # Skip reasons, as users read them.
 ALREADY_IN_GROUP = "already in this group"
@@ -266,8 +269,7 @@ def _transition(
     sql = (
         "WITH "
         + ", ".join(cte for cte, _ in ctes)
-        + " INSERT INTO inventory_history (account_id, endpoint_id, at, actor_kind, actor_id,"
-        " actor_label, action, from_state, to_state, changes, reason, batch)"
+        + f" INSERT INTO inventory_history ({history.COLUMN_LIST})"
         " SELECT u.account_id, u.id, %s, %s, %s, %s, %s, u.old_state, u.new_state,"
         f" {statement.changes}, %s, %s"
         " FROM upd u LEFT JOIN inventory_group og ON og.id = u.old_group_id"

@@ -329,6 +329,32 @@ class ActorKind(models.TextChoices):
     SYSTEM = "system", "System"
 
 
+class EventType(models.TextChoices):
+    ATTACH = "attach", "Attach"
+    DETACH = "detach", "Detach"
+    SESSION_START = "session_start", "Session start"
+    SESSION_END = "session_end", "Session end"
+
+
+class HistoryAction(models.TextChoices):
+    """What a History row records, labelled as the History tab and the admin
+    show it. A network event that changes an endpoint is recorded under its own
+    type, so each ``EventType`` is an action too."""
+
+    CREATED = "created", "Allocated to the account"
+    ASSIGN = "assign", "Assigned to group"
+    SUSPEND = "suspend", "Suspended"
+    TERMINATE = "terminate", "Terminated"
+    REINSTATE = "reinstate", "Reinstated"
+    EDITED = "edited", "Edited"
+    STATIC_IP = "static_ip", "Static IP changed"
+    ATTACH = EventType.ATTACH.value, "Attached to the network"
+    DETACH = EventType.DETACH.value, "Detached from the network"
+    SESSION_START = EventType.SESSION_START.value, "Data session started"
+    SESSION_END = EventType.SESSION_END.value, "Data session ended"
+    SESSION_REJECTED = "session_rejected", "Data session refused"
+
+
 class History(models.Model):
     """One change to one endpoint: who or what, when, what changed, and why.
 
@@ -351,7 +377,7 @@ class History(models.Model):
     )
     #: Who it was, kept readable after the user is deleted ("alice", "network").
     actor_label = models.CharField(max_length=150, blank=True, default="")
-    action = models.CharField(max_length=32)
+    action = models.CharField(max_length=32, choices=HistoryAction.choices)
     from_state = models.CharField(max_length=12, blank=True, default="")
     to_state = models.CharField(max_length=12, blank=True, default="")
     changes = models.JSONField(default=dict, blank=True)
@@ -401,13 +427,6 @@ class NetworkToken(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class EventType(models.TextChoices):
-    ATTACH = "attach", "Attach"
-    DETACH = "detach", "Detach"
-    SESSION_START = "session_start", "Session start"
-    SESSION_END = "session_end", "Session end"
 
 
 class EventStatus(models.TextChoices):

@@ -30,10 +30,14 @@ from django.utils import timezone
 from inventory.models import Endpoint, NetworkEvent, SessionTeardown, State
 from portal.models import Account
 
+#: A terminated endpoint is kept this long: it is both the window in which support
+#: may reinstate it (``lifecycle.REINSTATE_WINDOW``) and the age the purge deletes at.
 RETENTION = timedelta(days=90)
 BATCH = 5_000
-#: Network events (and session teardowns) are kept this many days.
-EVENT_RETENTION_DAYS = 30
+#: Network events (and session teardowns) are kept this long; the network API
+#: refuses older events (``network.contract.MAX_AGE``).
+EVENT_RETENTION = timedelta(days=30)
+EVENT_RETENTION_DAYS = EVENT_RETENTION.days
 EVENT_BATCH = 10_000
 
 #: Rows that belong to an endpoint and go with it, in deletion order.

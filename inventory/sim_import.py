@@ -32,9 +32,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from inventory import history
 from inventory.history import Actor
 from inventory.identifiers import clean_iccid, clean_imsi, clean_tags
-from inventory.models import State
+from inventory.models import HistoryAction, State
 from portal.models import Account
 
 COLUMNS = ("iccid", "imsis", "name", "reference", "tags")
@@ -262,11 +263,18 @@ def write_rows(
     copy_rows(cursor, "COPY inventory_imsi (account_id, endpoint_id, imsi) FROM STDIN", imsis)
     copy_rows(
         cursor,
-        "COPY inventory_history (account_id, endpoint_id, at, actor_kind, actor_id,"
-        " actor_label, action, from_state, to_state, changes, reason, batch)"
-        " FROM STDIN",
+        f"COPY inventory_history ({history.COLUMN_LIST}) FROM STDIN",
         (
-            (account.pk, pk, now, actor.kind, actor.user_id, actor.label, "created", "")
+            (
+                account.pk,
+                pk,
+                now,
+                actor.kind,
+                actor.user_id,
+                actor.label,
+                HistoryAction.CREATED.value,
+                "",
+            )
             + (State.PENDING.value, json.dumps({"imsis": row.imsis}), "import", batch)
             for pk, row in numbered
         ),

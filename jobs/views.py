@@ -19,6 +19,7 @@ from jobs import selectors, services
 from jobs.forms import JobFilterForm
 from jobs.models import Action, JobState
 from portal import access_log
+from portal.models import Permission
 from portal.tenancy import member_required
 
 PAGE_SIZE = 25
@@ -108,7 +109,7 @@ def _why_not_cancellable(job) -> str:
     return "An import is written through once its file has been checked; it cannot be cancelled."
 
 
-@member_required("operate")
+@member_required(Permission.OPERATE)
 @require_POST
 def job_cancel(request, pk: int):
     job = selectors.job_for(account=request.account, pk=pk)

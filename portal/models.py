@@ -21,9 +21,26 @@ class Account(models.Model):
 
 
 class Role(models.TextChoices):
+    """In increasing order: each role may do what the ones before it may."""
+
     VIEWER = "viewer", "Viewer"
     OPERATOR = "operator", "Operator"
     ADMIN = "admin", "Admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+
+class Permission(models.TextChoices):
+    """What a view may require of the current member (``member_required``)."""
+
+    OPERATE = "operate", "Edit, assign to a group, suspend"
+    TERMINATE = "terminate", "Terminate"
+
+    @property
+    def least_role(self) -> Role:
+        return {Permission.OPERATE: Role.OPERATOR, Permission.TERMINATE: Role.ADMIN}[self]
 
 
 class Member(models.Model):
@@ -47,11 +64,15 @@ class Member(models.Model):
     def __str__(self) -> str:
         return f"{self.user} in {self.account} ({self.role})"
 
+    def has_role(self, role: Role) -> bool:
+        """Whether this member's role is ``role`` or a higher one."""
+        return Role(self.role).rank >= role.rank
+
     @property
     def can_operate(self) -> bool:
         """Edit, assign to group, suspend."""
-        return self.role in (Role.OPERATOR, Role.ADMIN)
+        return self.has_role(Permission.OPERATE.least_role)
 
     @property
     def can_terminate(self) -> bool:
-        return self.role == Role.ADMIN
+        return self.has_role(Permission.TERMINATE.least_role)

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.utils.functional import SimpleLazyObject
 
-from portal.models import Member
+from portal.models import Member, Permission, Role
 
 SESSION_KEY = "current_account_id"
 
@@ -73,9 +73,34 @@ def account_context(request) -> dict:
     }
 
 
-def member_required(role: str | None = None):
-    """Require login and a membership; with ``role`` ("operate" or "terminate"),
-    refuse a lower role with 403. A user without any account sees a clear page."""
+#: Why a member below the required role is refused, as the 403 page says it.
+_REFUSALS = {
+    Role.OPERATOR: "Your role in this account is read-only.",
+    Role.ADMIN: "Only account admins may terminate endpoints.",
+}
+
+
+def _least_role(required: Permission | Role | None) -> Role:
+    """The lowest role ``required`` admits. Raises when ``required`` is neither a
+    ``Permission`` nor a ``Role`` value, so a misspelt requirement fails when the
+    view module is imported instead of letting every member through."""
+    if required is None:
+        return Role.VIEWER
+    if isinstance(required, Role):
+        return required
+    try:
+        return Permission(required).least_role
+    except ValueError:
+        raise ValueError(
+            f"member_required({required!r}): expected a Permission or a Role"
+        ) from None
+
+
+def member_required(required: Permission | Role | None = None):
+    """Require login and a membership; with ``required`` (a ``Permission`` or a
+    ``Role``), refuse a lower role with 403. A user without any account sees a
+    clear page."""
+    least_role = _least_role(required)
 
     def decorator(view):
         @wraps(view)
@@ -87,10 +112,8 @@ def member_required(role: str | None = None):
             member = request.member
             if not member:
                 return render(request, "portal/no_account.html", status=403)
-            if role == "operate" and not member.can_operate:
-                raise PermissionDenied("Your role in this account is read-only.")
-            if role == "terminate" and not member.can_terminate:
-                raise PermissionDenied("Only account admins may terminate endpoints.")
+            if not member.has_role(least_role):
+                raise PermissionDenied(_REFUSALS[least_role])
             return view(request, *args, **kwargs)
 
         return wrapped

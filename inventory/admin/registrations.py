@@ -19,7 +19,6 @@ from django.contrib import admin, messages
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from inventory import lifecycle
 from inventory.admin.actions import (
     import_sims_view,
     reinstate_selected,
@@ -34,9 +33,9 @@ from inventory.history import Actor, record
 from inventory.models import (
     IMSI,
     Endpoint,
-    EventType,
     Group,
     History,
+    HistoryAction,
     IPAllocation,
     NetworkEvent,
     NetworkToken,
@@ -136,7 +135,13 @@ class EndpointAdmin(LargeTableAdmin):
             "",
             "<tr><td>{:%Y-%m-%d %H:%M}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (h.at, h.actor_label or h.actor_kind, h.action, h.from_state, h.to_state)
+                (
+                    h.at,
+                    h.actor_label or h.actor_kind,
+                    h.get_action_display(),
+                    h.from_state,
+                    h.to_state,
+                )
                 for h in rows
             ),
         )
@@ -153,7 +158,7 @@ class EndpointAdmin(LargeTableAdmin):
         if not change:
             obj.state = State.PENDING
             super().save_model(request, obj, form, change)
-            record(endpoint=obj, actor=actor, action="created", to_state=State.PENDING)
+            record(endpoint=obj, actor=actor, action=HistoryAction.CREATED, to_state=State.PENDING)
             return
         # Field edits go through the same rule as the portal's edit screen.
         current = Endpoint.objects.get(pk=obj.pk)
@@ -249,17 +254,6 @@ class SecondaryMembershipAdmin(RecordAdmin):
     search_fields = ["=endpoint__iccid"]
 
 
-#: History actions, as the rules write them (lifecycle, editing, addressing, network).
-HISTORY_ACTIONS = (
-    "created",
-    *lifecycle.ACTIONS,
-    "edited",
-    "static_ip",
-    *EventType.values,
-    "session_rejected",
-)
-
-
 @admin.register(History)
 class HistoryAdmin(RecordAdmin):
     list_display = [
@@ -272,7 +266,7 @@ class HistoryAdmin(RecordAdmin):
         "actor_label",
     ]
     list_filter = [
-        fixed_choices_filter("action", "action", HISTORY_ACTIONS),
+        fixed_choices_filter("action", "action", tuple(HistoryAction.values)),
         "actor_kind",
         "account",
     ]

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from inventory.identifiers import luhn_check_digit
-from inventory.models import EventStatus, EventType, State
+from inventory.models import EventStatus, EventType, HistoryAction, State
 from inventory.network.contract import MAX_AGE, Reason
 from inventory.network.writes import NETWORK_LABEL
 
@@ -154,7 +154,7 @@ class EventTrail:
         changes = json.dumps({"event": event_id, "imei": imei})
         out.history.append(
             (device.account_id, device.endpoint_id, at, "network", None, NETWORK_LABEL)
-            + ("session_rejected", "", "", changes, reason)
+            + (HistoryAction.SESSION_REJECTED.value, "", "", changes, reason)
         )
 
     def _event(

@@ -23,10 +23,11 @@ from inventory.addressing import last_host_offset
 from inventory.demo.accounts import SECONDARY_SHARE, AccountContext
 from inventory.demo.events import WINDOW, Device, EventTrail, idle_event
 from inventory.identifiers import luhn_check_digit
-from inventory.models import IN_SERVICE_STATES, EventType, Group, State, VSlice
+from inventory.models import IN_SERVICE_STATES, EventType, Group, HistoryAction, State, VSlice
 
 #: ICCIDs ``893144`` + 12-digit serial + Luhn digit, IMSIs ``90128`` + 10 digits:
 #: prefixes no test factory uses, so demo rows never collide with other data.
+CREATED = HistoryAction.CREATED.value
 ICCID_PREFIX = "893144"
 IMSI_PREFIX = "90128"
 
@@ -190,7 +191,7 @@ class Fleet:
             created = self._ago(1, 540)
             changed = None  # set below
         history.append(
-            (account_id, endpoint_id, created, "system", None, "system", "created", "", "pending")
+            (account_id, endpoint_id, created, "system", None, "system", CREATED, "", "pending")
         )
 
         had_group = state != State.PENDING and not (

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
+from inventory import history
 from inventory.demo.fleet import Rows
 from inventory.sim_import import copy_rows
 
@@ -23,10 +24,7 @@ _COPY = {
     "memberships": (
         "COPY inventory_secondarymembership (account_id, endpoint_id, group_id) FROM STDIN"
     ),
-    "history": (
-        "COPY inventory_history (account_id, endpoint_id, at, actor_kind, actor_id,"
-        " actor_label, action, from_state, to_state, changes, reason) FROM STDIN"
-    ),
+    "history": f"COPY inventory_history ({history.COLUMN_LIST}) FROM STDIN",
     "events": (
         "COPY inventory_networkevent (event_id, account_id, endpoint_id, group_id, type, imsi,"
         " imei, apn, at, received_at, status, reason, ip) FROM STDIN"
@@ -34,6 +32,8 @@ _COPY = {
 }
 #: The changes and reason of a history row that has none.
 _NO_DETAILS = ("{}", "")
+#: Demo history rows belong to no batch.
+_NO_BATCH = (None,)
 
 
 def _copy(cursor, table: str, rows: Iterator[tuple]) -> None:
@@ -45,5 +45,9 @@ def write_rows(cursor, rows: Rows, now: datetime) -> None:
     _copy(cursor, "imsis", iter(rows.imsis))
     _copy(cursor, "addresses", (row + (now,) for row in rows.addresses))
     _copy(cursor, "memberships", iter(rows.memberships))
-    _copy(cursor, "history", (row if len(row) == 11 else row + _NO_DETAILS for row in rows.history))
+    _copy(
+        cursor,
+        "history",
+        ((row if len(row) == 11 else row + _NO_DETAILS) + _NO_BATCH for row in rows.history),
+    )
     _copy(cursor, "events", iter(rows.events))

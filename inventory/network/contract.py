@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from inventory.identifiers import clean_imei, clean_imsi
 from inventory.models import EventStatus, EventType
+from inventory.retention import EVENT_RETENTION
 
 #: Most events one request may carry.
 MAX_EVENTS = 1000
@@ -25,7 +26,7 @@ _MAX_TIME_LENGTH = 64
 #: Accepted event times: a clock far ahead would make every later event of the
 #: endpoint stale, and events older than the 30 days kept are of no use.
 MAX_FUTURE = timedelta(hours=1)
-MAX_AGE = timedelta(days=30)
+MAX_AGE = EVENT_RETENTION
 # Plain strings in the per-event code: an enum member lookup costs a
 # descriptor call each time, thousands of times per batch.
 ACCEPTED = EventStatus.ACCEPTED.value

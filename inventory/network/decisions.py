@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from inventory.identifiers import imei_matches
-from inventory.models import IN_SERVICE_STATES, EventType, State
+from inventory.models import IN_SERVICE_STATES, EventType, HistoryAction, State
 from inventory.network.contract import (
     ACCEPTED,
     REJECTED,
@@ -25,6 +25,8 @@ from inventory.network.contract import (
     Reason,
 )
 
+#: A plain string: it goes into every refused event's History row.
+SESSION_REJECTED = HistoryAction.SESSION_REJECTED.value
 _IN_SERVICE = frozenset(state.value for state in IN_SERVICE_STATES)
 
 _NEXT_STATE = {
@@ -161,7 +163,7 @@ def _decide_one(
                 endpoint.state,
             )
             outcome.history = {
-                "action": "session_rejected",
+                "action": SESSION_REJECTED,
                 "from_state": "",
                 "to_state": "",
                 "reason": reason,

@@ -14,6 +14,7 @@ from inventory import lifecycle
 from inventory.forms.bulk import Selection
 from inventory.models import Endpoint
 from inventory.views.confirm import confirm_action, refuse_other_account
+from portal.models import Permission
 from portal.tenancy import member_required
 
 
@@ -37,11 +38,11 @@ def _single(request, iccid: str, action: str):
     )
 
 
-@member_required("operate")
+@member_required(Permission.OPERATE)
 def suspend(request, iccid: str):
     return _single(request, iccid, lifecycle.SUSPEND)
 
 
-@member_required("terminate")
+@member_required(Permission.TERMINATE)
 def terminate(request, iccid: str):
     return _single(request, iccid, lifecycle.TERMINATE)

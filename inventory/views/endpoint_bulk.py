@@ -20,6 +20,7 @@ from inventory.views.confirm import (
     list_url,
     refuse_other_account,
 )
+from portal.models import Permission
 from portal.tenancy import member_required
 
 
@@ -51,21 +52,21 @@ def _bulk(request, action: str):
 
 
 @field_limit_guard
-@member_required("operate")
+@member_required(Permission.OPERATE)
 @require_POST
 def bulk_assign(request):
     return _bulk(request, lifecycle.ASSIGN)
 
 
 @field_limit_guard
-@member_required("operate")
+@member_required(Permission.OPERATE)
 @require_POST
 def bulk_suspend(request):
     return _bulk(request, lifecycle.SUSPEND)
 
 
 @field_limit_guard
-@member_required("terminate")
+@member_required(Permission.TERMINATE)
 @require_POST
 def bulk_terminate(request):
     return _bulk(request, lifecycle.TERMINATE)

@@ -53,22 +53,6 @@ FIELD_LABELS = {
     "event": "Network event id",
 }
 
-#: How History.action values read; others are shown as they are, capitalised.
-ACTION_LABELS = {
-    "created": "Allocated to the account",
-    "assign": "Assigned to group",
-    "suspend": "Suspended",
-    "terminate": "Terminated",
-    "reinstate": "Reinstated",
-    "edited": "Edited",
-    "static_ip": "Static IP changed",
-    "attach": "Attached to the network",
-    "detach": "Detached from the network",
-    "session_start": "Data session started",
-    "session_end": "Data session ended",
-    "session_rejected": "Data session refused",
-}
-
 
 @dataclass(frozen=True)
 class Actions:
@@ -206,7 +190,7 @@ def history(request, iccid: str):
     for entry in entries:
         entry.change_lines = change_lines(entry.changes)
         entry.who = entry.actor_label or entry.get_actor_kind_display()
-        entry.what = ACTION_LABELS.get(entry.action) or entry.action.replace("_", " ").capitalize()
+        entry.what = entry.get_action_display()
         entry.by_person = entry.actor_kind in (ActorKind.USER, ActorKind.SUPPORT)
     context = _base_context(request, endpoint, "history")
     context.update(page=page, entries=entries)

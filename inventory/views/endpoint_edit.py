@@ -20,10 +20,11 @@ from inventory.selectors import (
     endpoint_with_groups,
     member_groups,
 )
+from portal.models import Permission
 from portal.tenancy import member_required
 
 
-@member_required("operate")
+@member_required(Permission.OPERATE)
 def edit(request, iccid: str):
     endpoint = endpoint_with_groups(request.account, iccid)
     context = {"endpoint": endpoint}

@@ -12,7 +12,9 @@ from django.utils import timezone
 from inventory.models import (
     ActorKind,
     AllocationKind,
+    EventType,
     History,
+    HistoryAction,
     IPAllocation,
     SecondaryMembership,
     State,
@@ -352,3 +354,20 @@ def test_query_count_does_not_grow_with_the_data(
         large = client.get(url(name, active))
     assert small.status_code == large.status_code == 200
     assert len(large.content) > len(small.content)
+
+
+def test_every_network_event_type_is_a_history_action():
+    """The network records a state change under the event's own type."""
+    assert set(EventType.values) <= set(HistoryAction.values)
+
+
+@pytest.mark.django_db
+def test_history_shows_each_action_with_its_label(client, viewer, active):
+    for n, action in enumerate(HistoryAction):
+        add_history(active, action.value, minutes_ago=n)
+    client.force_login(viewer)
+
+    html = client.get(url("inventory:endpoint_history", active)).content.decode()
+
+    labels = [action.label for action in HistoryAction]
+    assert [label for label in labels if f"<td>{label}</td>" not in html] == []

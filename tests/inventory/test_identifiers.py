@@ -8,6 +8,7 @@ from inventory.identifiers import (
     clean_ipv4_in_subnet,
     clean_tags,
     imei_matches,
+    is_iccid_shaped,
 )
 from tests.factories import iccid_for, imei_for
 
@@ -113,3 +114,9 @@ def test_only_19_or_20_ascii_digits_are_iccid_shaped():
     assert is_iccid_shaped("8" * 19) and is_iccid_shaped("8" * 20)
     assert not is_iccid_shaped("8" * 18) and not is_iccid_shaped("8" * 21)
     assert not is_iccid_shaped("8" * 18 + "x") and not is_iccid_shaped("8" * 18 + "\x00")
+
+
+def test_digits_followed_by_a_line_break_are_not_iccid_shaped():
+    """``$`` also matches before a trailing newline; the check must see the whole text."""
+    assert is_iccid_shaped(iccid_for(1))
+    assert not is_iccid_shaped(iccid_for(1) + "\n")

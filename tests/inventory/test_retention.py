@@ -166,3 +166,14 @@ def test_a_non_terminated_endpoint_is_never_purged_whatever_its_dates(account, g
     )
     purge()
     assert Endpoint.objects.filter(pk=pending.pk).exists()
+
+
+def test_one_definition_of_each_retention_period():
+    """Reinstating is possible exactly as long as the purge keeps the endpoint,
+    and the network API accepts events exactly as old as the purge keeps them."""
+    from inventory import lifecycle, retention
+    from inventory.network import contract
+
+    assert lifecycle.REINSTATE_WINDOW is retention.RETENTION
+    assert contract.MAX_AGE is retention.EVENT_RETENTION
+    assert retention.EVENT_RETENTION_DAYS == retention.EVENT_RETENTION.days == 30

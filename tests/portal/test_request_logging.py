@@ -14,12 +14,13 @@ from django.test import Client, override_settings
 from django.urls import include, path, re_path
 
 from portal.access_log import annotate
+from portal.models import Permission
 from portal.tenancy import member_required
 from tests.factories import AccountFactory, MemberFactory, UserFactory
 from tests.logs import render as _line
 
 
-@member_required("operate")
+@member_required(Permission.OPERATE)
 def _bulk(request):
     annotate(request, action="suspend", changed=1204, skipped=3)
     return HttpResponse("1,204 suspended, 3 skipped")

@@ -20,6 +20,7 @@ from inventory.models import (
     EventStatus,
     EventType,
     History,
+    HistoryAction,
     IPAllocation,
     NetworkEvent,
     NetworkToken,
@@ -491,6 +492,7 @@ def test_history_filters_offer_the_known_actions_without_scanning(
     assert not any("DISTINCT" in q["sql"] for q in queries.captured_queries)
     filtered = client.get(url, {"action": "created"}).content.decode()
     assert "0 history" not in filtered and fleet.iccid in filtered
+    assert HistoryAction.CREATED.label in filtered
     assert fleet.iccid not in client.get(url, {"action": "terminate"}).content.decode()
 
 
