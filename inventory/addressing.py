@@ -59,11 +59,18 @@ class SubnetFull(AddressingError):
         return cls(f"Subnet {vslice.subnet} of VSlice {vslice.name} is full.", code="subnet_full")
 
 
-def last_host_offset(subnet: str) -> int:
-    """The offset of the last usable host address from the network address
-    (broadcast excluded); 0 when the subnet has none (/31, /32)."""
+def usable_hosts(subnet: str) -> int:
+    """How many host addresses a subnet has for endpoints: network and
+    broadcast excluded, and none at all in a /31 or /32 (no room for both).
+    The one rule for allocation, the static-IP check and the groups page."""
     network = ipaddress.IPv4Network(subnet)
     return network.num_addresses - 2 if network.prefixlen <= 30 else 0
+
+
+def last_host_offset(subnet: str) -> int:
+    """The offset of the last usable host address from the network address:
+    hosts are offsets 1 .. usable_hosts(), so 0 means none (/31, /32)."""
+    return usable_hosts(subnet)
 
 
 # Host offsets from ``start`` to the last host, then from 1 up to ``start``,
