@@ -69,7 +69,7 @@ class SubnetFull(AddressingError):
 def usable_hosts(subnet: str) -> int:
     """How many host addresses a subnet has for endpoints: network and
     broadcast excluded, and none at all in a /31 or /32 (no room for both).
-    The one rule for allocation, the static-IP check and the groups page."""
+    The one rule for automatic allocation and the groups page's capacity."""
     network = ipaddress.IPv4Network(subnet)
     return network.num_addresses - 2 if network.prefixlen <= 30 else 0
 
