@@ -19,6 +19,7 @@ FIRST_FREE_TARGET_MS = 10.0
 SUBNET = "10.250.0.0/16"
 USED = 60_000
 CONCURRENT = 50
+_ALLOCATIONS = connection.ops.quote_name(IPAllocation._meta.db_table)
 
 
 def gaps(used: int) -> dict[str, int]:
@@ -51,27 +52,28 @@ def _fill(vslice: VSlice, groups: list[Group], ids: list[int], gap: int, used: i
     IPAllocation.objects.filter(vslice=vslice).delete()
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            INSERT INTO inventory_ipallocation
+            f"""
+            INSERT INTO {_ALLOCATIONS}
                 (account_id, endpoint_id, group_id, vslice_id, address, kind, created_at)
-            SELECT %s, (%s::bigint[])[n %% %s + 1], (%s::bigint[])[n / %s + 1], %s,
-                   set_masklen(%s::inet, 32) + (CASE WHEN n + 1 >= %s THEN n + 2 ELSE n + 1 END),
+            SELECT %(account)s, (%(ids)s::bigint[])[n %% %(n_ids)s + 1],
+                   (%(groups)s::bigint[])[n / %(n_ids)s + 1], %(vslice)s,
+                   set_masklen(%(subnet)s::inet, 32)
+                       + (CASE WHEN n + 1 >= %(gap)s THEN n + 2 ELSE n + 1 END),
                    'static', now()
-            FROM generate_series(0, %s - 1) AS n
+            FROM generate_series(0, %(used)s - 1) AS n
             """,
-            [
-                vslice.account_id,
-                ids,
-                len(ids),
-                [g.pk for g in groups[:-1]],
-                len(ids),
-                vslice.pk,
-                vslice.subnet,
-                gap,
-                used,
-            ],
+            {
+                "account": vslice.account_id,
+                "ids": ids,
+                "n_ids": len(ids),
+                "groups": [g.pk for g in groups[:-1]],
+                "vslice": vslice.pk,
+                "subnet": vslice.subnet,
+                "gap": gap,
+                "used": used,
+            },
         )
-        cursor.execute("ANALYZE inventory_ipallocation")
+        cursor.execute(f"ANALYZE {_ALLOCATIONS}")
 
 
 def _teardown(vslice: VSlice, groups: list[Group]) -> None:

@@ -18,13 +18,16 @@ from bench.pages import Row
 from bench.picks import Picks
 from bench.server import Gunicorn
 from bench.snapshot import Snapshot
-from inventory.models import IN_SERVICE_STATES
+from inventory.models import IMSI, IN_SERVICE_STATES, Endpoint, Group
 
 EVENTS_TARGET = 5000
 BATCH = 500
 POSTERS = 3
 THROUGHPUT_CLIENTS = 10
 POOL = 50_000
+_ENDPOINTS = connection.ops.quote_name(Endpoint._meta.db_table)
+_GROUPS = connection.ops.quote_name(Group._meta.db_table)
+_IMSIS = connection.ops.quote_name(IMSI._meta.db_table)
 
 
 def _event_pool(p: Picks) -> tuple[list[tuple[str, str, str]], int]:
@@ -32,16 +35,20 @@ def _event_pool(p: Picks) -> tuple[list[tuple[str, str, str]], int]:
     and the highest endpoint id among them (the snapshot's bound)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT i.imsi, g.apn, CASE WHEN e.imei_lock_enabled THEN e.imei ELSE '' END, e.id
-            FROM inventory_endpoint e
-            JOIN inventory_group g ON g.id = e.primary_group_id
-            JOIN LATERAL (SELECT imsi FROM inventory_imsi WHERE endpoint_id = e.id
+            FROM {_ENDPOINTS} e
+            JOIN {_GROUPS} g ON g.id = e.primary_group_id
+            JOIN LATERAL (SELECT imsi FROM {_IMSIS} WHERE endpoint_id = e.id
                           ORDER BY imsi LIMIT 1) i ON true
-            WHERE e.account_id = %s AND e.state = ANY(%s)
-            ORDER BY e.id LIMIT %s
+            WHERE e.account_id = %(account)s AND e.state = ANY(%(states)s)
+            ORDER BY e.id LIMIT %(limit)s
             """,
-            [p.account.pk, [str(s) for s in IN_SERVICE_STATES], POOL],
+            {
+                "account": p.account.pk,
+                "states": [str(s) for s in IN_SERVICE_STATES],
+                "limit": POOL,
+            },
         )
         rows = cursor.fetchall()
     return [row[:3] for row in rows], max(row[3] for row in rows)

@@ -106,10 +106,10 @@ def _plans(p: Picks, size: int) -> list[tuple[str, str, dict, dict]]:
     # the confirming POST: all in-service ones, of a group, a tag, or both.
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT e.primary_group_id, t.tag, GROUPING(e.primary_group_id) = 0,
                    GROUPING(t.tag) = 0, count(DISTINCT e.id)
-              FROM inventory_endpoint e
+              FROM {connection.ops.quote_name(Endpoint._meta.db_table)} e
               LEFT JOIN LATERAL unnest(e.tags) AS t(tag) ON true
              WHERE e.account_id = %(account)s AND e.state = ANY(%(states)s)
              GROUP BY GROUPING SETS ((e.primary_group_id), (e.primary_group_id, t.tag), (t.tag))

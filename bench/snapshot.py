@@ -9,10 +9,26 @@ from __future__ import annotations
 
 from django.db import connection
 
-from inventory.models import Endpoint
+from inventory.models import (
+    Endpoint,
+    History,
+    IPAllocation,
+    NetworkEvent,
+    SecondaryMembership,
+    SessionTeardown,
+    VSlice,
+)
+
+_quote = connection.ops.quote_name
+_ENDPOINTS = _quote(Endpoint._meta.db_table)
+_ALLOCATIONS = _quote(IPAllocation._meta.db_table)
+_MEMBERSHIPS = _quote(SecondaryMembership._meta.db_table)
+_VSLICES = _quote(VSlice._meta.db_table)
+_HISTORY = _quote(History._meta.db_table)
+_TEARDOWNS = _quote(SessionTeardown._meta.db_table)
 
 #: Tables the portal only appends to while the benchmark runs.
-APPENDED = ("inventory_history", "inventory_sessionteardown", "inventory_networkevent")
+APPENDED = (_HISTORY, _TEARDOWNS, _quote(NetworkEvent._meta.db_table))
 
 
 def _columns() -> list[str]:
@@ -20,8 +36,9 @@ def _columns() -> list[str]:
 
 
 class Snapshot:
-    """``Snapshot(where_sql, params)`` over ``inventory_endpoint e``; use
-    ``take()`` before and ``restore()`` after."""
+    """``Snapshot(where_sql, params)`` over the endpoints as ``e``; use
+    ``take()`` before and ``restore()`` after. ``where_sql`` takes positional
+    ``%s`` parameters, as every statement it is spliced into does."""
 
     def __init__(self, where_sql: str, params: list | tuple = ()):
         self.where_sql = where_sql
@@ -35,23 +52,23 @@ class Snapshot:
             )
             cursor.execute(
                 "CREATE UNLOGGED TABLE bench_snap_endpoint AS "
-                f"SELECT e.* FROM inventory_endpoint e WHERE {self.where_sql}",
+                f"SELECT e.* FROM {_ENDPOINTS} e WHERE {self.where_sql}",
                 self.params,
             )
             cursor.execute("ALTER TABLE bench_snap_endpoint ADD PRIMARY KEY (id)")
             cursor.execute(
-                "CREATE UNLOGGED TABLE bench_snap_ip AS SELECT a.* FROM inventory_ipallocation a "
+                f"CREATE UNLOGGED TABLE bench_snap_ip AS SELECT a.* FROM {_ALLOCATIONS} a "
                 "JOIN bench_snap_endpoint s ON s.id = a.endpoint_id"
             )
             cursor.execute(
                 "CREATE UNLOGGED TABLE bench_snap_member AS SELECT m.* "
-                "FROM inventory_secondarymembership m "
+                f"FROM {_MEMBERSHIPS} m "
                 "JOIN bench_snap_endpoint s ON s.id = m.endpoint_id"
             )
             cursor.execute("DROP TABLE IF EXISTS bench_snap_vslice")
             cursor.execute(
                 "CREATE UNLOGGED TABLE bench_snap_vslice AS "
-                "SELECT id, alloc_cursor FROM inventory_vslice"
+                f"SELECT id, alloc_cursor FROM {_VSLICES}"
             )
             for table in APPENDED:
                 cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}")
@@ -65,25 +82,23 @@ class Snapshot:
         sources = ", ".join(f's."{c}"' for c in columns)
         with connection.cursor() as cursor:
             for table, mark in self.marks.items():
-                cursor.execute(f"DELETE FROM {table} WHERE id > %s", [mark])
+                cursor.execute(f"DELETE FROM {table} WHERE id > %(mark)s", {"mark": mark})
             cursor.execute(
-                "DELETE FROM inventory_ipallocation a USING bench_snap_endpoint s "
+                f"DELETE FROM {_ALLOCATIONS} a USING bench_snap_endpoint s "
                 "WHERE a.endpoint_id = s.id"
             )
-            cursor.execute("INSERT INTO inventory_ipallocation SELECT * FROM bench_snap_ip")
+            cursor.execute(f"INSERT INTO {_ALLOCATIONS} SELECT * FROM bench_snap_ip")
             cursor.execute(
-                "DELETE FROM inventory_secondarymembership m USING bench_snap_endpoint s "
+                f"DELETE FROM {_MEMBERSHIPS} m USING bench_snap_endpoint s "
                 "WHERE m.endpoint_id = s.id"
             )
+            cursor.execute(f"INSERT INTO {_MEMBERSHIPS} SELECT * FROM bench_snap_member")
             cursor.execute(
-                "INSERT INTO inventory_secondarymembership SELECT * FROM bench_snap_member"
-            )
-            cursor.execute(
-                f"UPDATE inventory_endpoint e SET ({targets}) = ({sources}) "
+                f"UPDATE {_ENDPOINTS} e SET ({targets}) = ({sources}) "
                 "FROM bench_snap_endpoint s WHERE e.id = s.id"
             )
             cursor.execute(
-                "UPDATE inventory_vslice v SET alloc_cursor = s.alloc_cursor "
+                f"UPDATE {_VSLICES} v SET alloc_cursor = s.alloc_cursor "
                 "FROM bench_snap_vslice s WHERE v.id = s.id AND v.alloc_cursor <> s.alloc_cursor"
             )
         if vacuum:
@@ -99,12 +114,7 @@ class Snapshot:
 
 def vacuum_tables(*tables: str) -> None:
     """VACUUM needs autocommit; Django's connection is in it outside atomic()."""
-    tables = tables or (
-        "inventory_endpoint",
-        "inventory_ipallocation",
-        "inventory_history",
-        "inventory_sessionteardown",
-    )
+    tables = tables or (_ENDPOINTS, _ALLOCATIONS, _HISTORY, _TEARDOWNS)
     with connection.cursor() as cursor:
         for table in tables:
             cursor.execute(f"VACUUM (ANALYZE) {table}")

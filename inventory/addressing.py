@@ -35,6 +35,7 @@ from django.db.models import QuerySet
 from inventory.history import Actor, record
 from inventory.identifiers import clean_ipv4_in_subnet
 from inventory.models import (
+    AddressBlock,
     AllocationKind,
     Endpoint,
     Group,
@@ -43,6 +44,12 @@ from inventory.models import (
     SecondaryMembership,
     VSlice,
 )
+
+# Table names for the SQL below, quoted, from the models (never spelled out).
+_ALLOCATIONS = connection.ops.quote_name(IPAllocation._meta.db_table)
+_BLOCKS_TABLE = connection.ops.quote_name(AddressBlock._meta.db_table)
+_ENDPOINTS = connection.ops.quote_name(Endpoint._meta.db_table)
+_VSLICES = connection.ops.quote_name(VSlice._meta.db_table)
 
 #: The History action of a static address reserved or cleared.
 
@@ -59,25 +66,32 @@ class SubnetFull(AddressingError):
         return cls(f"Subnet {vslice.subnet} of VSlice {vslice.name} is full.", code="subnet_full")
 
 
-def last_host_offset(subnet: str) -> int:
-    """The offset of the last usable host address from the network address
-    (broadcast excluded); 0 when the subnet has none (/31, /32)."""
+def usable_hosts(subnet: str) -> int:
+    """How many host addresses a subnet has for endpoints: network and
+    broadcast excluded, and none at all in a /31 or /32 (no room for both).
+    The one rule for automatic allocation and the groups page's capacity."""
     network = ipaddress.IPv4Network(subnet)
     return network.num_addresses - 2 if network.prefixlen <= 30 else 0
+
+
+def last_host_offset(subnet: str) -> int:
+    """The offset of the last usable host address from the network address:
+    hosts are offsets 1 .. usable_hosts(), so 0 means none (/31, /32)."""
+    return usable_hosts(subnet)
 
 
 # Host offsets from ``start`` to the last host, then from 1 up to ``start``,
 # generated one at a time (a set-returning function in the SELECT list streams;
 # in FROM it would be materialised whole first), skipping those in use.
-_FREE_OFFSETS = """
+_FREE_OFFSETS = f"""
     SELECT c.off FROM (
-        SELECT mod(%s - 1 + generate_series(0, %s - 1), %s) + 1 AS off
+        SELECT mod(%(start)s - 1 + generate_series(0, %(last)s - 1), %(last)s) + 1 AS off
     ) c
     WHERE (
-        SELECT a.id FROM inventory_ipallocation a
-        WHERE a.vslice_id = %s AND a.address = %s::inet + c.off
+        SELECT a.id FROM {_ALLOCATIONS} a
+        WHERE a.vslice_id = %(vslice)s AND a.address = %(base)s::inet + c.off
     ) IS NULL
-    LIMIT {limit}
+    LIMIT (SELECT count(*) FROM want)
 """
 
 # Where the next free offset is. Usually right at the cursor: a short probe
@@ -90,21 +104,22 @@ _FREE_OFFSETS = """
 # segments), not with the size of the subnet.
 # First from the cursor to the end, then from 1 up to the cursor.
 _PROBE_WINDOW = 64
-_SEARCH = """
-    search_{n}(lo, hi, w) AS (
-        SELECT %s::bigint, %s::bigint, 64::bigint
+_SEARCH = f"""
+    search_{{n}}(lo, hi, w) AS (
+        SELECT %(lo_{{n}})s::bigint, %(hi_{{n}})s::bigint, 64::bigint
       UNION ALL
         SELECT CASE WHEN c.full THEN s.e + 1 ELSE b.lo END,
                CASE WHEN c.full THEN b.hi ELSE s.e END,
                CASE WHEN c.full AND b.w > 0 THEN least(b.w * 2, 4096) ELSE 0 END
-        FROM search_{n} b
+        FROM search_{{n}} b
         CROSS JOIN LATERAL (
             SELECT CASE WHEN b.w > 0 THEN least(b.lo + b.w - 1, b.hi)
                         ELSE (b.lo + b.hi) / 2 END AS e
         ) s
         CROSS JOIN LATERAL (
-            SELECT count(*) > s.e - b.lo AS full FROM inventory_ipallocation a
-            WHERE a.vslice_id = %s AND a.address BETWEEN %s::inet + b.lo AND %s::inet + s.e
+            SELECT count(*) > s.e - b.lo AS full FROM {_ALLOCATIONS} a
+            WHERE a.vslice_id = %(vslice)s
+              AND a.address BETWEEN %(base)s::inet + b.lo AND %(base)s::inet + s.e
         ) c
         WHERE b.lo <= b.hi AND NOT (b.w = 0 AND b.lo = b.hi)
     )"""
@@ -114,11 +129,11 @@ _SEARCH = """
 # A subquery in WHERE stays a per-row index probe and the offsets keep the order
 # in which they are generated.
 _IS_FREE = (
-    "(SELECT a.id FROM inventory_ipallocation a "
-    "WHERE a.vslice_id = %s AND a.address = %s::inet + {off}) IS NULL"
+    f"(SELECT a.id FROM {_ALLOCATIONS} a "
+    "WHERE a.vslice_id = %(vslice)s AND a.address = %(base)s::inet + {off}) IS NULL"
 )
 _PROBE = f"""
-    SELECT c.off FROM (SELECT generate_series(%s, %s) AS off) c
+    SELECT c.off FROM (SELECT generate_series(%(start)s, %(end)s) AS off) c
     WHERE {_IS_FREE.format(off="c.off")} LIMIT 1
 """
 _SEARCH_BOTH = f"""
@@ -138,14 +153,14 @@ _SEARCH_BOTH = f"""
 # the part before the cursor last, after the wrap) and only through blocks
 # whose AddressBlock count is below the number of hosts they hold. Offsets are
 # absolute here (the address as an integer); a few blocks are probed at most.
-_BLOCKS = """
+_BLOCKS = f"""
     WITH p AS (
         SELECT %(lo)s::bigint AS lo, %(hi)s::bigint AS hi, %(start)s::bigint AS start,
                %(start)s::bigint / 256 AS first_blk, %(blocks)s::bigint AS blocks
     ), blocks AS (
         SELECT g.blk, greatest(g.blk * 256, p.lo) AS lo, least(g.blk * 256 + 255, p.hi) AS hi
         FROM p CROSS JOIN generate_series(p.lo / 256, p.hi / 256) AS g(blk)
-        LEFT JOIN inventory_addressblock ab ON ab.vslice_id = %(vslice)s AND ab.block = g.blk
+        LEFT JOIN {_BLOCKS_TABLE} ab ON ab.vslice_id = %(vslice)s AND ab.block = g.blk
         WHERE coalesce(ab.used, 0)
               < least(g.blk * 256 + 255, p.hi) - greatest(g.blk * 256, p.lo) + 1
     ), ranges AS (
@@ -160,7 +175,7 @@ _BLOCKS = """
     SELECT f.off FROM (SELECT lo, hi, k FROM ranges WHERE lo <= hi ORDER BY k LIMIT 8) r
     CROSS JOIN LATERAL (
         SELECT o AS off FROM generate_series(r.lo, r.hi) AS o
-        WHERE (SELECT a.id FROM inventory_ipallocation a
+        WHERE (SELECT a.id FROM {_ALLOCATIONS} a
                WHERE a.vslice_id = %(vslice)s AND a.address = '0.0.0.0'::inet + o) IS NULL
         LIMIT 1
     ) f
@@ -178,7 +193,9 @@ def _first_free_offset(*, vslice_id: int, subnet: str, cursor: int, last: int) -
     base = _base(subnet)
     with connection.cursor() as cursor_:
         window_end = min(start + _PROBE_WINDOW - 1, last)
-        cursor_.execute(_PROBE, [start, window_end, vslice_id, base])
+        cursor_.execute(
+            _PROBE, {"start": start, "end": window_end, "vslice": vslice_id, "base": base}
+        )
         row = cursor_.fetchone()
         if row is None:
             network = int(ipaddress.IPv4Network(subnet).network_address)
@@ -196,9 +213,9 @@ def _first_free_offset(*, vslice_id: int, subnet: str, cursor: int, last: int) -
             row = cursor_.fetchone()
             if row is not None:
                 return row[0] - network
-            params = [start, last, vslice_id, base, base]  # search_0: cursor .. end
-            params += [1, start - 1, vslice_id, base, base]  # search_1: 1 .. cursor
-            params += [vslice_id, base, vslice_id, base]
+            params = {"vslice": vslice_id, "base": base}
+            params |= {"lo_0": start, "hi_0": last}  # search_0: cursor .. end
+            params |= {"lo_1": 1, "hi_1": start - 1}  # search_1: 1 .. cursor
             cursor_.execute(_SEARCH_BOTH, params)
             row = cursor_.fetchone()
     return None if row is None else row[0]
@@ -221,34 +238,36 @@ def first_free(*, vslice: VSlice) -> str | None:
 def _existing(pairs: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT a.endpoint_id, a.group_id, host(a.address) FROM inventory_ipallocation a "
-            "JOIN unnest(%s::bigint[], %s::bigint[]) AS p(endpoint_id, group_id) "
+            f"SELECT a.endpoint_id, a.group_id, host(a.address) FROM {_ALLOCATIONS} a "
+            "JOIN unnest(%(endpoints)s::bigint[], %(groups)s::bigint[])"
+            " AS p(endpoint_id, group_id) "
             "ON a.endpoint_id = p.endpoint_id AND a.group_id = p.group_id",
-            [[e for e, _ in pairs], [g for _, g in pairs]],
+            {"endpoints": [e for e, _ in pairs], "groups": [g for _, g in pairs]},
         )
         return {(e, g): address for e, g, address in cursor.fetchall()}
 
 
 # One statement per VSlice: pair each wanted membership with one of the first
 # free offsets, insert them, and move the cursor past the last offset used.
-_ALLOCATE = """
+_ALLOCATE = f"""
     WITH want AS (
         SELECT p.endpoint_id, p.group_id, row_number() OVER () AS n
-        FROM unnest(%s::bigint[], %s::bigint[]) AS p(endpoint_id, group_id)
-        JOIN inventory_endpoint e ON e.id = p.endpoint_id AND e.account_id = %s
+        FROM unnest(%(endpoints)s::bigint[], %(groups)s::bigint[]) AS p(endpoint_id, group_id)
+        JOIN {_ENDPOINTS} e ON e.id = p.endpoint_id AND e.account_id = %(account)s
     ), free AS (
-        SELECT f.off, row_number() OVER () AS n FROM ({free}) f
+        SELECT f.off, row_number() OVER () AS n FROM ({_FREE_OFFSETS}) f
     ), ins AS (
-        INSERT INTO inventory_ipallocation
+        INSERT INTO {_ALLOCATIONS}
             (account_id, endpoint_id, group_id, vslice_id, address, kind, created_at)
-        SELECT %s, w.endpoint_id, w.group_id, %s, %s::inet + f.off, 'auto', now()
+        SELECT %(account)s, w.endpoint_id, w.group_id, %(vslice)s, %(base)s::inet + f.off,
+               'auto', now()
         FROM want w JOIN free f USING (n)
         ON CONFLICT DO NOTHING
         RETURNING endpoint_id, group_id, address
     ), moved AS (
-        UPDATE inventory_vslice SET alloc_cursor = mod(f.off, %s) + 1
+        UPDATE {_VSLICES} SET alloc_cursor = mod(f.off, %(last)s) + 1
         FROM (SELECT off FROM free ORDER BY n DESC LIMIT 1) f
-        WHERE id = %s
+        WHERE id = %(vslice)s
     )
     SELECT endpoint_id, group_id, host(address) FROM ins
 """
@@ -259,9 +278,9 @@ def _allocate_in_vslice(vslice_id: int, pairs: list[tuple[int, int]]) -> dict:
     VSlice's row lock; pairs left out of the answer got no address."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT account_id, subnet::text, alloc_cursor FROM inventory_vslice "
-            "WHERE id = %s FOR NO KEY UPDATE",
-            [vslice_id],
+            f"SELECT account_id, subnet::text, alloc_cursor FROM {_VSLICES} "
+            "WHERE id = %(vslice)s FOR NO KEY UPDATE",
+            {"vslice": vslice_id},
         )
         account_id, subnet, alloc_cursor = cursor.fetchone()
         last = last_host_offset(subnet)
@@ -270,22 +289,17 @@ def _allocate_in_vslice(vslice_id: int, pairs: list[tuple[int, int]]) -> dict:
         )
         if not start:
             return {}
-        base = _base(subnet)
-        free_sql = _FREE_OFFSETS.format(limit="(SELECT count(*) FROM want)")
-        free_params = [start, last, last, vslice_id, base]
         cursor.execute(
-            _ALLOCATE.format(free=free_sql),
-            [
-                [e for e, _ in pairs],
-                [g for _, g in pairs],
-                account_id,
-                *free_params,
-                account_id,
-                vslice_id,
-                base,
-                last,
-                vslice_id,
-            ],
+            _ALLOCATE,
+            {
+                "endpoints": [e for e, _ in pairs],
+                "groups": [g for _, g in pairs],
+                "account": account_id,
+                "vslice": vslice_id,
+                "start": start,
+                "last": last,
+                "base": _base(subnet),
+            },
         )
         return {(e, g): address for e, g, address in cursor.fetchall()}
 

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core import signing
+from django.db import connection
 from django.db.models import BigIntegerField, BooleanField, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Collate
@@ -219,7 +220,10 @@ def decode_cursor(token: str, sort: Sort) -> tuple:
 
 # --- pages -----------------------------------------------------------------------
 
-_TABLE = '"inventory_endpoint"'
+# The SQL of this section is spliced into (or around) SQL that Django compiles
+# with positional ``%s`` parameters, and psycopg does not mix named and
+# positional ones in a statement: it stays positional.
+_TABLE = connection.ops.quote_name(Endpoint._meta.db_table)
 
 
 def _col(column: str) -> str:

@@ -27,7 +27,16 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from inventory.models import Endpoint, NetworkEvent, SessionTeardown, State
+from inventory.models import (
+    IMSI,
+    Endpoint,
+    History,
+    IPAllocation,
+    NetworkEvent,
+    SecondaryMembership,
+    SessionTeardown,
+    State,
+)
 from portal.models import Account
 
 #: A terminated endpoint is kept this long: it is both the window in which support
@@ -41,13 +50,18 @@ EVENT_RETENTION_DAYS = EVENT_RETENTION.days
 EVENT_BATCH = 10_000
 
 #: Rows that belong to an endpoint and go with it, in deletion order.
-_CHILDREN = (
-    ("imsis", "inventory_imsi"),
-    ("addresses", "inventory_ipallocation"),
-    ("memberships", "inventory_secondarymembership"),
-    ("history", "inventory_history"),
-    ("teardowns", "inventory_sessionteardown"),
+_CHILDREN = tuple(
+    (name, connection.ops.quote_name(model._meta.db_table))
+    for name, model in (
+        ("imsis", IMSI),
+        ("addresses", IPAllocation),
+        ("memberships", SecondaryMembership),
+        ("history", History),
+        ("teardowns", SessionTeardown),
+    )
 )
+_ENDPOINTS = connection.ops.quote_name(Endpoint._meta.db_table)
+_EVENTS = connection.ops.quote_name(NetworkEvent._meta.db_table)
 
 
 @dataclass
@@ -98,24 +112,26 @@ def purge_terminated(
         with transaction.atomic(), connection.cursor() as cursor:
             # SKIP LOCKED: an endpoint being reinstated right now is left for the next run.
             cursor.execute(
-                "SELECT id, account_id FROM inventory_endpoint"
-                " WHERE state = %s AND terminated_at < %s"
-                " ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-                [State.TERMINATED.value, cutoff, batch_size],
+                f"SELECT id, account_id FROM {_ENDPOINTS}"
+                " WHERE state = %(state)s AND terminated_at < %(cutoff)s"
+                " ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED",
+                {"state": State.TERMINATED.value, "cutoff": cutoff, "limit": batch_size},
             )
             batch = cursor.fetchall()
             if not batch:
                 break
             ids = [endpoint_id for endpoint_id, _ in batch]
             for name, table in _CHILDREN:
-                cursor.execute(f"DELETE FROM {table} WHERE endpoint_id = ANY(%s)", [ids])
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE endpoint_id = ANY(%(ids)s)", {"ids": ids}
+                )
                 result.rows[name] = result.rows.get(name, 0) + cursor.rowcount
             cursor.execute(
-                "UPDATE inventory_networkevent SET endpoint_id = NULL WHERE endpoint_id = ANY(%s)",
-                [ids],
+                f"UPDATE {_EVENTS} SET endpoint_id = NULL WHERE endpoint_id = ANY(%(ids)s)",
+                {"ids": ids},
             )
             result.rows["events unlinked"] = result.rows.get("events unlinked", 0) + cursor.rowcount
-            cursor.execute("DELETE FROM inventory_endpoint WHERE id = ANY(%s)", [ids])
+            cursor.execute(f"DELETE FROM {_ENDPOINTS} WHERE id = ANY(%(ids)s)", {"ids": ids})
             for _, account_id in batch:
                 slug = slugs.get(account_id) or str(account_id)
                 result.by_account[slug] = result.by_account.get(slug, 0) + 1

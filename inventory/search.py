@@ -28,11 +28,12 @@ that carries their trigram indexes (why: models.EndpointSearch), through
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from inventory.identifiers import is_iccid_shaped, label_digits
-from inventory.models import Endpoint, EndpointSearch
+from inventory.models import IMSI, Endpoint, EndpointSearch
 
 #: Trigram indexes only help from three characters on; shorter text would scan.
 MIN_TEXT_LENGTH = 3
@@ -43,18 +44,23 @@ MIN_IMSI_PREFIX_DIGITS = 12
 MAX_LENGTH = 100
 
 
+_ENDPOINTS = connection.ops.quote_name(Endpoint._meta.db_table)
+_IMSIS = connection.ops.quote_name(IMSI._meta.db_table)
+
 # One expression per index; the text of each ``reverse(...)`` must match the index
-# definition exactly or PostgreSQL will not use it.
-_SUFFIX_MATCH_SQL = """
-    "inventory_endpoint"."id" IN (
-        SELECT id FROM inventory_endpoint
+# definition exactly or PostgreSQL will not use it. Positional parameters: this is
+# a RawSQL condition spliced into the queryset's SQL, which Django compiles with
+# ``%s``, and psycopg does not mix named and positional ones in a statement.
+_SUFFIX_MATCH_SQL = f"""
+    {_ENDPOINTS}."id" IN (
+        SELECT id FROM {_ENDPOINTS}
          WHERE reverse(iccid::text) LIKE %s AND account_id = %s
         UNION
-        SELECT endpoint_id FROM inventory_imsi WHERE reverse(imsi::text) LIKE %s
-        {imsi_prefix}
+        SELECT endpoint_id FROM {_IMSIS} WHERE reverse(imsi::text) LIKE %s
+        {{imsi_prefix}}
     )
 """
-_IMSI_PREFIX_SQL = "UNION SELECT endpoint_id FROM inventory_imsi WHERE imsi::text LIKE %s"
+_IMSI_PREFIX_SQL = f"UNION SELECT endpoint_id FROM {_IMSIS} WHERE imsi::text LIKE %s"
 
 
 def _iccid_start(digits: str) -> bool:

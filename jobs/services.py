@@ -28,6 +28,7 @@ logger = logging.getLogger("jobs")
 INLINE_LIMIT = 1_000
 
 _LIFECYCLE_ACTIONS = (Action.SUSPEND, Action.TERMINATE, Action.ASSIGN)
+_TARGETS = connection.ops.quote_name(JobTarget._meta.db_table)
 
 
 def _freeze(job: Job, endpoints: QuerySet[Endpoint]) -> int:
@@ -42,7 +43,7 @@ def _freeze(job: Job, endpoints: QuerySet[Endpoint]) -> int:
     with connection.cursor() as cursor:
         # Positional parameters: the selection's SQL comes compiled by Django.
         cursor.execute(
-            f"INSERT INTO {JobTarget._meta.db_table} (job_id, position, endpoint_id) "
+            f"INSERT INTO {_TARGETS} (job_id, position, endpoint_id) "
             "SELECT %s, row_number() OVER (ORDER BY s.id) - 1, s.id "
             f"FROM ({ids_sql}) s",
             [job.pk, *ids_params],

@@ -8,6 +8,7 @@ text to the trigram indexes: never a sequential scan of a million rows.
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -15,13 +16,18 @@ from inventory.identifiers import is_iccid_shaped, label_digits
 from inventory.models import IMSI, Endpoint
 from inventory.search import text_contains
 
+_ENDPOINTS = connection.ops.quote_name(Endpoint._meta.db_table)
+_IMSIS = connection.ops.quote_name(IMSI._meta.db_table)
+
 # Each ``reverse(...)`` must read exactly like its index definition to be used.
-_DIGITS_SQL = """
-    "inventory_endpoint"."id" IN (
-        SELECT id FROM inventory_endpoint WHERE iccid::text LIKE %s
-        UNION SELECT id FROM inventory_endpoint WHERE reverse(iccid::text) LIKE %s
-        UNION SELECT endpoint_id FROM inventory_imsi WHERE imsi::text LIKE %s
-        UNION SELECT endpoint_id FROM inventory_imsi WHERE reverse(imsi::text) LIKE %s
+# Positional parameters: a RawSQL condition spliced into the queryset's SQL, which
+# Django compiles with ``%s`` (psycopg does not mix named and positional ones).
+_DIGITS_SQL = f"""
+    {_ENDPOINTS}."id" IN (
+        SELECT id FROM {_ENDPOINTS} WHERE iccid::text LIKE %s
+        UNION SELECT id FROM {_ENDPOINTS} WHERE reverse(iccid::text) LIKE %s
+        UNION SELECT endpoint_id FROM {_IMSIS} WHERE imsi::text LIKE %s
+        UNION SELECT endpoint_id FROM {_IMSIS} WHERE reverse(imsi::text) LIKE %s
     )
 """
 

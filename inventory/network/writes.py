@@ -22,9 +22,28 @@ import orjson
 from django.db import connection
 from django.utils import timezone
 
-from inventory.models import ActorKind
+from inventory.models import (
+    IMSI,
+    ActorKind,
+    Endpoint,
+    Group,
+    History,
+    IPAllocation,
+    NetworkEvent,
+    SecondaryMembership,
+)
 from inventory.network.contract import ACCEPTED
 from inventory.network.decisions import LoadedEndpoint, Outcome
+
+# Table names for the SQL below, quoted, from the models (never spelled out).
+_quote = connection.ops.quote_name
+_ENDPOINTS = _quote(Endpoint._meta.db_table)
+_GROUPS = _quote(Group._meta.db_table)
+_HISTORY = _quote(History._meta.db_table)
+_IMSIS = _quote(IMSI._meta.db_table)
+_ALLOCATIONS = _quote(IPAllocation._meta.db_table)
+_EVENTS = _quote(NetworkEvent._meta.db_table)
+_MEMBERSHIPS = _quote(SecondaryMembership._meta.db_table)
 
 NETWORK_LABEL = "network"
 
@@ -46,16 +65,16 @@ def lock_endpoints(imsis: set[str]) -> tuple[dict[str, int], dict[int, LoadedEnd
     addresses are other tables, read by ``load_sessions`` afterwards."""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT i.imsi, e.id, e.account_id, e.state, e.primary_group_id,
                    e.imei_lock_enabled, e.imei, e.last_activity
-              FROM inventory_imsi i
-              JOIN inventory_endpoint e ON e.id = i.endpoint_id
-             WHERE i.imsi = ANY(string_to_array(%s, ','))
+              FROM {_IMSIS} i
+              JOIN {_ENDPOINTS} e ON e.id = i.endpoint_id
+             WHERE i.imsi = ANY(string_to_array(%(imsis)s, ','))
              ORDER BY e.id
                FOR NO KEY UPDATE OF e
             """,
-            [_digits(sorted(imsis))],
+            {"imsis": _digits(sorted(imsis))},
         )
         by_imsi: dict[str, int] = {}
         endpoints: dict[int, LoadedEndpoint] = {}
@@ -86,22 +105,22 @@ def load_sessions(endpoints: dict[int, LoadedEndpoint], ids: set[int]) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT e.id,
                    (SELECT json_agg(json_build_array(g.id, g.apn, g.name)
                                     ORDER BY g.id <> e.primary_group_id, g.id)
-                      FROM inventory_group g
+                      FROM {_GROUPS} g
                      WHERE g.id = ANY(array_prepend(
                                e.primary_group_id,
-                               ARRAY(SELECT m.group_id FROM inventory_secondarymembership m
+                               ARRAY(SELECT m.group_id FROM {_MEMBERSHIPS} m
                                       WHERE m.endpoint_id = e.id)))),
                    (SELECT json_agg(json_build_array(a.group_id, host(a.address)))
-                      FROM inventory_ipallocation a
+                      FROM {_ALLOCATIONS} a
                      WHERE a.endpoint_id = e.id)
-              FROM inventory_endpoint e
-             WHERE e.id = ANY(string_to_array(%s, ',')::bigint[])
+              FROM {_ENDPOINTS} e
+             WHERE e.id = ANY(string_to_array(%(ids)s, ',')::bigint[])
             """,
-            [_digits(sorted(ids))],
+            {"ids": _digits(sorted(ids))},
         )
         for pk, apns, addresses in cursor.fetchall():
             apns, addresses = _json(apns), _json(addresses)
@@ -127,11 +146,11 @@ def _rows(rows: list[dict]) -> str:
 def stored_ids(event_ids: list[str]) -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            SELECT event_id FROM inventory_networkevent
-             WHERE event_id = ANY(ARRAY(SELECT json_array_elements_text(%s::json)))
+            f"""
+            SELECT event_id FROM {_EVENTS}
+             WHERE event_id = ANY(ARRAY(SELECT json_array_elements_text(%(ids)s::json)))
             """,
-            [orjson.dumps(event_ids).decode()],
+            {"ids": orjson.dumps(event_ids).decode()},
         )
         return {row[0] for row in cursor.fetchall()}
 
@@ -157,17 +176,17 @@ def update_endpoints(loaded: dict[int, LoadedEndpoint], outcomes: list[Outcome])
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            UPDATE inventory_endpoint e
+            f"""
+            UPDATE {_ENDPOINTS} e
                SET state = v.state,
                    last_activity = GREATEST(e.last_activity, v.last_activity),
                    state_changed_at = COALESCE(v.state_changed_at, e.state_changed_at)
-              FROM json_to_recordset(%s::json)
+              FROM json_to_recordset(%(rows)s::json)
                    AS v(id bigint, state text, last_activity timestamptz,
                         state_changed_at timestamptz)
              WHERE e.id = v.id
             """,
-            [_rows(rows)],
+            {"rows": _rows(rows)},
         )
 
 
@@ -187,17 +206,22 @@ def insert_history(outcomes: list[Outcome], batch: uuid.UUID) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            INSERT INTO inventory_history
+            f"""
+            INSERT INTO {_HISTORY}
                    (account_id, endpoint_id, at, actor_kind, actor_id, actor_label, action,
                     from_state, to_state, changes, reason, batch)
-            SELECT v.account_id, v.endpoint_id, v.at, %s, NULL, %s, v.action,
-                   v.from_state, v.to_state, v.changes, v.reason, %s
-              FROM json_to_recordset(%s::json)
+            SELECT v.account_id, v.endpoint_id, v.at, %(kind)s, NULL, %(label)s, v.action,
+                   v.from_state, v.to_state, v.changes, v.reason, %(batch)s
+              FROM json_to_recordset(%(rows)s::json)
                    AS v(account_id bigint, endpoint_id bigint, at timestamptz, action text,
                         from_state text, to_state text, changes jsonb, reason text)
             """,
-            [ActorKind.NETWORK, NETWORK_LABEL, batch, _rows(rows)],
+            {
+                "kind": ActorKind.NETWORK,
+                "label": NETWORK_LABEL,
+                "batch": batch,
+                "rows": _rows(rows),
+            },
         )
 
 
@@ -226,20 +250,20 @@ def insert_events(outcomes: list[Outcome]) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            INSERT INTO inventory_networkevent
+            f"""
+            INSERT INTO {_EVENTS}
                    (event_id, account_id, endpoint_id, group_id, type, imsi, imei, apn, at,
                     received_at, status, reason, ip)
             SELECT v.event_id, v.account_id, v.endpoint_id, v.group_id, v.type, v.imsi,
-                   v.imei, v.apn, v.at, %s, v.status, v.reason, v.ip
-              FROM json_to_recordset(%s::json)
+                   v.imei, v.apn, v.at, %(received_at)s, v.status, v.reason, v.ip
+              FROM json_to_recordset(%(rows)s::json)
                    AS v(event_id text, account_id bigint, endpoint_id bigint, group_id bigint,
                         type text, imsi text, imei text, apn text, at timestamptz,
                         status text, reason text, ip inet)
             ON CONFLICT (event_id) DO NOTHING
             RETURNING event_id
             """,
-            [timezone.now(), _rows(rows)],
+            {"received_at": timezone.now(), "rows": _rows(rows)},
         )
         if len(cursor.fetchall()) != len(outcomes):
             raise LostRace

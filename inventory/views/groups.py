@@ -9,7 +9,6 @@ Every count links to the endpoint list filtered the same way.
 
 from __future__ import annotations
 
-import ipaddress
 from collections import defaultdict
 from urllib.parse import urlencode
 
@@ -17,13 +16,9 @@ from django.db.models import Count
 from django.shortcuts import render
 from django.urls import reverse
 
+from inventory.addressing import usable_hosts
 from inventory.models import Endpoint, Group, IPAllocation, State
 from portal.tenancy import member_required
-
-
-def _usable_addresses(subnet: str) -> int:
-    network = ipaddress.IPv4Network(subnet)
-    return network.num_addresses - 2 if network.prefixlen < 31 else network.num_addresses
 
 
 @member_required()
@@ -51,7 +46,7 @@ def group_list(request):
     entries = []
     for group in groups:
         counts = by_group.get(group.pk, {})
-        capacity = _usable_addresses(group.vslice.subnet)
+        capacity = usable_hosts(group.vslice.subnet)
         in_use = used.get(group.vslice_id, 0)
         entries.append(
             {

@@ -448,3 +448,17 @@ def test_wrong_block_counts_never_hide_the_free_address(account):
 
     AddressBlock.objects.filter(vslice=vslice).update(used=0)
     assert addressing.first_free(vslice=vslice) == "10.10.3.254"
+
+
+@pytest.mark.parametrize(
+    ("subnet", "hosts"),
+    [("100.64.0.0/16", 65534), ("100.64.0.4/30", 2), ("100.64.0.4/31", 0), ("100.64.0.4/32", 0)],
+)
+def test_usable_hosts_exclude_network_and_broadcast(subnet, hosts):
+    assert addressing.usable_hosts(subnet) == hosts
+
+
+@pytest.mark.parametrize("subnet", ["100.64.0.4/31", "100.64.0.4/32"])
+def test_a_31_or_32_has_no_host_to_give(account, subnet):
+    group = GroupFactory(account=account, vslice__subnet=subnet)
+    assert allocate(active_endpoints(account, group, 1), group) == [None]

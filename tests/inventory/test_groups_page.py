@@ -113,3 +113,11 @@ def test_query_count_does_not_grow_with_groups(
 def test_every_role_sees_the_page(client, request, role, group):
     client.force_login(request.getfixturevalue(role))
     assert group.name in client.get(URL).content.decode()
+
+
+@pytest.mark.parametrize(("subnet", "capacity"), [("100.64.9.4/30", "2"), ("100.64.9.4/31", "0")])
+def test_capacity_counts_usable_hosts_only(client, viewer, account, subnet, capacity):
+    group = GroupFactory(account=account, vslice=VSliceFactory(subnet=subnet))
+    client.force_login(viewer)
+    html = row(client.get(URL), group)
+    assert re.search(rf'data-testid="used">0</span> of {capacity}<', html)
