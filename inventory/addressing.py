@@ -33,7 +33,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 
 from inventory.history import Actor, record
-from inventory.identifiers import clean_ipv4_in_subnet
+from inventory.identifiers import clean_ipv4_in_subnet, usable_hosts
 from inventory.models import (
     AddressBlock,
     AllocationKind,
@@ -64,14 +64,6 @@ class SubnetFull(AddressingError):
     @classmethod
     def of(cls, vslice: VSlice) -> SubnetFull:
         return cls(f"Subnet {vslice.subnet} of VSlice {vslice.name} is full.", code="subnet_full")
-
-
-def usable_hosts(subnet: str) -> int:
-    """How many host addresses a subnet has for endpoints: network and
-    broadcast excluded, and none at all in a /31 or /32 (no room for both).
-    The one rule for automatic allocation and the groups page's capacity."""
-    network = ipaddress.IPv4Network(subnet)
-    return network.num_addresses - 2 if network.prefixlen <= 30 else 0
 
 
 def last_host_offset(subnet: str) -> int:

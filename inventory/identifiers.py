@@ -122,9 +122,18 @@ def clean_tags(value: str | list[str]) -> list[str]:
     return tags
 
 
+def usable_hosts(subnet: str) -> int:
+    """How many host addresses a subnet has for endpoints: network and
+    broadcast excluded, and none at all in a /31 or /32 (no room for both).
+    The one rule for static addresses, automatic allocation and the groups
+    page's capacity."""
+    network = ipaddress.IPv4Network(subnet)
+    return network.num_addresses - 2 if network.prefixlen <= 30 else 0
+
+
 def clean_ipv4_in_subnet(value: str, subnet: str) -> str:
     """An IPv4 address without leading zeros, inside ``subnet``, and neither its
-    network nor its broadcast address."""
+    network nor its broadcast address (``usable_hosts``: a /31 or /32 has none)."""
     text = (value or "").strip()
     try:
         address = ipaddress.IPv4Address(text)
@@ -136,7 +145,12 @@ def clean_ipv4_in_subnet(value: str, subnet: str) -> str:
     network = ipaddress.IPv4Network(subnet)
     if address not in network:
         raise ValidationError(f"{address} is outside the subnet {network}.", code="ip_outside")
-    if network.prefixlen < 31 and address in (network.network_address, network.broadcast_address):
+    if not usable_hosts(subnet):
+        raise ValidationError(
+            f"{network} has no host address to give an endpoint; choose another group.",
+            code="ip_no_hosts",
+        )
+    if address in (network.network_address, network.broadcast_address):
         which = "network" if address == network.network_address else "broadcast"
         raise ValidationError(
             f"{address} is the {which} address of {network}; choose a host address.",

@@ -22,6 +22,7 @@ import orjson
 from django.db import connection
 from django.utils import timezone
 
+from inventory import history
 from inventory.models import (
     IMSI,
     ActorKind,
@@ -207,9 +208,7 @@ def insert_history(outcomes: list[Outcome], batch: uuid.UUID) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO {_HISTORY}
-                   (account_id, endpoint_id, at, actor_kind, actor_id, actor_label, action,
-                    from_state, to_state, changes, reason, batch)
+            INSERT INTO {_HISTORY} ({history.COLUMN_LIST})
             SELECT v.account_id, v.endpoint_id, v.at, %(kind)s, NULL, %(label)s, v.action,
                    v.from_state, v.to_state, v.changes, v.reason, %(batch)s
               FROM json_to_recordset(%(rows)s::json)

@@ -16,7 +16,7 @@ from django.db.models import Count
 from django.shortcuts import render
 from django.urls import reverse
 
-from inventory.addressing import usable_hosts
+from inventory.identifiers import usable_hosts
 from inventory.models import Endpoint, Group, IPAllocation, State
 from portal.tenancy import member_required
 

@@ -120,3 +120,20 @@ def test_digits_followed_by_a_line_break_are_not_iccid_shaped():
     """``$`` also matches before a trailing newline; the check must see the whole text."""
     assert is_iccid_shaped(iccid_for(1))
     assert not is_iccid_shaped(iccid_for(1) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("value", "subnet"),
+    [("10.0.0.0", "10.0.0.0/31"), ("10.0.0.1", "10.0.0.0/31"), ("10.0.0.7", "10.0.0.7/32")],
+)
+def test_a_31_or_32_has_no_static_address_to_give(value, subnet):
+    with pytest.raises(ValidationError, match="has no host address"):
+        clean_ipv4_in_subnet(value, subnet)
+
+
+def test_a_30_gives_its_two_hosts_and_refuses_network_and_broadcast():
+    assert clean_ipv4_in_subnet("10.0.0.1", "10.0.0.0/30") == "10.0.0.1"
+    assert clean_ipv4_in_subnet("10.0.0.2", "10.0.0.0/30") == "10.0.0.2"
+    for reserved in ("10.0.0.0", "10.0.0.3"):
+        with pytest.raises(ValidationError, match="choose a host address"):
+            clean_ipv4_in_subnet(reserved, "10.0.0.0/30")
