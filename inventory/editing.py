@@ -32,6 +32,10 @@ from inventory.models import (
     State,
 )
 
+# Table names for the SQL below, quoted, from the models (never spelled out).
+_quote = connection.ops.quote_name
+_ENDPOINTS = _quote(Endpoint._meta.db_table)
+
 #: How many of the account's tags the edit screen suggests, read from at most
 #: this many of its tagged endpoints (see ``account_tags``).
 TAG_SUGGESTIONS = 200
@@ -256,7 +260,7 @@ def account_tags(
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT DISTINCT tag FROM ("
-            "  SELECT tags FROM inventory_endpoint"
+            f"  SELECT tags FROM {_ENDPOINTS}"
             "  WHERE account_id = %s AND tags <> '{}' LIMIT %s"
             ") AS e, unnest(e.tags) AS tag ORDER BY tag LIMIT %s",
             [account_id, sample, limit],

@@ -38,8 +38,29 @@ from django.utils import timezone
 
 from inventory import history
 from inventory.history import Actor
-from inventory.models import IN_SERVICE_STATES, Endpoint, Group, HistoryAction, State
+from inventory.models import (
+    IMSI,
+    IN_SERVICE_STATES,
+    Endpoint,
+    Group,
+    History,
+    HistoryAction,
+    IPAllocation,
+    SecondaryMembership,
+    SessionTeardown,
+    State,
+)
 from inventory.retention import RETENTION
+
+# Table names for the SQL below, quoted, from the models (never spelled out).
+_quote = connection.ops.quote_name
+_ENDPOINTS = _quote(Endpoint._meta.db_table)
+_IMSIS = _quote(IMSI._meta.db_table)
+_HISTORY = _quote(History._meta.db_table)
+_GROUPS = _quote(Group._meta.db_table)
+_ALLOCATIONS = _quote(IPAllocation._meta.db_table)
+_MEMBERSHIPS = _quote(SecondaryMembership._meta.db_table)
+_TEARDOWNS = _quote(SessionTeardown._meta.db_table)
 
 # Plain strings: they are SQL parameters and dictionary keys throughout.
 ASSIGN = HistoryAction.ASSIGN.value
@@ -220,9 +241,9 @@ class _Statement:
 
 
 _TEARDOWN = (
-    "INSERT INTO inventory_sessionteardown (account_id, endpoint_id, imsi, reason, at) "
+    f"INSERT INTO {_TEARDOWNS} (account_id, endpoint_id, imsi, reason, at) "
     "SELECT u.account_id, u.id, i.imsi, %s, %s FROM upd u "
-    "JOIN inventory_imsi i ON i.endpoint_id = u.id WHERE u.old_state = 'active'"
+    f"JOIN {_IMSIS} i ON i.endpoint_id = u.id WHERE u.old_state = 'active'"
 )
 _OLD_GROUP_CHANGE = (
     "CASE WHEN og.name IS NULL THEN '{}'::jsonb "
@@ -249,13 +270,13 @@ def _transition(
 
     ctes = [
         (
-            "target AS (SELECT e.id, e.state, e.primary_group_id FROM inventory_endpoint e "
+            f"target AS (SELECT e.id, e.state, e.primary_group_id FROM {_ENDPOINTS} e "
             f"WHERE e.id IN ({ids_sql}) AND {statement.allowed} "
             "ORDER BY e.id FOR NO KEY UPDATE OF e)",
             [*ids_params, *statement.allowed_params],
         ),
         (
-            f"upd AS (UPDATE inventory_endpoint e SET {statement.set_clause} "
+            f"upd AS (UPDATE {_ENDPOINTS} e SET {statement.set_clause} "
             "FROM target t WHERE e.id = t.id "
             "RETURNING e.id, e.account_id, t.state AS old_state, e.state AS new_state, "
             "t.primary_group_id AS old_group_id)",
@@ -269,11 +290,13 @@ def _transition(
     sql = (
         "WITH "
         + ", ".join(cte for cte, _ in ctes)
-        + f" INSERT INTO inventory_history ({history.COLUMN_LIST})"
+        + f" INSERT INTO {_HISTORY} ({history.COLUMN_LIST})"
         " SELECT u.account_id, u.id, %s, %s, %s, %s, %s, u.old_state, u.new_state,"
         f" {statement.changes}, %s, %s"
-        " FROM upd u LEFT JOIN inventory_group og ON og.id = u.old_group_id"
+        f" FROM upd u LEFT JOIN {_GROUPS} og ON og.id = u.old_group_id"
     )
+    # Positional: the selection's SQL comes compiled by Django with %s, and
+    # psycopg cannot mix that with named parameters in one statement.
     params = [p for _, cte_params in ctes for p in cte_params]
     params += [now, actor.kind, actor.user_id, actor.label, action]
     params += [*statement.changes_params, reason, batch]
@@ -326,13 +349,13 @@ def assign_to_group(
         set_params=[group.pk, now],
         side_effects=[
             (
-                "DELETE FROM inventory_ipallocation a USING upd u "
+                f"DELETE FROM {_ALLOCATIONS} a USING upd u "
                 "WHERE a.endpoint_id = u.id AND a.group_id = u.old_group_id "
                 "AND u.old_group_id <> %s",
                 [group.pk],
             ),
             (
-                "DELETE FROM inventory_secondarymembership s USING upd u "
+                f"DELETE FROM {_MEMBERSHIPS} s USING upd u "
                 "WHERE s.endpoint_id = u.id AND s.group_id = %s",
                 [group.pk],
             ),
@@ -394,7 +417,7 @@ def terminate(
         side_effects=[
             (_TEARDOWN, [State.TERMINATED.value, now]),
             (
-                "DELETE FROM inventory_ipallocation a USING upd u "
+                f"DELETE FROM {_ALLOCATIONS} a USING upd u "
                 "WHERE a.endpoint_id = u.id AND a.kind = 'auto'",
                 [],
             ),
@@ -428,8 +451,7 @@ def reinstate(
         set_params=[now],
         side_effects=[
             (
-                "DELETE FROM inventory_secondarymembership s USING upd u "
-                "WHERE s.endpoint_id = u.id",
+                f"DELETE FROM {_MEMBERSHIPS} s USING upd u WHERE s.endpoint_id = u.id",
                 [],
             )
         ],

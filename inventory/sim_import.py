@@ -35,8 +35,14 @@ from django.utils import timezone
 from inventory import history
 from inventory.history import Actor
 from inventory.identifiers import clean_iccid, clean_imsi, clean_tags
-from inventory.models import HistoryAction, State
+from inventory.models import IMSI, Endpoint, History, HistoryAction, State
 from portal.models import Account
+
+# Table names for the SQL below, quoted, from the models (never spelled out).
+_quote = connection.ops.quote_name
+_ENDPOINTS = _quote(Endpoint._meta.db_table)
+_IMSIS = _quote(IMSI._meta.db_table)
+_HISTORY = _quote(History._meta.db_table)
 
 COLUMNS = ("iccid", "imsis", "name", "reference", "tags")
 REQUIRED = ("iccid", "imsis")
@@ -202,11 +208,11 @@ def _existing(sql: str, values: list[str]) -> set[str]:
 def find_conflicts(rows: list[SimRow]) -> list[LineError]:
     """Lines whose ICCID or IMSI is already in the database, in any account."""
     iccids = _existing(
-        "SELECT iccid FROM inventory_endpoint WHERE iccid = ANY(%s::text[])",
+        f"SELECT iccid FROM {_ENDPOINTS} WHERE iccid = ANY(%s::text[])",
         [row.iccid for row in rows],
     )
     imsis = _existing(
-        "SELECT imsi FROM inventory_imsi WHERE imsi = ANY(%s::text[])",
+        f"SELECT imsi FROM {_IMSIS} WHERE imsi = ANY(%s::text[])",
         [imsi for row in rows for imsi in row.imsis],
     )
     errors = []
@@ -226,11 +232,11 @@ def reserve_endpoint_ids(cursor, count: int) -> int:
     Rows written with COPY need their ids up front (for their IMSIs and history).
     The table lock keeps concurrent inserts from drawing ids in between; it is
     held to the end of the caller's transaction."""
-    cursor.execute("LOCK TABLE inventory_endpoint IN SHARE ROW EXCLUSIVE MODE")
+    cursor.execute(f"LOCK TABLE {_ENDPOINTS} IN SHARE ROW EXCLUSIVE MODE")
     cursor.execute(
-        "SELECT setval(pg_get_serial_sequence('inventory_endpoint', 'id'),"
-        " nextval(pg_get_serial_sequence('inventory_endpoint', 'id')) + %s - 1)",
-        [count],
+        "SELECT setval(pg_get_serial_sequence(%(table)s, 'id'),"
+        " nextval(pg_get_serial_sequence(%(table)s, 'id')) + %(count)s - 1)",
+        {"table": Endpoint._meta.db_table, "count": count},
     )
     return cursor.fetchone()[0] - count + 1
 
@@ -251,7 +257,7 @@ def write_rows(
     numbered = list(enumerate(rows, start=first_id))
     copy_rows(
         cursor,
-        "COPY inventory_endpoint (id, account_id, iccid, name, reference, tags, state,"
+        f"COPY {_ENDPOINTS} (id, account_id, iccid, name, reference, tags, state,"
         " imei_lock_enabled, imei, state_changed_at, created_at) FROM STDIN",
         (
             (pk, account.pk, row.iccid, row.name, row.reference, row.tags)
@@ -260,10 +266,10 @@ def write_rows(
         ),
     )
     imsis = [(account.pk, pk, imsi) for pk, row in numbered for imsi in row.imsis]
-    copy_rows(cursor, "COPY inventory_imsi (account_id, endpoint_id, imsi) FROM STDIN", imsis)
+    copy_rows(cursor, f"COPY {_IMSIS} (account_id, endpoint_id, imsi) FROM STDIN", imsis)
     copy_rows(
         cursor,
-        f"COPY inventory_history ({history.COLUMN_LIST}) FROM STDIN",
+        f"COPY {_HISTORY} ({history.COLUMN_LIST}) FROM STDIN",
         (
             (
                 account.pk,

@@ -23,7 +23,21 @@ from inventory.addressing import last_host_offset
 from inventory.demo.accounts import SECONDARY_SHARE, AccountContext
 from inventory.demo.events import WINDOW, Device, EventTrail, idle_event
 from inventory.identifiers import luhn_check_digit
-from inventory.models import IN_SERVICE_STATES, EventType, Group, HistoryAction, State, VSlice
+from inventory.models import (
+    IN_SERVICE_STATES,
+    Endpoint,
+    EventType,
+    Group,
+    HistoryAction,
+    IPAllocation,
+    State,
+    VSlice,
+)
+
+# Table names for the SQL below, quoted, from the models (never spelled out).
+_quote = connection.ops.quote_name
+_ENDPOINTS = _quote(Endpoint._meta.db_table)
+_ALLOCATIONS = _quote(IPAllocation._meta.db_table)
 
 #: ICCIDs ``893144`` + 12-digit serial + Luhn digit, IMSIs ``90128`` + 10 digits:
 #: prefixes no test factory uses, so demo rows never collide with other data.
@@ -69,9 +83,7 @@ def iccid(serial: int) -> str:
 
 def next_serial(cursor) -> int:
     """The serial after the highest demo ICCID, so a top-up never collides."""
-    cursor.execute(
-        "SELECT max(iccid) FROM inventory_endpoint WHERE iccid LIKE %s", [ICCID_PREFIX + "%"]
-    )
+    cursor.execute(f"SELECT max(iccid) FROM {_ENDPOINTS} WHERE iccid LIKE %s", [ICCID_PREFIX + "%"])
     (highest,) = cursor.fetchone()
     return int(highest[len(ICCID_PREFIX) : -1]) + 1 if highest else 1
 
@@ -94,7 +106,7 @@ class Addresses:
             self.last[vslice.id] = last_host_offset(vslice.subnet)
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT max(address) FROM inventory_ipallocation WHERE vslice_id = %s",
+                    f"SELECT max(address) FROM {_ALLOCATIONS} WHERE vslice_id = %s",
                     [vslice.id],
                 )
                 (highest,) = cursor.fetchone()

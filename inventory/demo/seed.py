@@ -27,12 +27,20 @@ from inventory.demo.accounts import (
 )
 from inventory.demo.fleet import Addresses, Fleet, Rows, SeedResult, next_serial
 from inventory.demo.writers import write_rows
+from inventory.models import (
+    IMSI,
+    Endpoint,
+    History,
+    IPAllocation,
+    NetworkEvent,
+    SecondaryMembership,
+)
 from inventory.sim_import import reserve_endpoint_ids
 
 __all__ = ["DEFAULT_PASSWORD", "SeedResult", "demo_accounts_exist", "logins", "seed"]
 
 CHUNK = 20_000
-_WRITTEN = ("endpoint", "imsi", "ipallocation", "secondarymembership", "history", "networkevent")
+_WRITTEN = (Endpoint, IMSI, IPAllocation, SecondaryMembership, History, NetworkEvent)
 
 
 def seed(
@@ -97,8 +105,8 @@ def seed(
                 written(rows)
         addresses.save_cursors()
     with connection.cursor() as cursor:
-        for table in _WRITTEN:
-            cursor.execute(f"ANALYZE inventory_{table}")
+        for model in _WRITTEN:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
     result.seconds = time.monotonic() - started
     return result
 

@@ -27,7 +27,25 @@ from datetime import UTC, datetime
 from django.db import connection
 
 from inventory.identifiers import luhn_ok
-from inventory.models import IN_SERVICE_STATES, EventStatus, EventType, State
+from inventory.models import (
+    IMSI,
+    IN_SERVICE_STATES,
+    Endpoint,
+    EventStatus,
+    EventType,
+    Group,
+    SecondaryMembership,
+    State,
+)
+from portal.models import Account
+
+# Table names for the SQL below, quoted, from the models (never spelled out).
+_quote = connection.ops.quote_name
+_ENDPOINTS = _quote(Endpoint._meta.db_table)
+_IMSIS = _quote(IMSI._meta.db_table)
+_GROUPS = _quote(Group._meta.db_table)
+_MEMBERSHIPS = _quote(SecondaryMembership._meta.db_table)
+_ACCOUNTS = _quote(Account._meta.db_table)
 
 EVENTS_PATH = "/api/v1/network/events"
 
@@ -57,24 +75,24 @@ def load_devices(*, account_slug: str, limit: int) -> list[Device]:
     each with one of its IMSIs and the APNs of its groups."""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             WITH picked AS (
                 SELECT e.id, e.imei_lock_enabled, e.imei, e.state, e.primary_group_id
-                  FROM inventory_endpoint e
-                  JOIN portal_account a ON a.id = e.account_id
+                  FROM {_ENDPOINTS} e
+                  JOIN {_ACCOUNTS} a ON a.id = e.account_id
                  WHERE a.slug = %s AND e.state = ANY(%s::text[])
                  ORDER BY random()
                  LIMIT %s
             )
-            SELECT (SELECT min(i.imsi) FROM inventory_imsi i WHERE i.endpoint_id = p.id),
+            SELECT (SELECT min(i.imsi) FROM {_IMSIS} i WHERE i.endpoint_id = p.id),
                    p.imei_lock_enabled, p.imei, p.state, g.apn,
                    ARRAY(SELECT sg.apn
-                           FROM inventory_secondarymembership m
-                           JOIN inventory_group sg ON sg.id = m.group_id
+                           FROM {_MEMBERSHIPS} m
+                           JOIN {_GROUPS} sg ON sg.id = m.group_id
                           WHERE m.endpoint_id = p.id
                           ORDER BY sg.id)
               FROM picked p
-              JOIN inventory_group g ON g.id = p.primary_group_id
+              JOIN {_GROUPS} g ON g.id = p.primary_group_id
             """,
             [account_slug, [str(state) for state in IN_SERVICE_STATES], limit],
         )

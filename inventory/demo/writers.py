@@ -6,27 +6,44 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
+from django.db import connection
+
 from inventory import history
 from inventory.demo.fleet import Rows
+from inventory.models import (
+    IMSI,
+    Endpoint,
+    History,
+    IPAllocation,
+    NetworkEvent,
+    SecondaryMembership,
+)
 from inventory.sim_import import copy_rows
+
+# Table names for the SQL below, quoted, from the models (never spelled out).
+_quote = connection.ops.quote_name
+_ENDPOINTS = _quote(Endpoint._meta.db_table)
+_IMSIS = _quote(IMSI._meta.db_table)
+_HISTORY = _quote(History._meta.db_table)
+_ALLOCATIONS = _quote(IPAllocation._meta.db_table)
+_MEMBERSHIPS = _quote(SecondaryMembership._meta.db_table)
+_EVENTS = _quote(NetworkEvent._meta.db_table)
 
 _COPY = {
     "endpoints": (
-        "COPY inventory_endpoint (id, account_id, iccid, name, reference, tags, state,"
+        f"COPY {_ENDPOINTS} (id, account_id, iccid, name, reference, tags, state,"
         " primary_group_id, imei_lock_enabled, imei, last_activity, state_changed_at,"
         " terminated_at, created_at) FROM STDIN"
     ),
-    "imsis": "COPY inventory_imsi (account_id, endpoint_id, imsi) FROM STDIN",
+    "imsis": f"COPY {_IMSIS} (account_id, endpoint_id, imsi) FROM STDIN",
     "addresses": (
-        "COPY inventory_ipallocation (account_id, endpoint_id, group_id, vslice_id, address,"
+        f"COPY {_ALLOCATIONS} (account_id, endpoint_id, group_id, vslice_id, address,"
         " kind, created_at) FROM STDIN"
     ),
-    "memberships": (
-        "COPY inventory_secondarymembership (account_id, endpoint_id, group_id) FROM STDIN"
-    ),
-    "history": f"COPY inventory_history ({history.COLUMN_LIST}) FROM STDIN",
+    "memberships": (f"COPY {_MEMBERSHIPS} (account_id, endpoint_id, group_id) FROM STDIN"),
+    "history": f"COPY {_HISTORY} ({history.COLUMN_LIST}) FROM STDIN",
     "events": (
-        "COPY inventory_networkevent (event_id, account_id, endpoint_id, group_id, type, imsi,"
+        f"COPY {_EVENTS} (event_id, account_id, endpoint_id, group_id, type, imsi,"
         " imei, apn, at, received_at, status, reason, ip) FROM STDIN"
     ),
 }
