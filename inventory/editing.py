@@ -261,8 +261,8 @@ def account_tags(
         cursor.execute(
             "SELECT DISTINCT tag FROM ("
             f"  SELECT tags FROM {_ENDPOINTS}"
-            "  WHERE account_id = %s AND tags <> '{}' LIMIT %s"
-            ") AS e, unnest(e.tags) AS tag ORDER BY tag LIMIT %s",
-            [account_id, sample, limit],
+            "  WHERE account_id = %(account)s AND tags <> '{}' LIMIT %(sample)s"
+            ") AS e, unnest(e.tags) AS tag ORDER BY tag LIMIT %(limit)s",
+            {"account": account_id, "sample": sample, "limit": limit},
         )
         return [row[0] for row in cursor.fetchall()]

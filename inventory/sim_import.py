@@ -200,7 +200,7 @@ def _existing(sql: str, values: list[str]) -> set[str]:
     found: set[str] = set()
     with connection.cursor() as cursor:
         for start in range(0, len(values), CHECK_CHUNK):
-            cursor.execute(sql, [values[start : start + CHECK_CHUNK]])
+            cursor.execute(sql, {"values": values[start : start + CHECK_CHUNK]})
             found.update(value for (value,) in cursor.fetchall())
     return found
 
@@ -208,11 +208,11 @@ def _existing(sql: str, values: list[str]) -> set[str]:
 def find_conflicts(rows: list[SimRow]) -> list[LineError]:
     """Lines whose ICCID or IMSI is already in the database, in any account."""
     iccids = _existing(
-        f"SELECT iccid FROM {_ENDPOINTS} WHERE iccid = ANY(%s::text[])",
+        f"SELECT iccid FROM {_ENDPOINTS} WHERE iccid = ANY(%(values)s::text[])",
         [row.iccid for row in rows],
     )
     imsis = _existing(
-        f"SELECT imsi FROM {_IMSIS} WHERE imsi = ANY(%s::text[])",
+        f"SELECT imsi FROM {_IMSIS} WHERE imsi = ANY(%(values)s::text[])",
         [imsi for row in rows for imsi in row.imsis],
     )
     errors = []

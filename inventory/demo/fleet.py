@@ -83,7 +83,10 @@ def iccid(serial: int) -> str:
 
 def next_serial(cursor) -> int:
     """The serial after the highest demo ICCID, so a top-up never collides."""
-    cursor.execute(f"SELECT max(iccid) FROM {_ENDPOINTS} WHERE iccid LIKE %s", [ICCID_PREFIX + "%"])
+    cursor.execute(
+        f"SELECT max(iccid) FROM {_ENDPOINTS} WHERE iccid LIKE %(prefix)s",
+        {"prefix": ICCID_PREFIX + "%"},
+    )
     (highest,) = cursor.fetchone()
     return int(highest[len(ICCID_PREFIX) : -1]) + 1 if highest else 1
 
@@ -106,8 +109,8 @@ class Addresses:
             self.last[vslice.id] = last_host_offset(vslice.subnet)
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"SELECT max(address) FROM {_ALLOCATIONS} WHERE vslice_id = %s",
-                    [vslice.id],
+                    f"SELECT max(address) FROM {_ALLOCATIONS} WHERE vslice_id = %(vslice)s",
+                    {"vslice": vslice.id},
                 )
                 (highest,) = cursor.fetchone()
             used = int(ipaddress.IPv4Address(highest)) - self.base[vslice.id] if highest else 0

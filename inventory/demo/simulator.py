@@ -80,9 +80,9 @@ def load_devices(*, account_slug: str, limit: int) -> list[Device]:
                 SELECT e.id, e.imei_lock_enabled, e.imei, e.state, e.primary_group_id
                   FROM {_ENDPOINTS} e
                   JOIN {_ACCOUNTS} a ON a.id = e.account_id
-                 WHERE a.slug = %s AND e.state = ANY(%s::text[])
+                 WHERE a.slug = %(account)s AND e.state = ANY(%(states)s::text[])
                  ORDER BY random()
-                 LIMIT %s
+                 LIMIT %(limit)s
             )
             SELECT (SELECT min(i.imsi) FROM {_IMSIS} i WHERE i.endpoint_id = p.id),
                    p.imei_lock_enabled, p.imei, p.state, g.apn,
@@ -94,7 +94,11 @@ def load_devices(*, account_slug: str, limit: int) -> list[Device]:
               FROM picked p
               JOIN {_GROUPS} g ON g.id = p.primary_group_id
             """,
-            [account_slug, [str(state) for state in IN_SERVICE_STATES], limit],
+            {
+                "account": account_slug,
+                "states": [str(state) for state in IN_SERVICE_STATES],
+                "limit": limit,
+            },
         )
         rows = cursor.fetchall()
     rng = random.Random(len(rows))
