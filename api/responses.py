@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from api.problems import Problem
 
-#: Every authenticated operation can answer these.
-COMMON = {401: Problem, 422: Problem, 429: Problem, 500: Problem}
+#: Every authenticated operation can answer these (400: a body that is not JSON).
+COMMON = {400: Problem, 401: Problem, 422: Problem, 429: Problem, 500: Problem}
 
 
 def answers(ok: dict, *statuses: int) -> dict:

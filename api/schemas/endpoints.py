@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict
 
+from api.schemas.common import Body
 from inventory.models import AllocationKind, State
 from inventory.pagination import SORTS
 
@@ -49,17 +49,13 @@ class EndpointPage(Schema):
     next: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
 
 
-class ImeiLockPatch(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class ImeiLockPatch(Body):
     enabled: bool | None = None
     imei: str | None = Field(None, max_length=40)
 
 
-class EndpointPatch(Schema):
+class EndpointPatch(Body):
     """Only the fields sent change; the rules and messages are the edit screen's."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, max_length=100)
     reference: str | None = Field(None, max_length=100)

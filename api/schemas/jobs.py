@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict, model_validator
+from pydantic import model_validator
 
-from api.schemas.endpoints import StateName
+from api.schemas.common import Body
+from api.schemas.endpoints import ICCID_PATTERN, StateName
 from inventory.search import MAX_LENGTH as MAX_SEARCH_LENGTH
 from jobs.models import Action, JobState
 
@@ -39,9 +40,7 @@ class JobPage(Schema):
     next: str | None
 
 
-class ActionIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class ActionIn(Body):
     reason: str = Field("", max_length=500)
 
 
@@ -49,10 +48,8 @@ class AssignIn(ActionIn):
     group: str = Field(min_length=1, max_length=100, description="The group's name.")
 
 
-class EndpointFilter(Schema):
+class EndpointFilter(Body):
     """The endpoint list's filters: what "select all matching" acts on."""
-
-    model_config = ConfigDict(extra="forbid")
 
     state: list[StateName] = Field(default_factory=list, max_length=len(StateName.__args__))
     group: str | None = Field(None, max_length=100)
@@ -60,18 +57,19 @@ class EndpointFilter(Schema):
     q: str | None = Field(None, max_length=MAX_SEARCH_LENGTH)
 
 
-class BulkIn(Schema):
+class BulkIn(Body):
     """Either ``iccids`` or ``filter``."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    iccids: list[str] | None = Field(None, min_length=1, max_length=MAX_BULK_ICCIDS)
+    iccids: list[Annotated[str, Field(pattern=ICCID_PATTERN)]] | None = Field(
+        None, min_length=1, max_length=MAX_BULK_ICCIDS
+    )
     filter: EndpointFilter | None = None
     group: str | None = Field(None, max_length=100, description="For assign: the group's name.")
     reason: str = Field("", max_length=500)
     confirm_count: int | None = Field(
         None,
         ge=0,
+        le=10**9,
         description="Terminating by filter: the number of endpoints the filter matches.",
     )
 
