@@ -119,7 +119,12 @@ def problem_response(
 
 
 def _field_path(location) -> str:
-    return ".".join(str(part) for part in location)
+    # ninja names the body parameter itself ("body", "body", "tags"); every
+    # operation's body parameter is called ``body``, so it says nothing.
+    parts = list(location)
+    if parts[:2] == ["body", "body"]:
+        del parts[1]
+    return ".".join(str(part) for part in parts)
 
 
 def _validation_errors(exc: ValidationError) -> list[dict]:

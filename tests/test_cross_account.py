@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from api.models import ApiToken
 from inventory.models import (
     AllocationKind,
     Endpoint,
@@ -33,7 +34,7 @@ from inventory.models import (
 from jobs.models import Action, Job, JobState
 from portal.models import Role
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory
-from tests.portal.test_auth_and_accounts import ROUTES, route_url
+from tests.portal.test_auth_and_accounts import ROUTES, route_url, token_of
 
 SECRET_NAME = "northwind-secret-truck"
 SECRET_TAG = "nw-secret-tag"
@@ -100,6 +101,9 @@ def world(account, other_account, group):
         created_by_label=SECRET_JOB_USER,
     )
     their_job.targets.create(position=0, endpoint_id=theirs.pk)
+    # Tokens of both accounts exist before anything is compared (route_url's).
+    token_of(account.pk)
+    token_of(other_account.pk)
     ours = EndpointFactory(account=account, name="vantiq-car")
     ours_active = EndpointFactory(
         account=account, state=State.ACTIVE, primary_group=group, name="vantiq-active"
@@ -138,6 +142,7 @@ def db_state() -> tuple:
         sorted(SecondaryMembership.objects.values_list("endpoint_id", "group_id")),
         SessionTeardown.objects.count(),
         sorted(Job.objects.values_list("pk", "state", "cancel_requested", "position")),
+        sorted(ApiToken.objects.values_list("pk", "account_id", "revoked_at")),
     )
 
 
@@ -236,6 +241,13 @@ CASES = [
      lambda w: reverse("jobs:job_detail", args=[w.their_job.pk]), lambda w: {"after": "0"}, "404"),
     ("job cancel of theirs", "post", lambda w: reverse("jobs:job_cancel", args=[w.their_job.pk]),
      lambda w: {}, "404"),
+    ("api tokens list", "get", lambda w: reverse("api_tokens:token_list"), lambda w: {}, "empty"),
+    ("revoke GET of their token", "get",
+     lambda w: reverse("api_tokens:token_revoke", args=[token_of(w.theirs.account_id).pk]),
+     lambda w: {}, "404"),
+    ("revoke POST of their token", "post",
+     lambda w: reverse("api_tokens:token_revoke", args=[token_of(w.theirs.account_id).pk]),
+     lambda w: {}, "404"),
 ]  # fmt: skip
 
 
@@ -283,12 +295,15 @@ def test_another_accounts_objects_are_out_of_reach(
 def test_every_route_is_in_the_matrix():
     """A new portal URL must join the matrix above (and the route list)."""
     covered = {name for _, name in ROUTES}
+    from api import account_urls
     from inventory import urls
     from jobs import urls as job_urls
 
-    assert covered == {f"inventory:{pattern.name}" for pattern in urls.urlpatterns} | {
-        f"jobs:{pattern.name}" for pattern in job_urls.urlpatterns
-    }
+    assert covered == (
+        {f"inventory:{pattern.name}" for pattern in urls.urlpatterns}
+        | {f"jobs:{pattern.name}" for pattern in job_urls.urlpatterns}
+        | {f"api_tokens:{pattern.name}" for pattern in account_urls.urlpatterns}
+    )
 
 
 # --- roles and CSRF on every POST ----------------------------------------------------

@@ -99,7 +99,7 @@ def get_endpoint(request, iccid: Iccid):
     summary="Edit an endpoint",
     operation_id="edit_endpoint",
 )
-def edit_endpoint(request, iccid: Iccid, patch: EndpointPatch):
+def edit_endpoint(request, iccid: Iccid, body: EndpointPatch):
     """Name, reference, tags, IMEI lock, secondary groups and static addresses,
     with the edit screen's rules and messages; one History row per change."""
     require(request, Permission.OPERATE)
@@ -107,7 +107,7 @@ def edit_endpoint(request, iccid: Iccid, patch: EndpointPatch):
     if endpoint.state == State.TERMINATED:
         raise ProblemError(409, TERMINATED_MESSAGE)
     form, names = edits.edit_form(
-        endpoint=endpoint, patch=patch, account_groups=account_groups(request.account)
+        endpoint=endpoint, patch=body, account_groups=account_groups(request.account)
     )
     edits.check(form, names)
     try:

@@ -7,9 +7,11 @@ import pytest
 from django.contrib.auth import SESSION_KEY as USER_SESSION_KEY
 from django.urls import reverse
 
+from api.models import ApiToken
+from api.tokens import create_token
 from inventory.models import State
 from jobs.models import Action, Job
-from portal.models import Role
+from portal.models import Account, Role
 from portal.tenancy import SESSION_KEY as ACCOUNT_SESSION_KEY
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory, UserFactory
 
@@ -37,6 +39,10 @@ ROUTES = [
     ("get", "jobs:job_list"),
     ("get", "jobs:job_detail"),
     ("post", "jobs:job_cancel"),
+    ("get", "api_tokens:token_list"),
+    ("post", "api_tokens:token_list"),
+    ("get", "api_tokens:token_revoke"),
+    ("post", "api_tokens:token_revoke"),
 ]
 _BY_ICCID = {
     "inventory:endpoint_detail",
@@ -49,6 +55,21 @@ _BY_ICCID = {
 
 
 _BY_JOB = {"jobs:job_detail", "jobs:job_cancel"}
+_BY_TOKEN = {"api_tokens:token_revoke"}
+
+
+def token_of(account_id: int) -> ApiToken:
+    """An API token of the account, made when first asked for."""
+    token = ApiToken.objects.filter(account_id=account_id).order_by("pk").first()
+    if token is None:
+        token, _ = create_token(
+            account=Account.objects.get(pk=account_id),
+            name="matrix",
+            role=Role.VIEWER,
+            created_by=None,
+            creator_role=None,
+        )
+    return token
 
 
 def job_of(account_id: int) -> Job:
@@ -61,6 +82,8 @@ def route_url(name: str, endpoint) -> str:
     """The URL of route ``name`` for ``endpoint`` (or a job of its account)."""
     if name in _BY_JOB:
         return reverse(name, args=[job_of(endpoint.account_id).pk])
+    if name in _BY_TOKEN:
+        return reverse(name, args=[token_of(endpoint.account_id).pk])
     return reverse(name, args=[endpoint.iccid]) if name in _BY_ICCID else reverse(name)
 
 
