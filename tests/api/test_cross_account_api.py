@@ -86,8 +86,10 @@ def _theirs(w):
 # (operation id, method, path, body or params, expected)
 CASES = [
     ("list_endpoints", "get", lambda w: "/api/v1/endpoints", lambda w: {"q": _theirs(w)}, "empty"),
-    ("list_endpoints", "get", lambda w: "/api/v1/endpoints", lambda w: {"tag": SECRET_TAG}, "empty"),
-    ("list_endpoints", "get", lambda w: "/api/v1/endpoints", lambda w: {"group": SECRET_GROUP}, "422"),
+    ("list_endpoints", "get", lambda w: "/api/v1/endpoints", lambda w: {"tag": SECRET_TAG},
+     "empty"),
+    ("list_endpoints", "get", lambda w: "/api/v1/endpoints", lambda w: {"group": SECRET_GROUP},
+     "422"),
     ("get_endpoint", "get", lambda w: f"/api/v1/endpoints/{_theirs(w)}", lambda w: {}, "404"),
     ("edit_endpoint", "patch", lambda w: f"/api/v1/endpoints/{_theirs(w)}",
      lambda w: {"name": "taken"}, "404"),
