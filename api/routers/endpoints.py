@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Path, Query, Router
 
 from api import edits, listing
+from api.fast_json import json_response
 from api.permissions import actor, require
 from api.problems import ProblemError
 from api.representations import ENDPOINT_COLUMNS, endpoints_out
@@ -72,7 +73,7 @@ def list_endpoints(
         cursor=cursor,
         columns=ENDPOINT_COLUMNS,
     )
-    return {"results": endpoints_out(page.rows, groups), "next": page.next_cursor}
+    return json_response({"results": endpoints_out(page.rows, groups), "next": page.next_cursor})
 
 
 def _one(request, iccid: str) -> dict:
@@ -90,7 +91,7 @@ def _one(request, iccid: str) -> dict:
     operation_id="get_endpoint",
 )
 def get_endpoint(request, iccid: Iccid):
-    return _one(request, iccid)
+    return json_response(_one(request, iccid))
 
 
 @router.patch(
