@@ -20,10 +20,30 @@ pages: pass `next` back as `cursor`. Errors are RFC 9457 problem details.
 """
 
 
+#: OpenAPI links: where a response's values lead (clients and Schemathesis's
+#: stateful runs follow them), by (operation id, status).
+LINKS = {
+    ("list_endpoints", 200): {
+        "GetEndpoint": ("get_endpoint", {"iccid": "$response.body#/results/0/iccid"}),
+        "EndpointHistory": ("endpoint_history", {"iccid": "$response.body#/results/0/iccid"}),
+    },
+    **{
+        (f"bulk_{action}", 202): {
+            "GetJob": ("get_job", {"job_id": "$response.body#/id"}),
+            "CancelJob": ("cancel_job", {"job_id": "$response.body#/id"}),
+        }
+        for action in ("assign", "suspend", "terminate")
+    },
+    ("list_jobs", 200): {"GetJob": ("get_job", {"job_id": "$response.body#/results/0/id"})},
+    ("list_groups", 200): {"GetGroup": ("get_group", {"name": "$response.body#/0/name"})},
+}
+
+
 class PortalApi(NinjaAPI):
     def get_openapi_schema(self, *args, **kwargs):
         """The document, with error responses typed ``application/problem+json``
-        (what they are sent as) rather than ninja's ``application/json``."""
+        (what they are sent as) rather than ninja's ``application/json``, and
+        the links between operations."""
         schema = super().get_openapi_schema(*args, **kwargs)
         for path in schema.get("paths", {}).values():
             for operation in path.values():
@@ -31,6 +51,12 @@ class PortalApi(NinjaAPI):
                     content = response.get("content", {})
                     if int(status) >= 400 and "application/json" in content:
                         content[problems.CONTENT_TYPE] = content.pop("application/json")
+                    links = LINKS.get((operation.get("operationId"), int(status)))
+                    if links:
+                        response["links"] = {
+                            name: {"operationId": target, "parameters": parameters}
+                            for name, (target, parameters) in links.items()
+                        }
         return schema
 
 
