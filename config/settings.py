@@ -145,6 +145,9 @@ LOGOUT_REDIRECT_URL = "login"
 ADMIN_REQUIRE_MFA = env_bool("ADMIN_REQUIRE_MFA", not DEBUG)
 # The name authenticator apps show beside the account.
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Endpoint Portal")
+# Staff may delete a user's devices in Django admin (a lost phone), never read a
+# secret or its QR code there: that would let them copy the user's authenticator.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Seconds between the password and the code steps before the password is asked again.
 TWO_FACTOR_PENDING_SECONDS = 300
 

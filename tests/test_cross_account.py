@@ -31,9 +31,9 @@ from inventory.models import (
     State,
 )
 from jobs.models import Action, Job, JobState
-from portal.models import Role
+from portal.models import Account, Role
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory
-from tests.portal.test_auth_and_accounts import ROUTES, route_url
+from tests.portal.test_auth_and_accounts import PERSONAL, ROUTES, route_url
 
 SECRET_NAME = "northwind-secret-truck"
 SECRET_TAG = "nw-secret-tag"
@@ -138,6 +138,7 @@ def db_state() -> tuple:
         sorted(SecondaryMembership.objects.values_list("endpoint_id", "group_id")),
         SessionTeardown.objects.count(),
         sorted(Job.objects.values_list("pk", "state", "cancel_requested", "position")),
+        sorted(Account.objects.values_list("pk", "require_mfa")),
     )
 
 
@@ -154,7 +155,8 @@ def filter_query(**params) -> str:
 # Each case: (id, method, url builder, data builder, expectation).
 # Expectations: "404"; "empty" (200, nothing of theirs); "form_error:<text>";
 # "redirect:<text>" (back to the list, which says why nothing was done);
-# "preview_ours_only" (a confirmation page listing only our endpoint).
+# "preview_ours_only" (a confirmation page listing only our endpoint);
+# "back:<url name>" (a redirect to that page).
 def _detail(name):
     return lambda w: reverse(name, args=[w.theirs.iccid])
 
@@ -236,6 +238,10 @@ CASES = [
      lambda w: reverse("jobs:job_detail", args=[w.their_job.pk]), lambda w: {"after": "0"}, "404"),
     ("job cancel of theirs", "post", lambda w: reverse("jobs:job_cancel", args=[w.their_job.pk]),
      lambda w: {}, "404"),
+    ("security page", "get", lambda w: reverse("security:overview"), lambda w: {}, "empty"),
+    ("require two-factor, naming their account", "post",
+     lambda w: reverse("security:require"),
+     lambda w: {"require_mfa": "", "account": w.theirs.account_id}, "back:security:overview"),
 ]  # fmt: skip
 
 
@@ -268,6 +274,9 @@ def test_another_accounts_objects_are_out_of_reach(
         assert response["Location"].startswith(reverse("inventory:endpoint_list"))
         body += content(client.get(response["Location"]))
         assert expect.split(":", 1)[1] in body
+    elif expect.startswith("back:"):
+        assert response.status_code == 302
+        assert response["Location"] == reverse(expect.split(":", 1)[1])
     elif expect == "preview_ours_only":
         assert response.status_code == 200
         assert world.ours_active.iccid in body
@@ -285,15 +294,18 @@ def test_every_route_is_in_the_matrix():
     covered = {name for _, name in ROUTES}
     from inventory import urls
     from jobs import urls as job_urls
+    from portal.two_factor import urls as security_urls
 
     assert covered == {f"inventory:{pattern.name}" for pattern in urls.urlpatterns} | {
         f"jobs:{pattern.name}" for pattern in job_urls.urlpatterns
-    }
+    } | {f"security:{pattern.name}" for pattern in security_urls.urlpatterns}
 
 
 # --- roles and CSRF on every POST ----------------------------------------------------
 
 POSTS = [(method, name) for method, name in ROUTES if method == "post"]
+#: Every POST but those of a user's own sign-in, which every role may make.
+ROLE_POSTS = [(method, name) for method, name in POSTS if name not in PERSONAL]
 
 
 def post_data(name: str, world: World) -> dict:
@@ -306,7 +318,7 @@ def post_data(name: str, world: World) -> dict:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("method", "name"), POSTS, ids=[name for _, name in POSTS])
+@pytest.mark.parametrize(("method", "name"), ROLE_POSTS, ids=[name for _, name in ROLE_POSTS])
 def test_viewer_is_refused_every_post(client, account, world, method, name):
     viewer = MemberFactory(account=account, role=Role.VIEWER).user
     client.force_login(viewer)
