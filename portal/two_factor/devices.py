@@ -13,6 +13,7 @@ from base64 import b32encode
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -32,6 +33,12 @@ class Enrolled:
 def has_two_factor(user) -> bool:
     """Whether ``user`` signs in with a second factor (a confirmed authenticator)."""
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def two_factor_on(user_field: str) -> Exists:
+    """``has_two_factor`` as an SQL expression for the user in ``user_field`` of
+    each row (tenancy annotates the memberships it loads for every page with it)."""
+    return Exists(TOTPDevice.objects.filter(user=OuterRef(user_field), confirmed=True))
 
 
 def authenticator(user) -> TOTPDevice | None:

@@ -1,7 +1,8 @@
 """Who may use a session that has not passed the second factor.
 
 Every view runs behind ``TwoFactorMiddleware`` unless marked
-``two_factor_exempt`` (sign-in, its code step, sign-out, the enrolment pages).
+``two_factor_exempt`` (sign-in, its code step, sign-out, /healthz); the views of
+setting it up are marked ``enrolment_view``.
 For a signed-in user whose session is not verified by a device:
 
 - a user with two-factor on is signed out and sent to sign in again: such a
@@ -31,14 +32,30 @@ API_PREFIX = "/api/"
 
 
 def two_factor_exempt(view):
-    """Mark ``view`` as reachable without the second factor."""
+    """Mark ``view`` as reachable without the second factor (signing in and out)."""
     view.two_factor_exempt = True
+    return view
+
+
+def enrolment_view(view):
+    """Mark ``view`` as part of setting two-factor up: open to a member whose
+    account requires it and who has not set it up yet."""
+    view.two_factor_enrolment = True
     return view
 
 
 def required_by(request) -> list:
     """The user's accounts that require two-factor sign-in of their members."""
     return [member.account for member in _memberships(request) if member.account.require_mfa]
+
+
+def _has_two_factor(request) -> bool:
+    # Read from the memberships every page loads anyway (no query of its own);
+    # a user without any account is asked directly.
+    members = _memberships(request)
+    if members:
+        return members[0].user_two_factor
+    return devices.has_two_factor(request.user)
 
 
 def _redirect(request, url: str) -> HttpResponse:
@@ -66,12 +83,12 @@ class TwoFactorMiddleware:
         user = request.user
         if not user.is_authenticated or user.is_verified():
             return None
-        if devices.has_two_factor(user):
+        if _has_two_factor(request):
             next_path = request.get_full_path()
             logout(request)
             messages.info(request, "Sign in again with your authentication code.")
             return _redirect(request, redirect_to_login(next_path)["Location"])
-        if required_by(request):
+        if required_by(request) and not getattr(view_func, "two_factor_enrolment", False):
             messages.info(
                 request,
                 "Your account requires two-factor sign-in. Set it up to continue.",

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from portal.models import Role
 from portal.tenancy import member_required
 from portal.two_factor import devices, enforcement, signin
-from portal.two_factor.enforcement import two_factor_exempt
+from portal.two_factor.enforcement import enrolment_view, two_factor_exempt
 from portal.two_factor.forms import CodeForm, RequireForm
 from portal.two_factor.qr import svg
 from portal.two_factor.recovery import RecoveryCodes
@@ -76,7 +76,7 @@ def login_code(request):
     return render(request, "two_factor/login_code.html", {"form": form})
 
 
-@two_factor_exempt
+@enrolment_view
 @login_required
 def overview(request):
     """Two-factor status, enrolment in progress, and the account's requirement."""
@@ -100,7 +100,7 @@ def overview(request):
     return render(request, "two_factor/security.html", context)
 
 
-@two_factor_exempt
+@enrolment_view
 @login_required
 @require_POST
 def enrol(request):
@@ -109,7 +109,7 @@ def enrol(request):
     return redirect("security:overview")
 
 
-@two_factor_exempt
+@enrolment_view
 @login_required
 @require_POST
 def confirm(request):

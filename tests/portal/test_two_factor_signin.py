@@ -12,11 +12,14 @@ from axes.models import AccessAttempt
 from django.contrib.auth import SESSION_KEY as USER_SESSION_KEY
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_static.models import StaticToken
 
+from portal.models import Role
 from portal.two_factor import signin
+from tests.factories import MemberFactory, UserFactory
 from tests.two_factor import code_at, code_step, password_step, turn_on
 
 LIST = reverse("inventory:endpoint_list")
@@ -370,3 +373,36 @@ def test_an_htmx_request_of_such_a_session_redirects_the_whole_page(client, oper
     response = client.get(LIST, headers={"HX-Request": "true"})
     assert response.status_code == 204
     assert response["HX-Redirect"].startswith(reverse("login"))
+
+
+@pytest.mark.django_db
+def test_such_a_session_of_a_user_without_an_account_is_signed_out_too(client):
+    staff = UserFactory(username="support", is_staff=True)
+    client.force_login(staff)
+    turn_on(staff)
+    response = client.get(reverse("security:overview"))
+    assert response["Location"].startswith(reverse("login"))
+    assert USER_SESSION_KEY not in client.session
+    client.force_login(staff)
+    response = client.get(LIST)
+    assert response["Location"].startswith(reverse("login"))
+    assert USER_SESSION_KEY not in client.session
+
+
+@pytest.mark.django_db
+def test_two_factor_costs_a_page_no_query_of_its_own(client, secured, account):
+    """Whether the user has two-factor rides on the memberships query; a verified
+    session loads its device instead (django-otp), in place of nothing else."""
+    _, device, _ = secured
+    password_step(client, "op")
+    code_step(client, code_at(device))
+    plain = Client()
+    plain.force_login(MemberFactory(account=account, role=Role.OPERATOR).user)
+    counts = []
+    for c in [plain, client]:
+        c.get(LIST)
+        with CaptureQueriesContext(connection) as queries:
+            assert c.get(LIST).status_code == 200
+        counts.append(len(queries))
+    plain_count, verified_count = counts
+    assert verified_count == plain_count + 1  # the device, loaded by django-otp
