@@ -33,6 +33,11 @@ def _memberships(request) -> list[Member]:
     return request._memberships
 
 
+def memberships(request) -> list[Member]:
+    """The signed-in user's memberships (with their accounts), loaded once per request."""
+    return _memberships(request)
+
+
 def _current_member(request) -> Member | None:
     members = _memberships(request)
     if not members:

@@ -25,7 +25,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from portal.models import Account
-from portal.tenancy import _memberships
+from portal.tenancy import memberships
 from portal.two_factor import devices
 
 API_PREFIX = "/api/"
@@ -46,13 +46,13 @@ def enrolment_view(view):
 
 def required_by(request) -> list:
     """The user's accounts that require two-factor sign-in of their members."""
-    return [member.account for member in _memberships(request) if member.account.require_mfa]
+    return [member.account for member in memberships(request) if member.account.require_mfa]
 
 
 def _has_two_factor(request) -> bool:
     # Read from the memberships every page loads anyway (no query of its own);
     # a user without any account is asked directly.
-    members = _memberships(request)
+    members = memberships(request)
     if members:
         return members[0].user_two_factor
     return devices.has_two_factor(request.user)

@@ -36,6 +36,12 @@ class SignInView(LoginView):
     """The password step. A user with two-factor on is not signed in here: the
     code step (``login_code``) does it."""
 
+    def get_redirect_url(self) -> str:
+        # Django accepts any URL on our host, a relative one ("0") included;
+        # only a path is followed, as on the account switch.
+        url = super().get_redirect_url()
+        return url if url.startswith("/") else ""
+
     def form_valid(self, form):
         user = form.get_user()
         if devices.has_two_factor(user):

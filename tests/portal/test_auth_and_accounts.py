@@ -176,6 +176,8 @@ def test_home_sends_a_signed_in_user_to_the_endpoints(client, operator):
         "/\\evil.example",
         "\\\\evil.example",
         "http://testserver.evil.example/",
+        "0",
+        "inventory/groups/",
     ],
 )
 def test_next_never_leaves_our_host(client, operator, target):
