@@ -14,7 +14,18 @@ import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-SECTIONS = ("list", "detail", "export", "load", "addressing", "bulk", "events", "jobs", "api")
+SECTIONS = (
+    "list",
+    "detail",
+    "export",
+    "load",
+    "addressing",
+    "bulk",
+    "events",
+    "jobs",
+    "two_factor",
+    "api",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -234,6 +245,11 @@ def measure(args, db_url: str, started: float):
         size = min(100_000, p.endpoints // 3)
         step(f"9 bulk actions of ~{size:,} as jobs, with a worker and the events load", started)
         rows += measure_jobs(p=p, db_url=db_url, seconds=min(args.events_seconds, 10.0), size=size)
+    if "two_factor" in args.only:
+        from bench.two_factor import measure_two_factor
+
+        step(f"10 two-factor sign-in and its cost per page ({args.runs} runs)", started)
+        rows += measure_two_factor(p=p, portal=portal, runs=args.runs)
     if "api" in args.only:
         from bench.api import measure_api
 

@@ -1,5 +1,6 @@
 """Root URLs: the portal's screens (inventory, jobs), the account pages, the
-network API, the customer API, Django admin, sign-in."""
+network API, the customer API, Django admin, sign-in (password, then the
+two-factor code step) and the user's Security page."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -9,19 +10,25 @@ from django.views.generic import RedirectView
 from api.main import api
 from portal import views
 from portal.forms import SignInForm
+from portal.two_factor import views as two_factor_views
+from portal.two_factor.enforcement import two_factor_exempt
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="inventory:endpoint_list"), name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(
-            authentication_form=SignInForm, redirect_authenticated_user=True
+        two_factor_exempt(
+            two_factor_views.SignInView.as_view(
+                authentication_form=SignInForm, redirect_authenticated_user=True
+            )
         ),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/code/", two_factor_views.login_code, name="login_code"),
+    path("logout/", two_factor_exempt(auth_views.LogoutView.as_view()), name="logout"),
+    path("account/security/", include("portal.two_factor.urls")),
     path("account/switch/", views.switch_account_view, name="switch_account"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", two_factor_exempt(views.healthz), name="healthz"),
     path("inventory/jobs/", include("jobs.urls")),
     path("inventory/", include("inventory.urls")),
     path("api/v1/", include("inventory.network.urls")),

@@ -32,9 +32,9 @@ from inventory.models import (
     State,
 )
 from jobs.models import Action, Job, JobState
-from portal.models import Role
+from portal.models import Account, Role
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory
-from tests.portal.test_auth_and_accounts import ROUTES, route_url, token_of
+from tests.portal.test_auth_and_accounts import PERSONAL, ROUTES, route_url, token_of
 
 SECRET_NAME = "northwind-secret-truck"
 SECRET_TAG = "nw-secret-tag"
@@ -143,6 +143,7 @@ def db_state() -> tuple:
         SessionTeardown.objects.count(),
         sorted(Job.objects.values_list("pk", "state", "cancel_requested", "position")),
         sorted(ApiToken.objects.values_list("pk", "account_id", "revoked_at")),
+        sorted(Account.objects.values_list("pk", "require_mfa")),
     )
 
 
@@ -159,7 +160,8 @@ def filter_query(**params) -> str:
 # Each case: (id, method, url builder, data builder, expectation).
 # Expectations: "404"; "empty" (200, nothing of theirs); "form_error:<text>";
 # "redirect:<text>" (back to the list, which says why nothing was done);
-# "preview_ours_only" (a confirmation page listing only our endpoint).
+# "preview_ours_only" (a confirmation page listing only our endpoint);
+# "back:<url name>" (a redirect to that page).
 def _detail(name):
     return lambda w: reverse(name, args=[w.theirs.iccid])
 
@@ -248,6 +250,10 @@ CASES = [
     ("revoke POST of their token", "post",
      lambda w: reverse("api_tokens:token_revoke", args=[token_of(w.theirs.account_id).pk]),
      lambda w: {}, "404"),
+    ("security page", "get", lambda w: reverse("security:overview"), lambda w: {}, "empty"),
+    ("require two-factor, naming their account", "post",
+     lambda w: reverse("security:require"),
+     lambda w: {"require_mfa": "", "account": w.theirs.account_id}, "back:security:overview"),
 ]  # fmt: skip
 
 
@@ -280,6 +286,9 @@ def test_another_accounts_objects_are_out_of_reach(
         assert response["Location"].startswith(reverse("inventory:endpoint_list"))
         body += content(client.get(response["Location"]))
         assert expect.split(":", 1)[1] in body
+    elif expect.startswith("back:"):
+        assert response.status_code == 302
+        assert response["Location"] == reverse(expect.split(":", 1)[1])
     elif expect == "preview_ours_only":
         assert response.status_code == 200
         assert world.ours_active.iccid in body
@@ -298,17 +307,21 @@ def test_every_route_is_in_the_matrix():
     from api import account_urls
     from inventory import urls
     from jobs import urls as job_urls
+    from portal.two_factor import urls as security_urls
 
     assert covered == (
         {f"inventory:{pattern.name}" for pattern in urls.urlpatterns}
         | {f"jobs:{pattern.name}" for pattern in job_urls.urlpatterns}
         | {f"api_tokens:{pattern.name}" for pattern in account_urls.urlpatterns}
+        | {f"security:{pattern.name}" for pattern in security_urls.urlpatterns}
     )
 
 
 # --- roles and CSRF on every POST ----------------------------------------------------
 
 POSTS = [(method, name) for method, name in ROUTES if method == "post"]
+#: Every POST but those of a user's own sign-in, which every role may make.
+ROLE_POSTS = [(method, name) for method, name in POSTS if name not in PERSONAL]
 
 
 def post_data(name: str, world: World) -> dict:
@@ -321,7 +334,7 @@ def post_data(name: str, world: World) -> dict:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("method", "name"), POSTS, ids=[name for _, name in POSTS])
+@pytest.mark.parametrize(("method", "name"), ROLE_POSTS, ids=[name for _, name in ROLE_POSTS])
 def test_viewer_is_refused_every_post(client, account, world, method, name):
     viewer = MemberFactory(account=account, role=Role.VIEWER).user
     client.force_login(viewer)
