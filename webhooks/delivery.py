@@ -147,9 +147,7 @@ def _fail(webhook: Webhook, lane: Lane, error: str, now: datetime) -> None:
     lane.next_attempt_at = now + timedelta(seconds=wait)
 
 
-def drain_lane(
-    webhook_id: int, number: int, *, until: float | None = None
-) -> datetime | None:
+def drain_lane(webhook_id: int, number: int, *, until: float | None = None) -> datetime | None:
     """Deliver lane ``number`` of the webhook until it is empty, fails or time is
     up. Returns when the lane wants to be tried again (None: nothing waits, or
     the webhook is disabled; ``timezone.now()``: time was up with work left)."""

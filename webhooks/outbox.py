@@ -43,9 +43,7 @@ def subscribed(account: str, type_: str) -> str:
     )
 
 
-def record(
-    *, account_id: int, type: EventType, data: dict, endpoint_id: int | None = None
-) -> bool:
+def record(*, account_id: int, type: EventType, data: dict, endpoint_id: int | None = None) -> bool:
     """Write one event (if a webhook wants it) in the current transaction.
     Returns whether it was written."""
     payload = {"version": VERSION, **data}
@@ -86,7 +84,11 @@ def record_rows(rows: list[dict]) -> None:
             f"LEFT JOIN {ENDPOINTS} e ON e.id = v.endpoint_id "
             f"WHERE {subscribed('v.account_id', 'v.type')} "
             "RETURNING account_id",
-            {"version": VERSION, "now": timezone.now(), "rows": orjson.dumps(rows, default=str).decode()},
+            {
+                "version": VERSION,
+                "now": timezone.now(),
+                "rows": orjson.dumps(rows, default=str).decode(),
+            },
         )
         accounts = {row[0] for row in cursor.fetchall()}
     wake(accounts)

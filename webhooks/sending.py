@@ -93,9 +93,12 @@ class Connection:
         try:
             if self._conn is None:
                 self._conn = self._open()
-            self._conn.request("POST", self._target.path, body=payload, headers=headers(
-                secret=secret, event=event, payload=payload
-            ))
+            self._conn.request(
+                "POST",
+                self._target.path,
+                body=payload,
+                headers=headers(secret=secret, event=event, payload=payload),
+            )
             response = self._conn.getresponse()
             response.read(64 * 1024)
             status = response.status

@@ -133,7 +133,5 @@ def redeliver(*, webhook: Webhook, event_id: int) -> AccountEvent:
     from webhooks import tasks
 
     event = AccountEvent.objects.get(pk=event_id, account_id=webhook.account_id)
-    tasks.send_once.defer(
-        webhook_id=webhook.pk, event_id=event.pk, kind=AttemptKind.REDELIVERY
-    )
+    tasks.send_once.defer(webhook_id=webhook.pk, event_id=event.pk, kind=AttemptKind.REDELIVERY)
     return event

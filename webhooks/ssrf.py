@@ -45,7 +45,9 @@ class Target:
 @lru_cache(maxsize=8)
 def _networks(setting: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     return tuple(
-        ipaddress.ip_network(item.strip(), strict=False) for item in setting.split(",") if item.strip()
+        ipaddress.ip_network(item.strip(), strict=False)
+        for item in setting.split(",")
+        if item.strip()
     )
 
 
@@ -130,6 +132,4 @@ def check(url: str) -> Target:
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
-    return Target(
-        scheme=parts.scheme, host=host, port=port, path=path, address=str(addresses[0])
-    )
+    return Target(scheme=parts.scheme, host=host, port=port, path=path, address=str(addresses[0]))

@@ -12,6 +12,7 @@ and the sweep wakes any webhook with events waiting.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from django.db import connection
@@ -33,12 +34,9 @@ _LANES = _quote(Lane._meta.db_table)
 
 
 def _defer(webhook_id: int, *, lock: str, schedule_at=None) -> None:
-    try:
-        deliver.configure(queueing_lock=lock, schedule_at=schedule_at).defer(
-            webhook_id=webhook_id
-        )
-    except exceptions.AlreadyEnqueued:
-        pass  # one is waiting already: it will see these events too
+    # One waiting already (AlreadyEnqueued) will see these events too.
+    with contextlib.suppress(exceptions.AlreadyEnqueued):
+        deliver.configure(queueing_lock=lock, schedule_at=schedule_at).defer(webhook_id=webhook_id)
 
 
 def wake(webhook_id: int) -> None:

@@ -319,7 +319,11 @@ def insert_account_events(outcomes: list[Outcome]) -> None:
         else:
             continue
         rows.append(
-            {"account_id": endpoint.account_id, "type": type_, "endpoint_id": endpoint.id,
-             "data": data}
+            {
+                "account_id": endpoint.account_id,
+                "type": type_,
+                "endpoint_id": endpoint.id,
+                "data": data,
+            }
         )
     outbox.record_rows(rows)

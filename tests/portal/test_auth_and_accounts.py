@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from inventory.models import State
 from jobs.models import Action, Job
+from webhooks.models import EventType, Webhook
 from portal.models import Role
 from portal.tenancy import SESSION_KEY as ACCOUNT_SESSION_KEY
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory, UserFactory
@@ -37,6 +38,17 @@ ROUTES = [
     ("get", "jobs:job_list"),
     ("get", "jobs:job_detail"),
     ("post", "jobs:job_cancel"),
+    ("get", "webhooks:webhook_list"),
+    ("get", "webhooks:webhook_create"),
+    ("post", "webhooks:webhook_create"),
+    ("get", "webhooks:webhook_detail"),
+    ("get", "webhooks:webhook_edit"),
+    ("post", "webhooks:webhook_edit"),
+    ("get", "webhooks:webhook_delete"),
+    ("post", "webhooks:webhook_delete"),
+    ("post", "webhooks:webhook_rotate"),
+    ("post", "webhooks:webhook_test"),
+    ("post", "webhooks:webhook_redeliver"),
 ]
 _BY_ICCID = {
     "inventory:endpoint_detail",
@@ -49,6 +61,14 @@ _BY_ICCID = {
 
 
 _BY_JOB = {"jobs:job_detail", "jobs:job_cancel"}
+_BY_WEBHOOK = {
+    "webhooks:webhook_detail",
+    "webhooks:webhook_edit",
+    "webhooks:webhook_delete",
+    "webhooks:webhook_rotate",
+    "webhooks:webhook_test",
+    "webhooks:webhook_redeliver",
+}
 
 
 def job_of(account_id: int) -> Job:
@@ -57,10 +77,24 @@ def job_of(account_id: int) -> Job:
     return job or Job.objects.create(account_id=account_id, action=Action.SUSPEND)
 
 
+def webhook_of(account_id: int) -> Webhook:
+    """A webhook of the account, made when first asked for."""
+    webhook = Webhook.objects.filter(account_id=account_id).order_by("pk").first()
+    return webhook or Webhook.objects.create(
+        account_id=account_id,
+        url=f"https://hooks.example.com/{account_id}",
+        event_types=[EventType.STATE_CHANGED],
+        secret="whsec_" + "A" * 32,
+    )
+
+
 def route_url(name: str, endpoint) -> str:
-    """The URL of route ``name`` for ``endpoint`` (or a job of its account)."""
+    """The URL of route ``name`` for ``endpoint`` (or a job or webhook of its
+    account)."""
     if name in _BY_JOB:
         return reverse(name, args=[job_of(endpoint.account_id).pk])
+    if name in _BY_WEBHOOK:
+        return reverse(name, args=[webhook_of(endpoint.account_id).pk])
     return reverse(name, args=[endpoint.iccid]) if name in _BY_ICCID else reverse(name)
 
 

@@ -8,9 +8,9 @@ import threading
 import pytest
 from procrastinate.contrib.django import app
 
+from tests.webhooks.receiver import Receiver
 from webhooks import services
 from webhooks.models import SUBSCRIBABLE
-from tests.webhooks.receiver import Receiver
 
 
 @pytest.fixture

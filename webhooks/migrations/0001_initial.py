@@ -9,109 +9,249 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('portal', '0001_initial'),
+        ("portal", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EventCounter',
+            name="EventCounter",
             fields=[
-                ('account', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, serialize=False, to='portal.account')),
-                ('last_seq', models.BigIntegerField(default=0)),
+                (
+                    "account",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        serialize=False,
+                        to="portal.account",
+                    ),
+                ),
+                ("last_seq", models.BigIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='AccountEvent',
+            name="AccountEvent",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('type', models.CharField(choices=[('endpoint.state_changed', 'Endpoint state changed'), ('endpoint.updated', 'Endpoint updated'), ('endpoint.session_started', 'Data session started'), ('endpoint.session_ended', 'Data session ended'), ('endpoint.session_rejected', 'Data session rejected'), ('endpoint.usage_warning', 'Usage warning'), ('endpoint.key_values_changed', 'Key values changed'), ('job.finished', 'Bulk job finished'), ('webhook.test', 'Test event')], max_length=40)),
-                ('endpoint_id', models.BigIntegerField(blank=True, null=True)),
-                ('payload', models.JSONField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('seq', models.BigIntegerField(blank=True, null=True)),
-                ('lane', models.GeneratedField(db_persist=True, expression=django.db.models.functions.comparison.Cast(django.db.models.functions.math.Mod(django.db.models.functions.comparison.Coalesce('endpoint_id', 0), 16), models.SmallIntegerField()), output_field=models.SmallIntegerField())),
-                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, to='portal.account')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("endpoint.state_changed", "Endpoint state changed"),
+                            ("endpoint.updated", "Endpoint updated"),
+                            ("endpoint.session_started", "Data session started"),
+                            ("endpoint.session_ended", "Data session ended"),
+                            ("endpoint.session_rejected", "Data session rejected"),
+                            ("endpoint.usage_warning", "Usage warning"),
+                            ("endpoint.key_values_changed", "Key values changed"),
+                            ("job.finished", "Bulk job finished"),
+                            ("webhook.test", "Test event"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                ("endpoint_id", models.BigIntegerField(blank=True, null=True)),
+                ("payload", models.JSONField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("seq", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "lane",
+                    models.GeneratedField(
+                        db_persist=True,
+                        expression=django.db.models.functions.comparison.Cast(
+                            django.db.models.functions.math.Mod(
+                                django.db.models.functions.comparison.Coalesce("endpoint_id", 0), 16
+                            ),
+                            models.SmallIntegerField(),
+                        ),
+                        output_field=models.SmallIntegerField(),
+                    ),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="portal.account",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Webhook',
+            name="Webhook",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('url', models.URLField(max_length=2000, verbose_name='URL')),
-                ('description', models.CharField(blank=True, default='', max_length=200)),
-                ('event_types', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(choices=[('endpoint.state_changed', 'Endpoint state changed'), ('endpoint.updated', 'Endpoint updated'), ('endpoint.session_started', 'Data session started'), ('endpoint.session_ended', 'Data session ended'), ('endpoint.session_rejected', 'Data session rejected'), ('endpoint.usage_warning', 'Usage warning'), ('endpoint.key_values_changed', 'Key values changed'), ('job.finished', 'Bulk job finished'), ('webhook.test', 'Test event')], max_length=40), size=None)),
-                ('enabled', models.BooleanField(default=True)),
-                ('secret', models.CharField(max_length=100)),
-                ('disabled_reason', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('secret_rotated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhooks', to='portal.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("url", models.URLField(max_length=2000, verbose_name="URL")),
+                ("description", models.CharField(blank=True, default="", max_length=200)),
+                (
+                    "event_types",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(
+                            choices=[
+                                ("endpoint.state_changed", "Endpoint state changed"),
+                                ("endpoint.updated", "Endpoint updated"),
+                                ("endpoint.session_started", "Data session started"),
+                                ("endpoint.session_ended", "Data session ended"),
+                                ("endpoint.session_rejected", "Data session rejected"),
+                                ("endpoint.usage_warning", "Usage warning"),
+                                ("endpoint.key_values_changed", "Key values changed"),
+                                ("job.finished", "Bulk job finished"),
+                                ("webhook.test", "Test event"),
+                            ],
+                            max_length=40,
+                        ),
+                        size=None,
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("secret", models.CharField(max_length=100)),
+                ("disabled_reason", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("secret_rotated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="webhooks",
+                        to="portal.account",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Lane',
+            name="Lane",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.SmallIntegerField()),
-                ('cursor', models.BigIntegerField(default=0)),
-                ('failures', models.IntegerField(default=0)),
-                ('failing_since', models.DateTimeField(blank=True, null=True)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('webhook', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lanes', to='webhooks.webhook')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.SmallIntegerField()),
+                ("cursor", models.BigIntegerField(default=0)),
+                ("failures", models.IntegerField(default=0)),
+                ("failing_since", models.DateTimeField(blank=True, null=True)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "webhook",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lanes",
+                        to="webhooks.webhook",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Attempt',
+            name="Attempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('delivery', 'Delivery'), ('test', 'Test event'), ('redelivery', 'Redelivery')], max_length=12)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('status_code', models.IntegerField(blank=True, null=True)),
-                ('latency_ms', models.IntegerField(default=0)),
-                ('ok', models.BooleanField(default=False)),
-                ('error', models.CharField(blank=True, default='', max_length=500)),
-                ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='webhooks.accountevent')),
-                ('webhook', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts', to='webhooks.webhook')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("delivery", "Delivery"),
+                            ("test", "Test event"),
+                            ("redelivery", "Redelivery"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("status_code", models.IntegerField(blank=True, null=True)),
+                ("latency_ms", models.IntegerField(default=0)),
+                ("ok", models.BooleanField(default=False)),
+                ("error", models.CharField(blank=True, default="", max_length=500)),
+                (
+                    "event",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempts",
+                        to="webhooks.accountevent",
+                    ),
+                ),
+                (
+                    "webhook",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempts",
+                        to="webhooks.webhook",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='accountevent',
-            index=models.Index(fields=['account', 'lane', 'seq'], name='accountevent_lane_seq'),
+            model_name="accountevent",
+            index=models.Index(fields=["account", "lane", "seq"], name="accountevent_lane_seq"),
         ),
         migrations.AddIndex(
-            model_name='accountevent',
-            index=models.Index(condition=models.Q(('seq__isnull', True)), fields=['account', 'id'], name='accountevent_unsequenced'),
+            model_name="accountevent",
+            index=models.Index(
+                condition=models.Q(("seq__isnull", True)),
+                fields=["account", "id"],
+                name="accountevent_unsequenced",
+            ),
         ),
         migrations.AddIndex(
-            model_name='accountevent',
-            index=models.Index(fields=['created_at'], name='accountevent_created'),
+            model_name="accountevent",
+            index=models.Index(fields=["created_at"], name="accountevent_created"),
         ),
         migrations.AddConstraint(
-            model_name='accountevent',
-            constraint=models.UniqueConstraint(fields=('account', 'seq'), name='accountevent_unique_seq'),
+            model_name="accountevent",
+            constraint=models.UniqueConstraint(
+                fields=("account", "seq"), name="accountevent_unique_seq"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='accountevent',
-            constraint=models.CheckConstraint(condition=models.Q(('type__in', ['endpoint.state_changed', 'endpoint.updated', 'endpoint.session_started', 'endpoint.session_ended', 'endpoint.session_rejected', 'endpoint.usage_warning', 'endpoint.key_values_changed', 'job.finished', 'webhook.test'])), name='accountevent_type_valid'),
+            model_name="accountevent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "type__in",
+                        [
+                            "endpoint.state_changed",
+                            "endpoint.updated",
+                            "endpoint.session_started",
+                            "endpoint.session_ended",
+                            "endpoint.session_rejected",
+                            "endpoint.usage_warning",
+                            "endpoint.key_values_changed",
+                            "job.finished",
+                            "webhook.test",
+                        ],
+                    )
+                ),
+                name="accountevent_type_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='webhook',
-            index=models.Index(fields=['account', 'enabled'], name='webhook_account_enabled'),
+            model_name="webhook",
+            index=models.Index(fields=["account", "enabled"], name="webhook_account_enabled"),
         ),
         migrations.AddConstraint(
-            model_name='lane',
-            constraint=models.UniqueConstraint(fields=('webhook', 'number'), name='lane_unique_number'),
+            model_name="lane",
+            constraint=models.UniqueConstraint(
+                fields=("webhook", "number"), name="lane_unique_number"
+            ),
         ),
         migrations.AddIndex(
-            model_name='attempt',
-            index=models.Index(fields=['webhook', '-id'], name='attempt_webhook_recent'),
+            model_name="attempt",
+            index=models.Index(fields=["webhook", "-id"], name="attempt_webhook_recent"),
         ),
         migrations.AddIndex(
-            model_name='attempt',
-            index=models.Index(fields=['at'], name='attempt_at'),
+            model_name="attempt",
+            index=models.Index(fields=["at"], name="attempt_at"),
         ),
     ]
