@@ -80,14 +80,18 @@ def record_rows(rows: list[dict]) -> None:
             "CASE WHEN e.id IS NULL THEN NULL "
             "ELSE jsonb_build_object('id', e.id, 'iccid', e.iccid) END) || v.data, %(now)s "
             "FROM json_to_recordset(%(rows)s::json) "
-            "AS v(account_id bigint, type text, endpoint_id bigint, data jsonb) "
+            "AS v(account_id bigint, type text, endpoint_id bigint, data jsonb, n bigint) "
             f"LEFT JOIN {ENDPOINTS} e ON e.id = v.endpoint_id "
             f"WHERE {subscribed('v.account_id', 'v.type')} "
+            # The ids (and so the order per endpoint) follow the rows' order.
+            "ORDER BY v.n "
             "RETURNING account_id",
             {
                 "version": VERSION,
                 "now": timezone.now(),
-                "rows": orjson.dumps(rows, default=str).decode(),
+                "rows": orjson.dumps(
+                    [{**row, "n": n} for n, row in enumerate(rows)], default=str
+                ).decode(),
             },
         )
         accounts = {row[0] for row in cursor.fetchall()}

@@ -24,6 +24,7 @@ class Receiver:
         self.received: list[tuple[str, dict]] = []
         self.answered: list[int] = []
         self.bad_signatures = 0
+        self.redirect_to = "http://169.254.169.254/latest/meta-data/"
         self.requests = 0
         self.connections = 0
         self.lock = threading.Lock()
@@ -66,7 +67,7 @@ class Receiver:
                 payload = json.dumps({"status": code}).encode()
                 self.send_response(code)
                 if 300 <= code < 400:
-                    self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+                    self.send_header("Location", receiver.redirect_to)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
