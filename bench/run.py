@@ -14,7 +14,17 @@ import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-SECTIONS = ("list", "detail", "export", "load", "addressing", "bulk", "events", "jobs")
+SECTIONS = (
+    "list",
+    "detail",
+    "export",
+    "load",
+    "addressing",
+    "bulk",
+    "events",
+    "jobs",
+    "webhooks",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -234,6 +244,18 @@ def measure(args, db_url: str, started: float):
         size = min(100_000, p.endpoints // 3)
         step(f"9 bulk actions of ~{size:,} as jobs, with a worker and the events load", started)
         rows += measure_jobs(p=p, db_url=db_url, seconds=min(args.events_seconds, 10.0), size=size)
+    if "webhooks" in args.only:
+        from bench.webhooks import measure_webhooks
+
+        size = min(100_000, p.endpoints // 3)
+        step(f"10 webhooks: {size:,} events drained, idle latency, network events", started)
+        rows += measure_webhooks(
+            p=p,
+            db_url=db_url,
+            size=size,
+            samples=5 if args.smoke else 20,
+            seconds=min(args.events_seconds, 10.0),
+        )
     meta["seconds"] = round(time.monotonic() - started)
     report.write(Path(args.out), rows, meta)
     return rows, meta

@@ -7,8 +7,11 @@ and does the side effects (IP releases, session teardowns, membership changes):
 
     WITH target AS (SELECT ... WHERE id IN (<queryset>) AND <allowed> FOR NO KEY UPDATE),
          upd AS (UPDATE inventory_endpoint ... FROM target RETURNING ...),
-         <side effects> AS (INSERT/DELETE ... FROM upd)
-    INSERT INTO inventory_history (...) SELECT ... FROM upd
+         <side effects> AS (INSERT/DELETE ... FROM upd),
+         hist AS (INSERT INTO inventory_history (...) SELECT ... FROM upd),
+         events AS (INSERT INTO webhooks_accountevent (...) SELECT ... FROM upd
+                    WHERE <a webhook of the account wants it>)
+    SELECT <rows changed>, <accounts with events>
 
 The row lock re-checks the state of a row a concurrent transaction has just
 changed (PostgreSQL re-evaluates the WHERE clause on the new row version), so two

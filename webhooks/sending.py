@@ -74,7 +74,9 @@ class Connection:
             conn = http.client.HTTPConnection(target.host, target.port, timeout=TIMEOUT)
 
         def connect_to_checked(address, timeout, source_address=None):
-            return socket.create_connection((target.address, target.port), timeout, source_address)
+            sock = socket.create_connection((target.address, target.port), timeout, source_address)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
 
         # http.client connects through this hook: the checked address, not the
         # name again; TLS still verifies the certificate for the name.

@@ -9,10 +9,10 @@ from django.urls import reverse
 
 from inventory.models import State
 from jobs.models import Action, Job
-from webhooks.models import EventType, Webhook
 from portal.models import Role
 from portal.tenancy import SESSION_KEY as ACCOUNT_SESSION_KEY
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory, UserFactory
+from webhooks.models import EventType, Webhook
 
 LIST = reverse("inventory:endpoint_list")
 
