@@ -157,10 +157,14 @@ def drain_lane(webhook_id: int, number: int, *, until: float | None = None) -> d
     try:
         while True:
             with transaction.atomic():
-                lane = Lane.objects.select_for_update().get(webhook_id=webhook_id, number=number)
-                webhook = Webhook.objects.get(pk=webhook_id)
-                if not webhook.enabled:
-                    return None
+                lane = (
+                    Lane.objects.select_for_update()
+                    .filter(webhook_id=webhook_id, number=number)
+                    .first()
+                )
+                webhook = Webhook.objects.filter(pk=webhook_id).first()
+                if lane is None or webhook is None or not webhook.enabled:
+                    return None  # deleted or disabled meanwhile
                 now = timezone.now()
                 if lane.next_attempt_at and lane.next_attempt_at > now:
                     return lane.next_attempt_at
