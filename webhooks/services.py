@@ -128,10 +128,17 @@ def send_test(*, webhook: Webhook) -> AccountEvent:
 
 
 def redeliver(*, webhook: Webhook, event_id: int) -> AccountEvent:
-    """Queue one more attempt of one of this webhook's events, outside the
-    lanes' order. An event of another account is a ``AccountEvent.DoesNotExist``."""
+    """Queue one more attempt of an event this webhook was sent (one in its
+    delivery log), outside the lanes' order. Any other event, another
+    account's included, is an ``AccountEvent.DoesNotExist``."""
     from webhooks import tasks
 
-    event = AccountEvent.objects.get(pk=event_id, account_id=webhook.account_id)
+    event = (
+        AccountEvent.objects.filter(
+            pk=event_id, account_id=webhook.account_id, attempts__webhook=webhook
+        )
+        .distinct()
+        .get()
+    )
     tasks.send_once.defer(webhook_id=webhook.pk, event_id=event.pk, kind=AttemptKind.REDELIVERY)
     return event

@@ -201,3 +201,15 @@ def test_the_log_ignores_a_bad_before(client, admin_member, value):
     webhook = Webhook.objects.get()
     detail = reverse("webhooks:webhook_detail", args=[webhook.pk])
     assert client.get(detail, {"before": value}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_redeliver_only_what_this_webhook_was_sent(client, account, admin_member):
+    client.force_login(admin_member)
+    client.post(CREATE, form("http://127.0.0.1:9/in"))
+    webhook = Webhook.objects.get()
+    other = AccountEvent.objects.create(account=account, type=EventType.TEST, payload={})
+    response = client.post(
+        reverse("webhooks:webhook_redeliver", args=[webhook.pk]), {"event": other.pk}
+    )
+    assert response.status_code == 404
