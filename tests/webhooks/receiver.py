@@ -49,6 +49,8 @@ class Receiver:
             def do_POST(self):
                 length = int(self.headers.get("content-length", "0"))
                 data = self.rfile.read(length)
+                if len(data) < length:
+                    return  # the sender died mid-request (a killed worker): nothing arrived
                 headers = dict(self.headers.items())
                 with receiver.lock:
                     receiver.requests += 1
