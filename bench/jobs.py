@@ -46,9 +46,10 @@ class Worker:
     """``with Worker(database_url=...):`` one job worker process of the bench
     database, stopped (SIGTERM) at the end."""
 
-    def __init__(self, *, database_url: str):
+    def __init__(self, *, database_url: str, queues: str = "jobs"):
         self.database_url = database_url
-        self.log_path = BASE_DIR / "bench" / "results" / "worker.log.tmp"
+        self.queues = queues
+        self.log_path = BASE_DIR / "bench" / "results" / f"worker-{queues}.log.tmp"
 
     def __enter__(self) -> Worker:
         env = {
@@ -58,7 +59,7 @@ class Worker:
         }
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in __exit__
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "procrastinate", "worker", "--queues", "jobs"],
+            [sys.executable, "manage.py", "procrastinate", "worker", "--queues", self.queues],
             cwd=BASE_DIR,
             env=env,
             stdout=self._log,

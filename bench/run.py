@@ -24,6 +24,7 @@ SECTIONS = (
     "events",
     "jobs",
     "two_factor",
+    "webhooks",
     "api",
 )
 
@@ -250,6 +251,18 @@ def measure(args, db_url: str, started: float):
 
         step(f"10 two-factor sign-in and its cost per page ({args.runs} runs)", started)
         rows += measure_two_factor(p=p, portal=portal, runs=args.runs)
+    if "webhooks" in args.only:
+        from bench.webhooks import measure_webhooks
+
+        size = min(100_000, p.endpoints // 3)
+        step(f"12 webhooks: {size:,} events drained, idle latency, network events", started)
+        rows += measure_webhooks(
+            p=p,
+            db_url=db_url,
+            size=size,
+            samples=5 if args.smoke else 20,
+            seconds=min(args.events_seconds, 10.0),
+        )
     if "api" in args.only:
         from bench.api import measure_api
 

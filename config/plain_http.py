@@ -19,3 +19,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# The tests' and the benchmark's webhook receivers listen on loopback.
+WEBHOOK_ALLOWED_NETWORKS = "127.0.0.0/8"

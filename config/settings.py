@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "inventory",
     "jobs",
     "api",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -189,6 +190,11 @@ PROCRASTINATE_WORKER_DEFAULTS = {
     "shutdown_graceful_timeout": 5.0,
     "delete_jobs": "successful",
 }
+
+# Webhooks (docs/webhooks.md). Networks a webhook URL may resolve into although
+# they are not public, and where plain http is accepted: comma-separated CIDRs
+# (tests use 127.0.0.0/8 for their local receiver; on-premises receivers).
+WEBHOOK_ALLOWED_NETWORKS = os.environ.get("WEBHOOK_ALLOWED_NETWORKS", "")
 
 # --- security: on by default, loosened only for local HTTP runs ---------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)

@@ -29,6 +29,7 @@ urlpatterns = [
     path("account/security/", include("portal.two_factor.urls")),
     path("account/switch/", views.switch_account_view, name="switch_account"),
     path("healthz", two_factor_exempt(views.healthz), name="healthz"),
+    path("account/webhooks/", include("webhooks.urls")),
     path("inventory/jobs/", include("jobs.urls")),
     path("inventory/", include("inventory.urls")),
     path("api/v1/", include("inventory.network.urls")),

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 
 from inventory import addressing
 from inventory.history import Actor, record
@@ -31,6 +32,8 @@ from inventory.models import (
     SecondaryMembership,
     State,
 )
+from webhooks import outbox
+from webhooks.models import EventType
 
 # Table names for the SQL below, quoted, from the models (never spelled out).
 _quote = connection.ops.quote_name
@@ -134,6 +137,18 @@ def apply_edit(*, endpoint: Endpoint, edit: Edit, actor: Actor) -> EditResult:
                 actor=actor,
                 action=HistoryAction.STATIC_IP,
                 changes={"ip": addresses},
+            )
+        if changes or addresses:
+            outbox.record(
+                account_id=current.account_id,
+                type=EventType.UPDATED,
+                endpoint_id=current.pk,
+                data={
+                    "endpoint": {"id": current.pk, "iccid": current.iccid},
+                    "changes": changes or {"ip": addresses},
+                    "actor": {"kind": actor.kind, "label": actor.label},
+                    "at": timezone.now(),
+                },
             )
         return EditResult(changes=changes, addresses=addresses)
 

@@ -7,8 +7,11 @@ and does the side effects (IP releases, session teardowns, membership changes):
 
     WITH target AS (SELECT ... WHERE id IN (<queryset>) AND <allowed> FOR NO KEY UPDATE),
          upd AS (UPDATE inventory_endpoint ... FROM target RETURNING ...),
-         <side effects> AS (INSERT/DELETE ... FROM upd)
-    INSERT INTO inventory_history (...) SELECT ... FROM upd
+         <side effects> AS (INSERT/DELETE ... FROM upd),
+         hist AS (INSERT INTO inventory_history (...) SELECT ... FROM upd),
+         events AS (INSERT INTO webhooks_accountevent (...) SELECT ... FROM upd
+                    WHERE <a webhook of the account wants it>)
+    SELECT <rows changed>, <accounts with events>
 
 The row lock re-checks the state of a row a concurrent transaction has just
 changed (PostgreSQL re-evaluates the WHERE clause on the new row version), so two
@@ -51,6 +54,8 @@ from inventory.models import (
     State,
 )
 from inventory.retention import RETENTION
+from webhooks import outbox
+from webhooks.models import EventType
 
 # Table names for the SQL below, quoted, from the models (never spelled out).
 _quote = connection.ops.quote_name
@@ -61,6 +66,9 @@ _GROUPS = _quote(Group._meta.db_table)
 _ALLOCATIONS = _quote(IPAllocation._meta.db_table)
 _MEMBERSHIPS = _quote(SecondaryMembership._meta.db_table)
 _TEARDOWNS = _quote(SessionTeardown._meta.db_table)
+
+STATE_CHANGED = EventType.STATE_CHANGED.value
+UPDATED = EventType.UPDATED.value
 
 # Plain strings: they are SQL parameters and dictionary keys throughout.
 ASSIGN = HistoryAction.ASSIGN.value
@@ -245,6 +253,20 @@ _TEARDOWN = (
     "SELECT u.account_id, u.id, i.imsi, %s, %s FROM upd u "
     f"JOIN {_IMSIS} i ON i.endpoint_id = u.id WHERE u.old_state = 'active'"
 )
+# The account event of each changed endpoint (docs/webhooks.md): a state change,
+# or for a move between groups that keeps the state, an update. Written only for
+# accounts whose webhooks want it (``outbox.subscribed``).
+_EVENTS_INSERT = (
+    f"INSERT INTO {outbox.EVENTS} ({outbox.COLUMN_LIST}) "
+    "SELECT x.account_id, x.type, x.id, jsonb_build_object("
+    "'version', %s::int, 'endpoint', jsonb_build_object('id', x.id, 'iccid', x.iccid), "
+    "'action', %s::text, 'from_state', x.old_state, 'to_state', x.new_state, "
+    "'reason', %s::text, 'actor', jsonb_build_object('kind', %s::text, 'label', %s::text), "
+    "'at', %s::timestamptz, 'group', %s::text), %s "
+    "FROM (SELECT u.*, CASE WHEN u.old_state <> u.new_state THEN %s ELSE %s END AS type "
+    "FROM upd u) x "
+    f"WHERE {outbox.subscribed('x.account_id', 'x.type')} RETURNING account_id"
+)
 _OLD_GROUP_CHANGE = (
     "CASE WHEN og.name IS NULL THEN '{}'::jsonb "
     "ELSE jsonb_build_object('group', jsonb_build_array(og.name, NULL)) END"
@@ -278,7 +300,7 @@ def _transition(
         (
             f"upd AS (UPDATE {_ENDPOINTS} e SET {statement.set_clause} "
             "FROM target t WHERE e.id = t.id "
-            "RETURNING e.id, e.account_id, t.state AS old_state, e.state AS new_state, "
+            "RETURNING e.id, e.account_id, e.iccid, t.state AS old_state, e.state AS new_state, "
             "t.primary_group_id AS old_group_id)",
             statement.set_params,
         ),
@@ -290,21 +312,26 @@ def _transition(
     sql = (
         "WITH "
         + ", ".join(cte for cte, _ in ctes)
-        + f" INSERT INTO {_HISTORY} ({history.COLUMN_LIST})"
+        + f", hist AS (INSERT INTO {_HISTORY} ({history.COLUMN_LIST})"
         " SELECT u.account_id, u.id, %s, %s, %s, %s, %s, u.old_state, u.new_state,"
         f" {statement.changes}, %s, %s"
-        f" FROM upd u LEFT JOIN {_GROUPS} og ON og.id = u.old_group_id"
+        f" FROM upd u LEFT JOIN {_GROUPS} og ON og.id = u.old_group_id RETURNING 1)"
+        f", events AS ({_EVENTS_INSERT})"
+        " SELECT (SELECT count(*) FROM hist), ARRAY(SELECT DISTINCT account_id FROM events)"
     )
     # Positional: the selection's SQL comes compiled by Django with %s, and
     # psycopg cannot mix that with named parameters in one statement.
     params = [p for _, cte_params in ctes for p in cte_params]
     params += [now, actor.kind, actor.user_id, actor.label, action]
     params += [*statement.changes_params, reason, batch]
+    params += [outbox.VERSION, action, reason, actor.kind, actor.label, now]
+    params += [group.name if group else None, now, STATE_CHANGED, UPDATED]
 
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            changed = cursor.rowcount
+            changed, event_accounts = cursor.fetchone()
+        outbox.wake(event_accounts)
         # Counted after the change, in the same transaction: the endpoints just
         # changed now sit in the "already ..." bucket and are taken out of it.
         counts = _classify(action, endpoints, group, now)

@@ -47,6 +47,8 @@ from inventory import lifecycle, sim_import
 from inventory.history import Actor
 from inventory.models import ActorKind, Endpoint
 from jobs.models import Action, ImportRow, Job, JobState, JobTarget
+from webhooks import outbox
+from webhooks.models import EventType
 
 logger = logging.getLogger("jobs")
 
@@ -139,11 +141,29 @@ def _add(job: Job, changed: int, skipped: dict[str, int], end: int) -> None:
 
 
 def finish(job: Job, state: JobState, error: str = "") -> None:
-    """Mark the (locked) job ended; the caller saves it in its transaction."""
+    """Mark the (locked) job ended; the caller saves it in its transaction,
+    which also holds the account's ``job.finished`` event (docs/webhooks.md)."""
     job.state = state
     job.finished_at = timezone.now()
     if error:
         job.error = error
+    outbox.record(
+        account_id=job.account_id,
+        type=EventType.JOB_FINISHED,
+        data={
+            "job": {
+                "id": job.pk,
+                "action": job.action,
+                "state": job.state,
+                "total": job.total,
+                "changed": job.changed,
+                "skipped": job.skipped,
+                "error": job.error,
+                "created_at": job.created_at,
+                "finished_at": job.finished_at,
+            }
+        },
+    )
 
 
 def _locks_held_ms(started: float) -> int:

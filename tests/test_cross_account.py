@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -34,7 +35,15 @@ from inventory.models import (
 from jobs.models import Action, Job, JobState
 from portal.models import Account, Role
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory
-from tests.portal.test_auth_and_accounts import PERSONAL, ROUTES, route_url, token_of
+from tests.portal.test_auth_and_accounts import (
+    PERSONAL,
+    ROUTES,
+    route_url,
+    token_of,
+    webhook_of,
+)
+from webhooks.models import AccountEvent, Attempt, AttemptKind, Webhook
+from webhooks.models import EventType as AccountEventType
 
 SECRET_NAME = "northwind-secret-truck"
 SECRET_TAG = "nw-secret-tag"
@@ -42,6 +51,7 @@ SECRET_GROUP = "northwind-secret-group"
 SECRET_IMSI = "310150000777777"
 SECRET_JOB_REASON = "northwind-secret-recall"
 SECRET_JOB_USER = "nw-secret-operator"
+SECRET_WEBHOOK = "nw-secret-webhook"
 
 
 @dataclass
@@ -53,6 +63,9 @@ class World:
     their_group: object
     our_job: Job
     their_job: Job
+    their_webhook: Webhook
+    our_webhook: Webhook
+    their_event: AccountEvent
     markers: list[str] = field(default_factory=list)  # never to be shown to us
 
 
@@ -104,6 +117,18 @@ def world(account, other_account, group):
     # Tokens of both accounts exist before anything is compared (route_url's).
     token_of(account.pk)
     token_of(other_account.pk)
+    their_webhook = webhook_of(other_account.pk)
+    their_webhook.description = SECRET_WEBHOOK
+    their_webhook.save()
+    their_event = AccountEvent.objects.create(
+        account=other_account,
+        type=AccountEventType.STATE_CHANGED,
+        endpoint_id=theirs.pk,
+        payload={"version": 1, "endpoint": {"id": theirs.pk, "iccid": theirs.iccid}},
+    )
+    Attempt.objects.create(
+        webhook=their_webhook, event=their_event, kind=AttemptKind.DELIVERY, status_code=200
+    )
     ours = EndpointFactory(account=account, name="vantiq-car")
     ours_active = EndpointFactory(
         account=account, state=State.ACTIVE, primary_group=group, name="vantiq-active"
@@ -116,7 +141,12 @@ def world(account, other_account, group):
         their_group=their_group,
         our_job=Job.objects.create(account=account, action=Action.SUSPEND, created_by_label="adm"),
         their_job=their_job,
+        their_webhook=their_webhook,
+        our_webhook=webhook_of(account.pk),
+        their_event=their_event,
         markers=[
+            SECRET_WEBHOOK,
+            their_webhook.url,
             theirs.iccid,
             SECRET_NAME,
             SECRET_TAG,
@@ -144,7 +174,21 @@ def db_state() -> tuple:
         sorted(Job.objects.values_list("pk", "state", "cancel_requested", "position")),
         sorted(ApiToken.objects.values_list("pk", "account_id", "revoked_at")),
         sorted(Account.objects.values_list("pk", "require_mfa")),
+        sorted(
+            Webhook.objects.values_list(
+                "pk", "url", "description", "enabled", "secret", "event_types"
+            )
+        ),
+        AccountEvent.objects.count(),
+        Attempt.objects.count(),
+        queued_tasks(),
     )
+
+
+def queued_tasks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM procrastinate_jobs")
+        return cursor.fetchone()[0]
 
 
 def content(response) -> str:
@@ -164,6 +208,10 @@ def filter_query(**params) -> str:
 # "back:<url name>" (a redirect to that page).
 def _detail(name):
     return lambda w: reverse(name, args=[w.theirs.iccid])
+
+
+def _webhook(name):
+    return lambda w: reverse(name, args=[w.their_webhook.pk])
 
 
 CASES = [
@@ -254,6 +302,23 @@ CASES = [
     ("require two-factor, naming their account", "post",
      lambda w: reverse("security:require"),
      lambda w: {"require_mfa": "", "account": w.theirs.account_id}, "back:security:overview"),
+    ("webhooks list", "get", lambda w: reverse("webhooks:webhook_list"), lambda w: {}, "empty"),
+    ("webhook detail of theirs", "get", _webhook("webhooks:webhook_detail"), lambda w: {}, "404"),
+    ("webhook edit GET of theirs", "get", _webhook("webhooks:webhook_edit"), lambda w: {}, "404"),
+    ("webhook edit POST of theirs", "post", _webhook("webhooks:webhook_edit"),
+     lambda w: {"url": "http://127.0.0.1:1/x", "event_types": ["job.finished"], "enabled": "on"},
+     "404"),
+    ("webhook delete GET of theirs", "get", _webhook("webhooks:webhook_delete"),
+     lambda w: {}, "404"),
+    ("webhook delete POST of theirs", "post", _webhook("webhooks:webhook_delete"),
+     lambda w: {}, "404"),
+    ("webhook rotate of theirs", "post", _webhook("webhooks:webhook_rotate"), lambda w: {}, "404"),
+    ("webhook test of theirs", "post", _webhook("webhooks:webhook_test"), lambda w: {}, "404"),
+    ("webhook redeliver of theirs", "post", _webhook("webhooks:webhook_redeliver"),
+     lambda w: {"event": w.their_event.pk}, "404"),
+    ("webhook redeliver their event to ours", "post",
+     lambda w: reverse("webhooks:webhook_redeliver", args=[w.our_webhook.pk]),
+     lambda w: {"event": w.their_event.pk}, "404"),
 ]  # fmt: skip
 
 
@@ -308,12 +373,14 @@ def test_every_route_is_in_the_matrix():
     from inventory import urls
     from jobs import urls as job_urls
     from portal.two_factor import urls as security_urls
+    from webhooks import urls as webhook_urls
 
     assert covered == (
         {f"inventory:{pattern.name}" for pattern in urls.urlpatterns}
         | {f"jobs:{pattern.name}" for pattern in job_urls.urlpatterns}
         | {f"api_tokens:{pattern.name}" for pattern in account_urls.urlpatterns}
         | {f"security:{pattern.name}" for pattern in security_urls.urlpatterns}
+        | {f"webhooks:{pattern.name}" for pattern in webhook_urls.urlpatterns}
     )
 
 
@@ -330,6 +397,10 @@ def post_data(name: str, world: World) -> dict:
         return {"ids": [endpoint.iccid, world.ours.iccid], "group": world.group.pk, "confirm": "1"}
     if name == "inventory:endpoint_edit":
         return {"name": "changed", "reference": "", "tags": "", "imei": ""}
+    if name in ("webhooks:webhook_create", "webhooks:webhook_edit"):
+        return {"url": "http://127.0.0.1:9/in", "event_types": ["job.finished"], "enabled": "on"}
+    if name == "webhooks:webhook_redeliver":
+        return {"event": "1"}
     return {"confirm": "1"}
 
 

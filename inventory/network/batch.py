@@ -124,6 +124,7 @@ def _apply(events: list[Event]) -> list[Outcome]:
         writes.update_endpoints(endpoints, decided)
         writes.insert_history(decided, batch)
         writes.insert_events(decided)
+        writes.insert_account_events(decided)
     return outcomes
 
 

@@ -33,8 +33,10 @@ from inventory.models import (
     NetworkEvent,
     SecondaryMembership,
 )
-from inventory.network.contract import ACCEPTED
+from inventory.network.contract import ACCEPTED, REJECTED
 from inventory.network.decisions import LoadedEndpoint, Outcome
+from webhooks import outbox
+from webhooks.models import EventType
 
 # Table names for the SQL below, quoted, from the models (never spelled out).
 _quote = connection.ops.quote_name
@@ -266,3 +268,62 @@ def insert_events(outcomes: list[Outcome]) -> None:
         )
         if len(cursor.fetchall()) != len(outcomes):
             raise LostRace
+
+
+_SESSION_START = "session_start"
+_SESSION_END = "session_end"
+_STATE_CHANGED = EventType.STATE_CHANGED.value
+_SESSION_STARTED = EventType.SESSION_STARTED.value
+_SESSION_ENDED = EventType.SESSION_ENDED.value
+_SESSION_REJECTED = EventType.SESSION_REJECTED.value
+
+
+def insert_account_events(outcomes: list[Outcome]) -> None:
+    """One INSERT of the account events of the batch (docs/webhooks.md), for
+    the accounts whose webhooks want them: state changes, sessions started and
+    ended, sessions rejected (an unknown IMSI belongs to no account: none)."""
+    rows = []
+    for o in outcomes:
+        endpoint = o.endpoint
+        if endpoint is None:
+            continue
+        event = o.event
+        base = {"imsi": event.imsi, "at": event.at, "network_event_id": event.id}
+        history = o.history
+        if history and history.get("from_state") != history.get("to_state"):
+            rows.append(
+                {
+                    "account_id": endpoint.account_id,
+                    "type": _STATE_CHANGED,
+                    "endpoint_id": endpoint.id,
+                    "data": {
+                        **base,
+                        "action": event.type,
+                        "from_state": history.get("from_state"),
+                        "to_state": history.get("to_state"),
+                        "reason": "",
+                        "actor": {"kind": ActorKind.NETWORK, "label": NETWORK_LABEL},
+                        "group": None,
+                    },
+                }
+            )
+        if event.type == _SESSION_START and o.status == ACCEPTED:
+            type_ = _SESSION_STARTED
+            data = {**base, "apn": event.apn, "ip": o.ip}
+        elif event.type == _SESSION_END and o.status == ACCEPTED:
+            type_ = _SESSION_ENDED
+            data = base
+        elif event.type == _SESSION_START and o.status == REJECTED:
+            type_ = _SESSION_REJECTED
+            data = {**base, "apn": event.apn, "imei": event.imei, "reason": o.reason}
+        else:
+            continue
+        rows.append(
+            {
+                "account_id": endpoint.account_id,
+                "type": type_,
+                "endpoint_id": endpoint.id,
+                "data": data,
+            }
+        )
+    outbox.record_rows(rows)

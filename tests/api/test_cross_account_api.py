@@ -25,6 +25,8 @@ from jobs.models import Action, Job
 from portal.models import Role
 from tests.api.conftest import ApiClient, make_token
 from tests.factories import EndpointFactory, GroupFactory
+from tests.portal.test_auth_and_accounts import webhook_of
+from webhooks.models import AccountEvent, Webhook
 
 SECRET_NAME = "northwind-secret-truck"
 SECRET_GROUP = "northwind-secret-group"
@@ -39,6 +41,7 @@ class World:
     theirs: Endpoint
     their_group: object
     their_job: Job
+    their_webhook: Webhook
 
 
 @pytest.fixture
@@ -67,7 +70,10 @@ def world(account, other_account, group):
         account=other_account, action=Action.SUSPEND, reason=SECRET_REASON
     )
     ours = EndpointFactory(account=account, state=State.ACTIVE, primary_group=group)
-    return World(ours, group, theirs, their_group, their_job)
+    their_webhook = webhook_of(other_account.pk)
+    their_webhook.description = SECRET_REASON
+    their_webhook.save()
+    return World(ours, group, theirs, their_group, their_job, their_webhook)
 
 
 def db_state() -> tuple:
@@ -76,6 +82,8 @@ def db_state() -> tuple:
         History.objects.count(),
         sorted(IPAllocation.objects.values_list("endpoint_id", "address")),
         sorted(Job.objects.values_list("pk", "state", "cancel_requested")),
+        sorted(Webhook.objects.values_list("pk", "url", "secret", "enabled", "description")),
+        AccountEvent.objects.count(),
     )
 
 
@@ -125,10 +133,26 @@ CASES = [
     ("list_network_events", "get", lambda w: "/api/v1/network-events",
      lambda w: {"endpoint": _theirs(w)}, "empty"),
     ("list_network_events", "get", lambda w: "/api/v1/network-events", lambda w: {}, "empty"),
+    ("list_webhooks", "get", lambda w: "/api/v1/webhooks", lambda w: {}, "empty"),
+    ("create_webhook", "post", lambda w: "/api/v1/webhooks",
+     lambda w: {"url": "http://127.0.0.1:9/x", "event_types": ["endpoint.updated"]},
+     "created"),
+    ("get_webhook", "get", lambda w: f"/api/v1/webhooks/{w.their_webhook.pk}", lambda w: {},
+     "404"),
+    ("update_webhook", "patch", lambda w: f"/api/v1/webhooks/{w.their_webhook.pk}",
+     lambda w: {"enabled": False}, "404"),
+    ("delete_webhook", "delete", lambda w: f"/api/v1/webhooks/{w.their_webhook.pk}",
+     lambda w: {}, "404"),
+    ("rotate_webhook_secret", "post",
+     lambda w: f"/api/v1/webhooks/{w.their_webhook.pk}/rotate-secret", lambda w: {}, "404"),
+    ("test_webhook", "post", lambda w: f"/api/v1/webhooks/{w.their_webhook.pk}/test",
+     lambda w: {}, "404"),
 ]  # fmt: skip
 
 
 def _call(client: ApiClient, method: str, path: str, data: dict):
+    if method == "delete":
+        return client.delete(path)
     return getattr(client, method)(path, data)
 
 
@@ -152,12 +176,17 @@ def test_another_accounts_objects_are_out_of_reach(api, world, method, path, dat
     elif expect == "job:0":
         assert response.status_code == 202, body
         assert response.json()["total"] == 0
+    elif expect == "created":  # ours, not theirs
+        assert response.status_code == 201, body
+        assert Webhook.objects.get(pk=response.json()["id"]).account_id == world.ours.account_id
     for marker in (world.theirs.iccid, SECRET_NAME, SECRET_GROUP, SECRET_TAG, SECRET_REASON):
         if marker not in str(data(world)):
             assert marker not in body, marker
     after = db_state()
     if expect == "job:0":
         assert after[:3] == before[:3]  # an empty job, nothing else
+    elif expect == "created":
+        assert after[:4] == before[:4]  # our new webhook, nothing else
     else:
         assert after == before
 
@@ -201,6 +230,20 @@ ROLE_CASES = [
     ("get_group", "get", lambda w: f"/api/v1/groups/{w.group.name}", lambda w: {}, Role.VIEWER),
     ("list_network_events", "get", lambda w: "/api/v1/network-events", lambda w: {},
      Role.VIEWER),
+    ("list_webhooks", "get", lambda w: "/api/v1/webhooks", lambda w: {}, Role.ADMIN),
+    ("create_webhook", "post", lambda w: "/api/v1/webhooks",
+     lambda w: {"url": "http://127.0.0.1:9/y", "event_types": ["job.finished"]},
+     Role.ADMIN),
+    ("get_webhook", "get", lambda w: f"/api/v1/webhooks/{w.our_webhook.pk}", lambda w: {},
+     Role.ADMIN),
+    ("update_webhook", "patch", lambda w: f"/api/v1/webhooks/{w.our_webhook.pk}",
+     lambda w: {"description": "changed"}, Role.ADMIN),
+    ("delete_webhook", "delete", lambda w: f"/api/v1/webhooks/{w.our_webhook.pk}",
+     lambda w: {}, Role.ADMIN),
+    ("rotate_webhook_secret", "post",
+     lambda w: f"/api/v1/webhooks/{w.our_webhook.pk}/rotate-secret", lambda w: {}, Role.ADMIN),
+    ("test_webhook", "post", lambda w: f"/api/v1/webhooks/{w.our_webhook.pk}/test",
+     lambda w: {}, Role.ADMIN),
 ]  # fmt: skip
 
 
@@ -210,6 +253,7 @@ class RoleWorld:
     group: object
     other_group: object
     our_job: Job
+    our_webhook: Webhook
 
 
 @pytest.fixture
@@ -219,6 +263,12 @@ def role_world(account, group):
         group=group,
         other_group=GroupFactory(account=account, name="second", vslice=group.vslice),
         our_job=Job.objects.create(account=account, action=Action.SUSPEND),
+        our_webhook=Webhook.objects.create(
+            account=account,
+            url="http://127.0.0.1:9/hook",  # loopback: allowed in the test settings
+            event_types=["job.finished"],
+            secret="whsec_" + "B" * 32,
+        ),
     )
 
 
@@ -236,4 +286,4 @@ def test_each_role_gets_what_it_may(account, role_world, role, method, path, dat
         assert response.status_code == 403, response.content
         assert db_state() == before
     else:
-        assert response.status_code in (200, 202), response.content
+        assert response.status_code in (200, 201, 202, 204), response.content

@@ -14,6 +14,7 @@ from jobs.models import Action, Job
 from portal.models import Account, Role
 from portal.tenancy import SESSION_KEY as ACCOUNT_SESSION_KEY
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory, UserFactory
+from webhooks.models import EventType, Webhook
 
 LIST = reverse("inventory:endpoint_list")
 
@@ -49,6 +50,17 @@ ROUTES = [
     ("post", "security:recovery_codes"),
     ("post", "security:disable"),
     ("post", "security:require"),
+    ("get", "webhooks:webhook_list"),
+    ("get", "webhooks:webhook_create"),
+    ("post", "webhooks:webhook_create"),
+    ("get", "webhooks:webhook_detail"),
+    ("get", "webhooks:webhook_edit"),
+    ("post", "webhooks:webhook_edit"),
+    ("get", "webhooks:webhook_delete"),
+    ("post", "webhooks:webhook_delete"),
+    ("post", "webhooks:webhook_rotate"),
+    ("post", "webhooks:webhook_test"),
+    ("post", "webhooks:webhook_redeliver"),
 ]
 #: A user's own sign-in security: open to every signed-in user, whatever their
 #: role, with or without an account.
@@ -87,18 +99,42 @@ def token_of(account_id: int) -> ApiToken:
     return token
 
 
+_BY_WEBHOOK = {
+    "webhooks:webhook_detail",
+    "webhooks:webhook_edit",
+    "webhooks:webhook_delete",
+    "webhooks:webhook_rotate",
+    "webhooks:webhook_test",
+    "webhooks:webhook_redeliver",
+}
+
+
 def job_of(account_id: int) -> Job:
     """A job of the account (queued, no targets), made when first asked for."""
     job = Job.objects.filter(account_id=account_id).order_by("pk").first()
     return job or Job.objects.create(account_id=account_id, action=Action.SUSPEND)
 
 
+def webhook_of(account_id: int) -> Webhook:
+    """A webhook of the account, made when first asked for."""
+    webhook = Webhook.objects.filter(account_id=account_id).order_by("pk").first()
+    return webhook or Webhook.objects.create(
+        account_id=account_id,
+        url=f"https://hooks.example.com/{account_id}",
+        event_types=[EventType.STATE_CHANGED],
+        secret="whsec_" + "A" * 32,
+    )
+
+
 def route_url(name: str, endpoint) -> str:
-    """The URL of route ``name`` for ``endpoint`` (or a job of its account)."""
+    """The URL of route ``name`` for ``endpoint`` (or a job or webhook of its
+    account)."""
     if name in _BY_JOB:
         return reverse(name, args=[job_of(endpoint.account_id).pk])
     if name in _BY_TOKEN:
         return reverse(name, args=[token_of(endpoint.account_id).pk])
+    if name in _BY_WEBHOOK:
+        return reverse(name, args=[webhook_of(endpoint.account_id).pk])
     return reverse(name, args=[endpoint.iccid]) if name in _BY_ICCID else reverse(name)
 
 

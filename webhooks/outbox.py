@@ -1,0 +1,112 @@
+"""What goes into the account events outbox, and when (docs/webhooks.md).
+
+Every writer inserts its events in the same transaction as the change, with one
+statement for a whole set (a bulk chunk, a network batch), and only for
+accounts with an enabled webhook subscribed to the type: ``SUBSCRIBED`` is the
+condition each INSERT … SELECT carries. An account without webhooks pays one
+index probe per statement and writes nothing (measured in docs/webhooks.md).
+
+After the transaction commits, ``wake`` queues the delivery of the accounts'
+webhooks; if that is lost (a crash between commit and queueing) the periodic
+sweep delivers within a minute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import orjson
+from django.db import connection, transaction
+from django.utils import timezone
+
+from inventory.models import Endpoint
+from webhooks.models import AccountEvent, EventType, Webhook
+
+_quote = connection.ops.quote_name
+EVENTS = _quote(AccountEvent._meta.db_table)
+WEBHOOKS = _quote(Webhook._meta.db_table)
+ENDPOINTS = _quote(Endpoint._meta.db_table)
+
+#: The payloads' version (``data.version``); bumped only with a new format.
+VERSION = 1
+
+#: The columns every writer fills, in this order.
+COLUMN_LIST = "account_id, type, endpoint_id, payload, created_at"
+
+
+def subscribed(account: str, type_: str) -> str:
+    """SQL: does the account (an SQL expression) have an enabled webhook that
+    wants events of ``type_`` (an SQL expression)?"""
+    return (
+        f"EXISTS (SELECT 1 FROM {WEBHOOKS} w WHERE w.account_id = {account} "
+        f"AND w.enabled AND {type_} = ANY(w.event_types))"
+    )
+
+
+def record(*, account_id: int, type: EventType, data: dict, endpoint_id: int | None = None) -> bool:
+    """Write one event (if a webhook wants it) in the current transaction.
+    Returns whether it was written."""
+    payload = {"version": VERSION, **data}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {EVENTS} ({COLUMN_LIST}) "
+            "SELECT %(account)s, %(type)s, %(endpoint)s, %(payload)s::jsonb, %(now)s "
+            f"WHERE {subscribed('%(account)s', '%(type)s')}",
+            {
+                "account": account_id,
+                "type": str(type),
+                "endpoint": endpoint_id,
+                "payload": orjson.dumps(payload, default=str).decode(),
+                "now": timezone.now(),
+            },
+        )
+        written = cursor.rowcount > 0
+    if written:
+        wake([account_id])
+    return written
+
+
+def record_rows(rows: list[dict]) -> None:
+    """Write a set of events in one INSERT, in the rows' order: each row has
+    ``account_id``, ``type``, ``endpoint_id`` and ``data`` (the payload without
+    its version and endpoint, which are added here)."""
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {EVENTS} ({COLUMN_LIST}) "
+            "SELECT v.account_id, v.type, v.endpoint_id, "
+            "jsonb_build_object('version', %(version)s::int, 'endpoint', "
+            "CASE WHEN e.id IS NULL THEN NULL "
+            "ELSE jsonb_build_object('id', e.id, 'iccid', e.iccid) END) || v.data, %(now)s "
+            "FROM json_to_recordset(%(rows)s::json) "
+            "AS v(account_id bigint, type text, endpoint_id bigint, data jsonb, n bigint) "
+            f"LEFT JOIN {ENDPOINTS} e ON e.id = v.endpoint_id "
+            f"WHERE {subscribed('v.account_id', 'v.type')} "
+            # The ids (and so the order per endpoint) follow the rows' order.
+            "ORDER BY v.n "
+            "RETURNING account_id",
+            {
+                "version": VERSION,
+                "now": timezone.now(),
+                "rows": orjson.dumps(
+                    [{**row, "n": n} for n, row in enumerate(rows)], default=str
+                ).decode(),
+            },
+        )
+        accounts = {row[0] for row in cursor.fetchall()}
+    wake(accounts)
+
+
+def wake(account_ids: Iterable[int]) -> None:
+    """After commit, queue the delivery of these accounts' enabled webhooks."""
+    accounts = sorted(set(account_ids))
+    if not accounts:
+        return
+
+    def queue() -> None:
+        from webhooks import tasks
+
+        tasks.wake_accounts(accounts)
+
+    transaction.on_commit(queue)

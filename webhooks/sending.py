@@ -1,0 +1,134 @@
+"""One signed HTTP request to a webhook (docs/webhooks.md "Delivery").
+
+The body is ``{"type", "timestamp", "data"}`` and the headers those of the
+Standard Webhooks spec, signed with the ``standardwebhooks`` package: every
+attempt of an event has the same ``webhook-id`` and a fresh timestamp and
+signature. The connection goes to the address ``ssrf.check`` accepted (never
+to the name resolved again), stays open for the next event of the same lane
+(HTTP keep-alive), gives up after ``TIMEOUT`` seconds and never follows a
+redirect: a 3xx is a failed attempt like any other non-2xx answer.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from standardwebhooks.webhooks import Webhook as Signer
+
+from webhooks import ssrf
+from webhooks.models import AccountEvent
+
+#: Seconds to connect, send and read the answer.
+TIMEOUT = 5.0
+USER_AGENT = "EndpointPortal-Webhooks/1"
+
+
+@dataclass
+class Result:
+    ok: bool
+    status_code: int | None
+    latency_ms: int
+    error: str = ""
+
+
+def body(event: AccountEvent) -> bytes:
+    return orjson.dumps(
+        {"type": event.type, "timestamp": event.created_at, "data": event.payload},
+        option=orjson.OPT_UTC_Z,
+    )
+
+
+def headers(*, secret: str, event: AccountEvent, payload: bytes) -> dict[str, str]:
+    now = datetime.now(tz=UTC)
+    signature = Signer(secret).sign(msg_id=event.webhook_id, timestamp=now, data=payload.decode())
+    return {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": event.webhook_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature,
+    }
+
+
+class Connection:
+    """A keep-alive connection to one webhook URL, checked when (re)opened."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self._conn: http.client.HTTPConnection | None = None
+        self._target: ssrf.Target | None = None
+
+    def _open(self) -> http.client.HTTPConnection:
+        target = ssrf.check(self.url)
+        if target.scheme == "https":
+            conn = http.client.HTTPSConnection(
+                target.host, target.port, timeout=TIMEOUT, context=ssl.create_default_context()
+            )
+        else:
+            conn = http.client.HTTPConnection(target.host, target.port, timeout=TIMEOUT)
+
+        def connect_to_checked(address, timeout, source_address=None):
+            sock = socket.create_connection((target.address, target.port), timeout, source_address)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+
+        # http.client connects through this hook: the checked address, not the
+        # name again; TLS still verifies the certificate for the name.
+        conn._create_connection = connect_to_checked
+        self._target = target
+        return conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def send(self, *, secret: str, event: AccountEvent) -> Result:
+        started = time.perf_counter()
+        payload = body(event)
+        try:
+            if self._conn is None:
+                self._conn = self._open()
+            self._conn.request(
+                "POST",
+                self._target.path,
+                body=payload,
+                headers=headers(secret=secret, event=event, payload=payload),
+            )
+            response = self._conn.getresponse()
+            response.read(64 * 1024)
+            status = response.status
+            if response.will_close or not response.isclosed():
+                self.close()  # the server closes, or sent more than we read
+        except ssrf.UnsafeURL as exc:
+            self.close()
+            return Result(False, None, _ms(started), str(exc))
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            return Result(False, None, _ms(started), _describe(exc))
+        latency = _ms(started)
+        if 200 <= status < 300:
+            return Result(True, status, latency)
+        if 300 <= status < 400:
+            return Result(False, status, latency, f"HTTP {status}: redirects are not followed")
+        return Result(False, status, latency, f"HTTP {status}")
+
+
+def _ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return f"No answer within {TIMEOUT:g} s"
+    if isinstance(exc, ConnectionRefusedError):
+        return "Connection refused"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {exc.reason or exc}"[:500]
+    return f"{type(exc).__name__}: {exc}"[:500]

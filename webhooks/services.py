@@ -1,0 +1,144 @@
+"""What an account admin may do with the account's webhooks, for the portal
+(and the customer API) alike: add, change, delete, rotate the secret, send a
+test event, redeliver an event (docs/webhooks.md).
+
+Every URL is checked by ``ssrf.check`` before it is saved. A new webhook starts
+with the events after it was added; re-enabling a disabled one starts again
+from new events (what happened meanwhile is in the account's History, not
+replayed).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from portal.models import Account
+from webhooks import delivery, outbox, ssrf
+from webhooks.models import SUBSCRIBABLE, AccountEvent, AttemptKind, EventType, Lane, Webhook
+
+MAX_WEBHOOKS = 20
+
+
+def new_secret() -> str:
+    """A signing secret as the Standard Webhooks spec spells it: ``whsec_`` and
+    24 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    """What the admin asked for."""
+
+    url: str
+    event_types: Collection[str]
+    description: str = ""
+    enabled: bool = True
+
+
+def _validated(spec: WebhookSpec) -> list[str]:
+    errors: dict[str, list[str]] = {}
+    try:
+        ssrf.check(spec.url)
+    except ssrf.UnsafeURL as exc:
+        errors["url"] = [str(exc)]
+    types = [t for t in SUBSCRIBABLE if t.value in set(spec.event_types)]
+    if not types or len(types) != len(set(spec.event_types)):
+        errors["event_types"] = ["Choose one or more of the event types listed."]
+    if len(spec.description) > 200:
+        errors["description"] = ["At most 200 characters."]
+    if errors:
+        raise ValidationError(errors)
+    return [t.value for t in types]
+
+
+def create_webhook(*, account: Account, spec: WebhookSpec) -> Webhook:
+    """Add a webhook; its secret is in ``.secret`` (show it once)."""
+    types = _validated(spec)
+    with transaction.atomic():
+        if Webhook.objects.filter(account=account).count() >= MAX_WEBHOOKS:
+            raise ValidationError({"url": [f"An account has at most {MAX_WEBHOOKS} webhooks."]})
+        webhook = Webhook.objects.create(
+            account=account,
+            url=spec.url,
+            description=spec.description,
+            event_types=types,
+            enabled=spec.enabled,
+            secret=new_secret(),
+        )
+        delivery.ensure_lanes(webhook, cursor=delivery.head(account_id=account.pk))
+    return webhook
+
+
+def update_webhook(*, webhook: Webhook, spec: WebhookSpec) -> Webhook:
+    types = _validated(spec)
+    with transaction.atomic():
+        webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)
+        enabling = spec.enabled and not webhook.enabled
+        webhook.url = spec.url
+        webhook.description = spec.description
+        webhook.event_types = types
+        webhook.enabled = spec.enabled
+        if enabling:
+            webhook.disabled_reason = ""
+            Lane.objects.filter(webhook=webhook).update(
+                cursor=delivery.head(account_id=webhook.account_id),
+                failures=0,
+                failing_since=None,
+                next_attempt_at=None,
+            )
+        webhook.save()
+    return webhook
+
+
+def rotate_secret(*, webhook: Webhook) -> Webhook:
+    """A new secret at once; the old one signs nothing more."""
+    webhook.secret = new_secret()
+    webhook.secret_rotated_at = timezone.now()
+    webhook.save(update_fields=["secret", "secret_rotated_at"])
+    return webhook
+
+
+def delete_webhook(*, webhook: Webhook) -> None:
+    webhook.delete()
+
+
+def send_test(*, webhook: Webhook) -> AccountEvent:
+    """Queue a ``webhook.test`` event to this webhook alone."""
+    from webhooks import tasks
+
+    with transaction.atomic():
+        event = AccountEvent.objects.create(
+            account_id=webhook.account_id,
+            type=EventType.TEST,
+            payload={
+                "version": outbox.VERSION,
+                "webhook": {"id": webhook.pk, "url": webhook.url},
+                "message": "A test event sent from the portal.",
+            },
+        )
+        tasks.send_once.defer(webhook_id=webhook.pk, event_id=event.pk, kind=AttemptKind.TEST)
+    return event
+
+
+def redeliver(*, webhook: Webhook, event_id: int) -> AccountEvent:
+    """Queue one more attempt of an event this webhook was sent (one in its
+    delivery log), outside the lanes' order. Any other event, another
+    account's included, is an ``AccountEvent.DoesNotExist``."""
+    from webhooks import tasks
+
+    event = (
+        AccountEvent.objects.filter(
+            pk=event_id, account_id=webhook.account_id, attempts__webhook=webhook
+        )
+        .distinct()
+        .get()
+    )
+    tasks.send_once.defer(webhook_id=webhook.pk, event_id=event.pk, kind=AttemptKind.REDELIVERY)
+    return event

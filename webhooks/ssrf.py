@@ -1,0 +1,135 @@
+"""Which webhook URLs may be called: no server-side request forgery
+(docs/webhooks.md "Where deliveries may go").
+
+A URL is checked when it is saved and again every time a delivery opens a
+connection (DNS can change): its host is resolved, every address it resolves to
+must be public (not loopback, private, link-local, shared, reserved, multicast,
+unspecified, nor an IPv4 address hidden in an IPv6 one), and the connection is
+then made to the checked address itself, never to the name resolved again.
+Plain http is refused. Networks listed in ``WEBHOOK_ALLOWED_NETWORKS`` are the
+exception: an address there is accepted, over http too.
+
+Decimal, octal and hexadecimal spellings of an address ("2130706433",
+"0177.0.0.1", "0x7f.1") are what the system resolver makes of them, so they are
+checked as the address they mean.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class UnsafeURL(ValueError):
+    """A URL a webhook may not call; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A checked URL: connect to ``address``, send ``Host: host``."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    address: str
+
+
+@lru_cache(maxsize=8)
+def _networks(setting: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(
+        ipaddress.ip_network(item.strip(), strict=False)
+        for item in setting.split(",")
+        if item.strip()
+    )
+
+
+def allowed_networks() -> tuple:
+    return _networks(getattr(settings, "WEBHOOK_ALLOWED_NETWORKS", "") or "")
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped, 6to4, Teredo, NAT64)."""
+    if address.version != 6:
+        return None
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address.teredo:
+        return address.teredo[1]
+    if address in ipaddress.ip_network("64:ff9b::/96"):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def refusal(address: IPAddress) -> str:
+    """Why ``address`` may not be called ("" when it may)."""
+    if any(address in network for network in allowed_networks()):
+        return ""
+    inner = _embedded_ipv4(address)
+    if inner is not None:
+        return f"{address}, which carries {refusal(inner)}" if refusal(inner) else ""
+    if address.is_loopback:
+        return f"{address}, a loopback address"
+    if address.is_link_local:
+        return f"{address}, a link-local address"
+    if address.is_private:
+        return f"{address}, a private address"
+    if address.is_multicast:
+        return f"{address}, a multicast address"
+    if address.is_unspecified or address.is_reserved or not address.is_global:
+        return f"{address}, not a public address"
+    return ""
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """Every address ``host`` resolves to (an address literal is itself)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, OSError) as exc:
+        raise UnsafeURL(f"The host {host} cannot be resolved.") from exc
+    addresses = []
+    for *_, sockaddr in infos:
+        address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
+        if address not in addresses:
+            addresses.append(address)
+    if not addresses:
+        raise UnsafeURL(f"The host {host} cannot be resolved.")
+    return addresses
+
+
+def check(url: str) -> Target:
+    """The URL's checked target, or ``UnsafeURL`` saying why it is refused."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeURL("The URL is not valid.") from exc
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise UnsafeURL("The URL must start with https:// and name a host.")
+    if parts.username is not None or parts.password is not None:
+        raise UnsafeURL("The URL may not contain a user name or password.")
+    host = parts.hostname
+    port = port or (443 if parts.scheme == "https" else 80)
+    addresses = resolve(host, port)
+    allowed = allowed_networks()
+    for address in addresses:
+        reason = refusal(address)
+        if reason:
+            raise UnsafeURL(f"{host} is or resolves to {reason}: refused.")
+    if parts.scheme != "https" and not all(
+        any(address in network for network in allowed) for address in addresses
+    ):
+        raise UnsafeURL("The URL must use https://.")
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return Target(scheme=parts.scheme, host=host, port=port, path=path, address=str(addresses[0]))

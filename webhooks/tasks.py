@@ -1,0 +1,106 @@
+"""The workers' webhook tasks (docs/webhooks.md "Delivery"): deliver a webhook's
+lanes, send one event ("send test event", "redeliver"), the minute's sweep and
+the daily purge.
+
+``wake_accounts`` queues one delivery per webhook; a ``queueing_lock`` keeps at
+most one waiting per webhook, so a burst of commits queues one task, not
+thousands. A delivery that finds a lane failing queues its own retry for the
+lane's next attempt (another lock, so new events still wake the other lanes at
+once). A worker killed mid-delivery is noticed by ``jobs.retry_stalled_jobs``,
+and the sweep wakes any webhook with events waiting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from django.db import connection
+from django.utils import timezone
+from procrastinate import exceptions
+from procrastinate.contrib.django import app
+
+from webhooks import delivery, retention
+from webhooks.models import AccountEvent, AttemptKind, Lane, Webhook
+
+logger = logging.getLogger("webhooks")
+
+QUEUE = "webhooks"
+
+_quote = connection.ops.quote_name
+_EVENTS = _quote(AccountEvent._meta.db_table)
+_WEBHOOKS = _quote(Webhook._meta.db_table)
+_LANES = _quote(Lane._meta.db_table)
+
+
+def _defer(webhook_id: int, *, lock: str, schedule_at=None) -> None:
+    # One waiting already (AlreadyEnqueued) will see these events too.
+    with contextlib.suppress(exceptions.AlreadyEnqueued):
+        deliver.configure(queueing_lock=lock, schedule_at=schedule_at).defer(webhook_id=webhook_id)
+
+
+def wake(webhook_id: int) -> None:
+    _defer(webhook_id, lock=f"webhook-{webhook_id}")
+
+
+def wake_accounts(account_ids: list[int]) -> None:
+    """Queue the delivery of every enabled webhook of these accounts."""
+    for webhook_id in Webhook.objects.filter(account_id__in=account_ids, enabled=True).values_list(
+        "pk", flat=True
+    ):
+        wake(webhook_id)
+
+
+@app.task(name="webhooks.deliver", queue=QUEUE)
+def deliver(webhook_id: int) -> None:
+    """Deliver the webhook's waiting events, lanes side by side."""
+    again = delivery.deliver(webhook_id=webhook_id)
+    if again is None:
+        return
+    if again <= timezone.now():
+        wake(webhook_id)  # time was up with events left
+    else:
+        _defer(webhook_id, lock=f"webhook-{webhook_id}-retry", schedule_at=again)
+
+
+@app.task(name="webhooks.send_once", queue=QUEUE)
+def send_once(webhook_id: int, event_id: int, kind: str) -> None:
+    """One attempt of one event, outside the lanes (not retried)."""
+    webhook = Webhook.objects.filter(pk=webhook_id).first()
+    event = AccountEvent.objects.filter(pk=event_id).first()
+    if webhook is None or event is None or event.account_id != webhook.account_id:
+        return
+    delivery.send_once(webhook=webhook, event=event, kind=AttemptKind(kind))
+
+
+@app.periodic(cron="* * * * *")
+@app.task(name="webhooks.sweep", queue="maintenance", queueing_lock="webhooks_sweep")
+def sweep(timestamp: int) -> None:
+    """Every minute: wake each enabled webhook with events waiting (a wake lost
+    between a commit and its queueing, a worker that died)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT w.id FROM {_WEBHOOKS} w
+             WHERE w.enabled
+               AND (EXISTS (SELECT 1 FROM {_EVENTS} e
+                             WHERE e.account_id = w.account_id AND e.seq IS NULL)
+                    OR EXISTS (SELECT 1 FROM {_LANES} l
+                                WHERE l.webhook_id = w.id
+                                  AND EXISTS (SELECT 1 FROM {_EVENTS} e
+                                               WHERE e.account_id = w.account_id
+                                                 AND e.lane = l.number AND e.seq > l.cursor
+                                                 AND e.type = ANY(w.event_types))))
+            """
+        )
+        waiting = [row[0] for row in cursor.fetchall()]
+    for webhook_id in waiting:
+        wake(webhook_id)
+
+
+@app.periodic(cron="47 3 * * *")
+@app.task(name="webhooks.purge", queue="maintenance", queueing_lock="webhooks_purge")
+def purge(timestamp: int) -> None:
+    """Daily: events and delivery attempts older than 30 days."""
+    counts = retention.purge()
+    logger.info("webhooks purge: %s", counts)
