@@ -6,6 +6,7 @@ current account only (another account's endpoint is a 404)."""
 from django.urls import path, register_converter
 
 from inventory.views import (
+    activation,
     endpoint_actions,
     endpoint_bulk,
     endpoint_detail,
@@ -50,6 +51,7 @@ urlpatterns = [
     path(
         "endpoints/<iccid:iccid>/terminate/", endpoint_actions.terminate, name="endpoint_terminate"
     ),
+    path("activate/", activation.activate_sims, name="activate"),
     path("groups/", groups.group_list, name="group_list"),
     path("events/", events.event_list, name="event_list"),
 ]

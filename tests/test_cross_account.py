@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from inventory import activation_codes
 from inventory.models import (
     AllocationKind,
     Endpoint,
@@ -29,6 +30,7 @@ from inventory.models import (
     SecondaryMembership,
     SessionTeardown,
     State,
+    StockSim,
 )
 from jobs.models import Action, Job, JobState
 from portal.models import Role
@@ -41,6 +43,8 @@ SECRET_GROUP = "northwind-secret-group"
 SECRET_IMSI = "310150000777777"
 SECRET_JOB_REASON = "northwind-secret-recall"
 SECRET_JOB_USER = "nw-secret-operator"
+#: The activation code of a SIM the other account claimed from stock.
+THEIR_CODE = "NWSECRET01"
 
 
 @dataclass
@@ -100,6 +104,13 @@ def world(account, other_account, group):
         created_by_label=SECRET_JOB_USER,
     )
     their_job.targets.create(position=0, endpoint_id=theirs.pk)
+    StockSim.objects.create(
+        iccid=theirs.iccid,
+        imsis=[SECRET_IMSI],
+        code_hash=activation_codes.make_hash(THEIR_CODE),
+        claimed_at=timezone.now(),
+        claimed_by=other_account,
+    )
     ours = EndpointFactory(account=account, name="vantiq-car")
     ours_active = EndpointFactory(
         account=account, state=State.ACTIVE, primary_group=group, name="vantiq-active"
@@ -138,6 +149,7 @@ def db_state() -> tuple:
         sorted(SecondaryMembership.objects.values_list("endpoint_id", "group_id")),
         SessionTeardown.objects.count(),
         sorted(Job.objects.values_list("pk", "state", "cancel_requested", "position")),
+        sorted(StockSim.objects.values_list("iccid", "claimed_by_id")),
     )
 
 
@@ -234,6 +246,9 @@ CASES = [
      lambda w: {}, "404"),
     ("job detail of theirs, its endpoints page", "get",
      lambda w: reverse("jobs:job_detail", args=[w.their_job.pk]), lambda w: {"after": "0"}, "404"),
+    ("activate their claimed SIM with its code", "post", lambda w: reverse("inventory:activate"),
+     lambda w: {"iccid": w.theirs.iccid, "code": THEIR_CODE},
+     "form_error:No SIM could be activated"),
     ("job cancel of theirs", "post", lambda w: reverse("jobs:job_cancel", args=[w.their_job.pk]),
      lambda w: {}, "404"),
 ]  # fmt: skip

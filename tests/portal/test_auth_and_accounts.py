@@ -32,6 +32,8 @@ ROUTES = [
     ("post", "inventory:endpoint_suspend"),
     ("get", "inventory:endpoint_terminate"),
     ("post", "inventory:endpoint_terminate"),
+    ("get", "inventory:activate"),
+    ("post", "inventory:activate"),
     ("get", "inventory:group_list"),
     ("get", "inventory:event_list"),
     ("get", "jobs:job_list"),
