@@ -46,6 +46,11 @@ urlpatterns = [
         "endpoints/<iccid:iccid>/ip-addresses/", endpoint_detail.ip_addresses, name="endpoint_ips"
     ),
     path("endpoints/<iccid:iccid>/history/", endpoint_detail.history, name="endpoint_history"),
+    path(
+        "endpoints/<iccid:iccid>/key-values/",
+        endpoint_detail.key_values,
+        name="endpoint_key_values",
+    ),
     path("endpoints/<iccid:iccid>/edit/", endpoint_edit.edit, name="endpoint_edit"),
     path("endpoints/<iccid:iccid>/suspend/", endpoint_actions.suspend, name="endpoint_suspend"),
     path(

@@ -26,6 +26,7 @@ from inventory.models import (
     EventType,
     History,
     IPAllocation,
+    KeyValue,
     NetworkEvent,
     SecondaryMembership,
     SessionTeardown,
@@ -45,6 +46,7 @@ SECRET_JOB_REASON = "northwind-secret-recall"
 SECRET_JOB_USER = "nw-secret-operator"
 #: The activation code of a SIM the other account claimed from stock.
 THEIR_CODE = "NWSECRET01"
+SECRET_KV_VALUE = "northwind-secret-depot"
 
 
 @dataclass
@@ -104,6 +106,9 @@ def world(account, other_account, group):
         created_by_label=SECRET_JOB_USER,
     )
     their_job.targets.create(position=0, endpoint_id=theirs.pk)
+    KeyValue.objects.create(
+        account=other_account, endpoint=theirs, key="depot", value=SECRET_KV_VALUE
+    )
     StockSim.objects.create(
         iccid=theirs.iccid,
         imsis=[SECRET_IMSI],
@@ -132,6 +137,7 @@ def world(account, other_account, group):
             "NW-REF-123",
             SECRET_JOB_REASON,
             SECRET_JOB_USER,
+            SECRET_KV_VALUE,
         ],
     )
 
@@ -150,6 +156,7 @@ def db_state() -> tuple:
         SessionTeardown.objects.count(),
         sorted(Job.objects.values_list("pk", "state", "cancel_requested", "position")),
         sorted(StockSim.objects.values_list("iccid", "claimed_by_id")),
+        sorted(KeyValue.objects.values_list("endpoint_id", "key", "value")),
     )
 
 
@@ -182,6 +189,10 @@ CASES = [
      lambda w: {"q": "northwind-secret"}, "empty"),
     ("list ?tag=their tag", "get", lambda w: reverse("inventory:endpoint_list"),
      lambda w: {"tag": SECRET_TAG}, "empty"),
+    ("list ?kv=their pair", "get", lambda w: reverse("inventory:endpoint_list"),
+     lambda w: {"kv": f"depot:{SECRET_KV_VALUE}"}, "empty"),
+    ("export ?kv=their pair", "get", lambda w: reverse("inventory:endpoint_export"),
+     lambda w: {"kv": f"depot:{SECRET_KV_VALUE}"}, "empty"),
     ("list ?group=their group", "get", lambda w: reverse("inventory:endpoint_list"),
      lambda w: {"group": w.their_group.pk}, "form_error:not one of this account"),
     ("export ?q=their iccid", "get", lambda w: reverse("inventory:endpoint_export"),
@@ -213,6 +224,10 @@ CASES = [
      lambda w: reverse("inventory:endpoint_bulk_suspend"),
      lambda w: {"select_all": "1", "filter": filter_query(tag=SECRET_TAG), "confirm": "1"},
      "redirect:No endpoints match"),
+    ("bulk suspend all matching their pair", "post",
+     lambda w: reverse("inventory:endpoint_bulk_suspend"),
+     lambda w: {"select_all": "1", "filter": filter_query(kv=f"depot:{SECRET_KV_VALUE}"),
+                "confirm": "1"}, "redirect:No endpoints match"),
     ("bulk terminate their ids", "post", lambda w: reverse("inventory:endpoint_bulk_terminate"),
      lambda w: {"ids": [w.theirs.iccid], "confirm": "1"}, "404"),
     ("bulk terminate all matching their iccid", "post",
@@ -222,6 +237,9 @@ CASES = [
     ("detail overview", "get", _detail("inventory:endpoint_detail"), lambda w: {}, "404"),
     ("detail ip addresses", "get", _detail("inventory:endpoint_ips"), lambda w: {}, "404"),
     ("detail history", "get", _detail("inventory:endpoint_history"), lambda w: {}, "404"),
+    ("detail key values", "get", _detail("inventory:endpoint_key_values"), lambda w: {}, "404"),
+    ("key values POST", "post", _detail("inventory:endpoint_key_values"),
+     lambda w: {"key": ["depot"], "value": ["taken over"]}, "404"),
     ("edit GET", "get", _detail("inventory:endpoint_edit"), lambda w: {}, "404"),
     ("edit POST", "post", _detail("inventory:endpoint_edit"),
      lambda w: {"name": "taken over", "tags": "", f"static_ip_{w.their_group.pk}": ""}, "404"),
@@ -317,6 +335,8 @@ def post_data(name: str, world: World) -> dict:
         return {"ids": [endpoint.iccid, world.ours.iccid], "group": world.group.pk, "confirm": "1"}
     if name == "inventory:endpoint_edit":
         return {"name": "changed", "reference": "", "tags": "", "imei": ""}
+    if name == "inventory:endpoint_key_values":
+        return {"key": ["fleet"], "value": ["changed"]}
     return {"confirm": "1"}
 
 
