@@ -19,7 +19,18 @@ from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, QuerySet, Value
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from inventory import history
@@ -141,10 +152,52 @@ def change_key_values(
 
 @dataclass
 class SetResult:
-    """What ``set_key_value`` did (the shape a job adds up)."""
+    """What ``set_key_value`` did or would do (the shape a job adds up)."""
 
     changed: int
     skipped: dict[str, int] = field(default_factory=dict)
+
+    def summary(self, *, key: str, done: bool = True) -> str:
+        """ "1,204 endpoints set fleet, 3 skipped: 2 terminated, 1 already set to this value"."""
+        verb = "set" if done else "will be set"
+        text = f"{self.changed:,} endpoint{'' if self.changed == 1 else 's'} {verb} {key}"
+        if self.skipped:
+            reasons = ", ".join(
+                f"{n:,} {reason}"
+                for reason, n in sorted(self.skipped.items(), key=lambda item: (-item[1], item[0]))
+            )
+            text += f", {sum(self.skipped.values()):,} skipped: {reasons}"
+        return text
+
+
+def preview_set_key_value(*, endpoints: QuerySet[Endpoint], key: str, value: str) -> SetResult:
+    """What ``set_key_value`` would do to ``endpoints`` now (one query, nothing
+    written), for the confirmation page."""
+    current = KeyValue.objects.filter(endpoint=OuterRef("pk"), key=key).values("value")[:1]
+    pairs = (
+        KeyValue.objects.filter(endpoint=OuterRef("pk"))
+        .order_by()
+        .values("endpoint")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    rows = (
+        endpoints.order_by()
+        .annotate(current=Subquery(current), pairs=Coalesce(Subquery(pairs), 0))
+        .annotate(
+            reason=Case(
+                When(state=State.TERMINATED, then=Value(TERMINATED)),
+                When(current=value, then=Value(ALREADY_SET)),
+                When(current__isnull=True, pairs__gte=MAX_KEY_VALUES, then=Value(FULL)),
+                default=Value(""),
+                output_field=CharField(),
+            )
+        )
+        .values("reason")
+        .annotate(n=Count("id"))
+    )
+    counts = {row["reason"]: row["n"] for row in rows}
+    return SetResult(counts.pop("", 0), counts)
 
 
 def set_key_value(

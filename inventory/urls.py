@@ -9,6 +9,7 @@ from inventory.views import (
     activation,
     endpoint_actions,
     endpoint_bulk,
+    endpoint_bulk_key_value,
     endpoint_detail,
     endpoint_edit,
     endpoint_list,
@@ -41,6 +42,11 @@ urlpatterns = [
     path("endpoints/bulk/assign/", endpoint_bulk.bulk_assign, name="endpoint_bulk_assign"),
     path("endpoints/bulk/suspend/", endpoint_bulk.bulk_suspend, name="endpoint_bulk_suspend"),
     path("endpoints/bulk/terminate/", endpoint_bulk.bulk_terminate, name="endpoint_bulk_terminate"),
+    path(
+        "endpoints/bulk/set-key-value/",
+        endpoint_bulk_key_value.bulk_set_key_value,
+        name="endpoint_bulk_set_key_value",
+    ),
     path("endpoints/<iccid:iccid>/", endpoint_detail.overview, name="endpoint_detail"),
     path(
         "endpoints/<iccid:iccid>/ip-addresses/", endpoint_detail.ip_addresses, name="endpoint_ips"

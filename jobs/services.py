@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+from inventory.identifiers import clean_key, clean_value
 from inventory.models import Endpoint, Group
 from inventory.sim_import import SimRow, copy_rows
 from jobs import runner
@@ -109,6 +110,31 @@ def start(
         action=action,
         group=group if action == Action.ASSIGN else None,
         reason=reason,
+    )
+
+
+def start_set_key_value(
+    *,
+    account: Account,
+    user: AbstractBaseUser,
+    endpoints: QuerySet[Endpoint],
+    key: str,
+    value: str,
+) -> Job:
+    """Set ``key`` to ``value`` on the confirmed ``endpoints`` of ``account``
+    (``inventory.key_values.set_key_value`` per chunk): inline up to
+    ``INLINE_LIMIT`` endpoints, else queued. ``key`` and ``value`` are checked
+    again by the rule; a job is created only for a valid pair."""
+    key = clean_key(key)
+    value = clean_value(value, key=key)
+    return _create(
+        total_of=lambda job: _freeze(job, endpoints),
+        account=account,
+        created_by=user,
+        created_by_label=user.get_username(),
+        action=Action.SET_KEY_VALUE,
+        key=key,
+        value=value,
     )
 
 

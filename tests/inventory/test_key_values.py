@@ -306,3 +306,103 @@ def test_kv_pages_are_keyset_and_constant_in_queries(
     shown = iccids(first) + iccids(second)
     assert shown == sorted(e.iccid for e in endpoints[::2])
     assert "kv=fleet%3Aberlin" in unescape(match.group(1))
+
+
+# --- bulk "set key value" ------------------------------------------------------------
+
+BULK = reverse("inventory:endpoint_bulk_set_key_value")
+
+
+def confirmation_of(response) -> str:
+    match = re.search(r'name="confirmation" value="([^"]+)"', response.content.decode())
+    assert match, response.content.decode()[:2000]
+    return match.group(1)
+
+
+def test_bulk_set_key_value_asks_previews_and_acts(client, operator, account):
+    endpoints = [EndpointFactory(account=account) for _ in range(3)]
+    put(endpoints[0], fleet="berlin")
+    ids = [e.iccid for e in endpoints]
+    client.force_login(operator)
+
+    asked = client.post(BULK, {"ids": ids})
+    assert 'name="key"' in asked.content.decode() and 'name="confirm"' not in asked.content.decode()
+    bad = client.post(BULK, {"ids": ids, "key": "Fleet", "value": "x"})
+    assert "is not a valid key" in unescape(bad.content.decode())
+
+    preview = client.post(BULK, {"ids": ids, "key": "fleet", "value": "berlin"})
+    text = unescape(preview.content.decode())
+    assert "2 endpoints will be set fleet, 1 skipped: 1 already set to this value" in text
+    assert not History.objects.exists()
+
+    done = client.post(
+        BULK,
+        {
+            "ids": ids,
+            "key": "fleet",
+            "value": "berlin",
+            "confirm": "1",
+            "confirmation": confirmation_of(preview),
+        },
+        follow=True,
+    )
+    assert "2 endpoints set fleet, 1 skipped: 1 already set to this value." in unescape(
+        done.content.decode()
+    )
+    assert all(key_values_of(e) == {"fleet": "berlin"} for e in endpoints)
+    rows = History.objects.filter(action=HistoryAction.KEY_VALUES)
+    assert rows.count() == 2 and len({row.batch for row in rows}) == 1
+
+
+def test_a_confirmation_binds_the_pair(client, operator, account):
+    endpoint = EndpointFactory(account=account)
+    client.force_login(operator)
+    preview = client.post(BULK, {"ids": [endpoint.iccid], "key": "fleet", "value": "berlin"})
+
+    response = client.post(
+        BULK,
+        {
+            "ids": [endpoint.iccid],
+            "key": "fleet",
+            "value": "hamburg",
+            "confirm": "1",
+            "confirmation": confirmation_of(preview),
+        },
+    )
+
+    assert response.status_code == 200
+    assert 'data-testid="confirm-refused"' in response.content.decode()
+    assert key_values_of(endpoint) == {}
+
+
+def test_a_large_selection_runs_as_a_job_in_chunks(monkeypatch, account, operator):
+    import jobs.services
+    from jobs import runner
+    from jobs.models import Action, JobState
+
+    monkeypatch.setattr(jobs.services, "INLINE_LIMIT", 0)
+    endpoints = [EndpointFactory(account=account) for _ in range(5)]
+    terminated = EndpointFactory(
+        account=account, state=State.TERMINATED, terminated_at="2026-11-01T00:00Z"
+    )
+    from inventory.models import Endpoint
+
+    job = jobs.services.start_set_key_value(
+        account=account,
+        user=operator,
+        endpoints=Endpoint.objects.filter(account=account),
+        key="fleet",
+        value="berlin",
+    )
+    assert job.action == Action.SET_KEY_VALUE and job.total == 6 and job.queue_job_id
+    monkeypatch.undo()
+
+    job = runner.run_chunk(job.pk, size=4)
+    assert (job.position, job.changed) == (4, 4)
+    job = runner.run(job.pk, size=4)
+
+    assert job.state == JobState.SUCCEEDED
+    assert (job.changed, job.skipped) == (5, {TERMINATED: 1})
+    assert all(key_values_of(e) == {"fleet": "berlin"} for e in endpoints)
+    assert key_values_of(terminated) == {}
+    assert History.objects.filter(batch=job.batch).count() == 5

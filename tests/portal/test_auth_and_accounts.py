@@ -23,6 +23,7 @@ ROUTES = [
     ("post", "inventory:endpoint_bulk_assign"),
     ("post", "inventory:endpoint_bulk_suspend"),
     ("post", "inventory:endpoint_bulk_terminate"),
+    ("post", "inventory:endpoint_bulk_set_key_value"),
     ("get", "inventory:endpoint_detail"),
     ("get", "inventory:endpoint_ips"),
     ("get", "inventory:endpoint_history"),
