@@ -1,11 +1,12 @@
-"""Root URLs: the portal's screens (inventory, jobs), the network API, Django admin,
-sign-in."""
+"""Root URLs: the portal's screens (inventory, jobs), the account pages, the
+network API, the customer API, Django admin, sign-in."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from api.main import api
 from portal import views
 from portal.forms import SignInForm
 
@@ -24,6 +25,8 @@ urlpatterns = [
     path("inventory/jobs/", include("jobs.urls")),
     path("inventory/", include("inventory.urls")),
     path("api/v1/", include("inventory.network.urls")),
+    path("api/v1/", api.urls),
+    path("account/api-tokens/", include("api.account_urls")),
     path("admin/", admin.site.urls),
 ]
 

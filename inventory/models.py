@@ -327,6 +327,7 @@ class ActorKind(models.TextChoices):
     NETWORK = "network", "Network"
     SUPPORT = "support", "Support"
     SYSTEM = "system", "System"
+    API = "api", "API token"
 
 
 class EventType(models.TextChoices):
@@ -484,7 +485,7 @@ class StockSim(models.Model):
 
     Kept apart from ``Endpoint`` so that "every endpoint belongs to an account"
     stays a NOT NULL foreign key. An unclaimed stock ICCID is never an endpoint's
-    and the reverse: statement triggers on both tables (migration 0007) refuse
+    and the reverse: statement triggers on both tables (migration 0008) refuse
     the overlap, whoever writes. A claimed row stays, with who claimed it and
     when: the SIM cannot be activated twice, even after its endpoint is purged.
     """
@@ -568,7 +569,7 @@ class ActivationBlock(models.Model):
 
 class KeyValueDigest(models.Func):
     """SHA-256 of ``key:value`` (no key holds a colon), by the database
-    function of migration 0007: what ``keyvalue_acct_digest`` indexes and the
+    function of migration 0008: what ``keyvalue_acct_digest`` indexes and the
     ``kv`` filter compares. One expression for the pair, not the value alone,
     so that its statistics (PostgreSQL keeps them for an expression index)
     say how common the *pair* is, and the planner picks the right plan for a

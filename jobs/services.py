@@ -16,8 +16,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+from inventory.history import Actor
 from inventory.identifiers import clean_key, clean_value
-from inventory.models import Endpoint, Group
+from inventory.models import ActorKind, Endpoint, Group
 from inventory.sim_import import SimRow, copy_rows
 from jobs import runner
 from jobs.models import Action, ImportRow, Job, JobState, JobTarget
@@ -89,24 +90,30 @@ def _create(*, total_of: Callable[[Job], int], **fields) -> Job:
 def start(
     *,
     account: Account,
-    user: AbstractBaseUser,
+    user: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
     action: str,
     endpoints: QuerySet[Endpoint],
     group: Group | None = None,
     reason: str = "",
 ) -> Job:
-    """Act on the confirmed ``endpoints`` of ``account`` as ``user``: a
-    finished job when it ran inline, a queued one otherwise. The job is bound to
-    this account, user, action and selection: nothing is re-evaluated later."""
+    """Act on the confirmed ``endpoints`` of ``account`` as ``user`` (a member in
+    the portal) or ``actor`` (an API token): a finished job when it ran inline,
+    a queued one otherwise. The job is bound to this account, actor, action and
+    selection: nothing is re-evaluated later."""
     if action not in _LIFECYCLE_ACTIONS:
         raise ValueError(f"Unknown bulk action {action!r}.")
     if action == Action.ASSIGN and (group is None or group.account_id != account.pk):
         raise ValueError("Assigning endpoints needs a group of the same account.")
+    if (user is None) == (actor is None):
+        raise ValueError("A job is started by a user or by an actor, not both.")
+    actor = actor or Actor.for_user(user)
     return _create(
         total_of=lambda job: _freeze(job, endpoints),
         account=account,
-        created_by=user,
-        created_by_label=user.get_username(),
+        created_by=actor.user,
+        created_by_label=actor.label,
+        created_by_kind=actor.kind,
         action=action,
         group=group if action == Action.ASSIGN else None,
         reason=reason,
@@ -116,22 +123,27 @@ def start(
 def start_set_key_value(
     *,
     account: Account,
-    user: AbstractBaseUser,
+    user: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
     endpoints: QuerySet[Endpoint],
     key: str,
     value: str,
 ) -> Job:
-    """Set ``key`` to ``value`` on the confirmed ``endpoints`` of ``account``
-    (``inventory.key_values.set_key_value`` per chunk): inline up to
-    ``INLINE_LIMIT`` endpoints, else queued. ``key`` and ``value`` are checked
-    again by the rule; a job is created only for a valid pair."""
+    """Set ``key`` to ``value`` on the confirmed ``endpoints`` of ``account`` as
+    ``user`` or ``actor`` (``inventory.key_values.set_key_value`` per chunk):
+    inline up to ``INLINE_LIMIT`` endpoints, else queued. The pair is checked
+    here, so a job is created only for a valid one."""
+    if (user is None) == (actor is None):
+        raise ValueError("A job is started by a user or by an actor, not both.")
+    actor = actor or Actor.for_user(user)
     key = clean_key(key)
     value = clean_value(value, key=key)
     return _create(
         total_of=lambda job: _freeze(job, endpoints),
         account=account,
-        created_by=user,
-        created_by_label=user.get_username(),
+        created_by=actor.user,
+        created_by_label=actor.label,
+        created_by_kind=actor.kind,
         action=Action.SET_KEY_VALUE,
         key=key,
         value=value,
@@ -160,6 +172,7 @@ def start_import(*, account: Account, user: AbstractBaseUser, rows: list[SimRow]
         account=account,
         created_by=user,
         created_by_label=user.get_username(),
+        created_by_kind=ActorKind.SUPPORT,
         action=Action.IMPORT,
         reason="import",
     )
@@ -176,3 +189,13 @@ def cancel(*, job: Job) -> Job:
                 runner.finish(job, JobState.CANCELLED)
             job.save(update_fields=["cancel_requested", "state", "finished_at"])
     return job
+
+
+def why_not_cancellable(job: Job) -> str:
+    """Why ``job`` cannot be cancelled (it is not ``cancellable``), for the page and the API."""
+    if job.finished:
+        state = job.get_state_display().lower()
+        return f"Job {job.pk} has already ended ({state}); nothing to cancel."
+    if job.cancel_requested:
+        return f"Cancelling job {job.pk} was already asked for; it stops after its current chunk."
+    return "An import is written through once its file has been checked; it cannot be cancelled."

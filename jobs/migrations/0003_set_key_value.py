@@ -6,8 +6,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inventory", "0007_stock_activation_key_values"),
-        ("jobs", "0001_jobs_targets_import_rows"),
+        ("inventory", "0008_stock_activation_key_values"),
+        ("jobs", "0002_job_created_by_kind"),
         ("portal", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

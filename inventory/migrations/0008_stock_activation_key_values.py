@@ -77,7 +77,7 @@ NO_KEY_VALUE_DIGEST = "DROP FUNCTION inventory_key_value_digest(text, text);"
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inventory", "0006_history_action_choices"),
+        ("inventory", "0007_alter_history_actor_kind"),
         ("portal", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
