@@ -5,11 +5,11 @@ account whose member types its ICCID and activation code (docs/activation.md).
 pairs) and the customer API call it. It answers an unknown ICCID, a wrong code
 and an already-claimed SIM with one and the same refusal, at the same cost
 (one keyed PBKDF2 run each, ``activation_codes``), so nobody learns which
-ICCIDs exist or are taken. Each refusal is stored (``ActivationFailure``); a
-user's tenth in an hour blocks them for an hour (``ActivationBlock``, visible
-and removable in the Django admin). Malformed input (an ICCID that is no
-ICCID, a code of the wrong shape) says what is wrong and is not counted: it
-tells nothing about stock.
+ICCIDs exist or are taken. Each refusal is stored (``ActivationFailure``); the
+tenth in an hour of one user (or one API token) blocks them for an hour
+(``ActivationBlock``, visible and removable in the Django admin). Malformed
+input (an ICCID that is no ICCID, a code of the wrong shape) says what is wrong
+and is not counted: it tells nothing about stock.
 
 Two accounts racing for one SIM: the stock row is locked (``SELECT … FOR
 UPDATE``) before its code is checked, so the second waits for the first to
@@ -83,22 +83,43 @@ def clean_iccid_typed(value: str) -> str:
     return clean_iccid(label_digits(value) or (value or "").strip())
 
 
-def blocked_until(*, user) -> datetime | None:
-    """When the user may try again, or None when they may now."""
+def who_for_user(user) -> str:
+    """Whose failures a portal user's attempts count as."""
+    return f"user:{user.pk}"
+
+
+def who_for_token(token) -> str:
+    """Whose failures an API token's attempts count as (each token its own)."""
+    return f"api-token:{token.pk}"
+
+
+def blocked_until(*, who: str) -> datetime | None:
+    """When ``who`` may try again, or None when they may now."""
     block = (
-        ActivationBlock.objects.filter(user=user, until__gt=timezone.now())
-        .order_by("-until")
-        .first()
+        ActivationBlock.objects.filter(who=who, until__gt=timezone.now()).order_by("-until").first()
     )
     return block.until if block else None
 
 
-def _record_failure(*, user, account: Account, iccid: str, ip: str | None) -> datetime | None:
+def _record_failure(
+    *, who: str, actor: Actor, account: Account, iccid: str, ip: str | None
+) -> datetime | None:
     now = timezone.now()
-    ActivationFailure.objects.create(user=user, account=account, iccid=iccid[:20], at=now, ip=ip)
-    recent = ActivationFailure.objects.filter(user=user, at__gt=now - FAILURE_WINDOW).count()
+    ActivationFailure.objects.create(
+        who=who,
+        label=actor.label,
+        user_id=actor.user_id,
+        account=account,
+        iccid=iccid[:20],
+        at=now,
+        ip=ip,
+    )
+    recent = ActivationFailure.objects.filter(who=who, at__gt=now - FAILURE_WINDOW).count()
     if recent >= MAX_FAILURES:
-        return ActivationBlock.objects.create(user=user, at=now, until=now + BLOCK_FOR).until
+        block = ActivationBlock.objects.create(
+            who=who, label=actor.label, user_id=actor.user_id, at=now, until=now + BLOCK_FOR
+        )
+        return block.until
     return None
 
 
@@ -126,26 +147,34 @@ def _claim(sim: StockSim, *, account: Account, actor: Actor) -> Endpoint:
 
 
 def activate(
-    *, account: Account, actor: Actor, iccid: str, code: str, ip: str | None = None
+    *,
+    account: Account,
+    actor: Actor,
+    iccid: str,
+    code: str,
+    ip: str | None = None,
+    who: str | None = None,
 ) -> Endpoint:
     """Make the stock SIM ``iccid`` a Pending endpoint of ``account`` if ``code``
     is its activation code, in one transaction; raise ``ActivationRefused``
     otherwise (``ValidationError`` for malformed input, not counted).
 
-    ``actor`` is the member acting (a user: failures are counted per user)."""
-    if actor.user is None:
-        raise ValueError("activate() needs a user: failures are counted per user")
+    Failures count against ``who`` (``who_for_user``, ``who_for_token``); by
+    default the actor's user."""
+    if who is None:
+        if actor.user is None:
+            raise ValueError("activate() needs a user or a who= to count failures against")
+        who = who_for_user(actor.user)
     iccid = clean_iccid_typed(iccid)
     code = activation_codes.clean_code(code)
-    user = actor.user
     with transaction.atomic():
-        # One attempt of a user at a time, so parallel requests cannot pass the limit.
+        # One attempt of the same who at a time, so parallel requests cannot pass the limit.
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(%(namespace)s, %(user)s)",
-                {"namespace": _LOCK_NAMESPACE, "user": user.pk},
+                "SELECT pg_advisory_xact_lock(%(namespace)s, hashtext(%(who)s))",
+                {"namespace": _LOCK_NAMESPACE, "who": who},
             )
-        until = blocked_until(user=user)
+        until = blocked_until(who=who)
         if until:
             raise ActivationRefused(blocked_message(until), blocked_until=until, counted=False)
         sim = StockSim.objects.select_for_update().filter(iccid=iccid).first()
@@ -158,7 +187,7 @@ def activate(
                     return _claim(sim, account=account, actor=actor)
             except IntegrityError as exc:
                 raise ActivationRefused(UNAVAILABLE, blocked_until=None, counted=False) from exc
-        until = _record_failure(user=user, account=account, iccid=iccid, ip=ip)
+        until = _record_failure(who=who, actor=actor, account=account, iccid=iccid, ip=ip)
     # Outside the transaction: the failure (and any block) is committed.
     message = REFUSED + (f" {blocked_message(until)}" if until else "")
     raise ActivationRefused(message, blocked_until=until, counted=True)
@@ -242,7 +271,12 @@ def parse_pairs(file: IO[bytes] | IO[str]) -> list[Pair]:
 
 
 def activate_pairs(
-    *, account: Account, actor: Actor, pairs: list[Pair], ip: str | None = None
+    *,
+    account: Account,
+    actor: Actor,
+    pairs: list[Pair],
+    ip: str | None = None,
+    who: str | None = None,
 ) -> list[Outcome]:
     """``activate`` each pair in turn (each its own transaction: one refused SIM
     does not undo the others); once the user is blocked, the rest are not tried."""
@@ -254,7 +288,7 @@ def activate_pairs(
             continue
         try:
             endpoint = activate(
-                account=account, actor=actor, iccid=pair.iccid, code=pair.code, ip=ip
+                account=account, actor=actor, iccid=pair.iccid, code=pair.code, ip=ip, who=who
             )
         except ActivationRefused as refused:
             if refused.blocked_until:

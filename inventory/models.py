@@ -530,11 +530,20 @@ class StockSim(models.Model):
 
 class ActivationFailure(models.Model):
     """A refused activation attempt (unknown ICCID, wrong code, already
-    claimed), counted per user for the brute-force limit; staff read them in
+    claimed), counted per ``who`` for the brute-force limit: a portal user
+    (``user:<id>``) or an API token (``api-token:<id>``); staff read them in
     the admin. ``iccid`` is what was typed, cut to its field."""
 
+    who = models.CharField(max_length=40)
+    #: Who it was, readable ("alice", "api:erp-sync").
+    label = models.CharField(max_length=150, blank=True, default="")
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     iccid = models.CharField("ICCID tried", max_length=20, blank=True, default="")
@@ -543,28 +552,36 @@ class ActivationFailure(models.Model):
 
     class Meta:
         ordering = ["-at"]
-        indexes = [models.Index(F("user"), F("at").desc(), name="activationfailure_user_at")]
+        indexes = [models.Index(F("who"), F("at").desc(), name="activationfailure_who_at")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} failed at {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.label or self.who} failed at {self.at:%Y-%m-%d %H:%M}"
 
 
 class ActivationBlock(models.Model):
-    """A user refused activation until ``until`` after too many failures in an
-    hour (docs/activation.md). Staff may delete one to lift it early."""
+    """``who`` (as in ``ActivationFailure``) is refused activation until
+    ``until`` after too many failures in an hour (docs/activation.md). Staff
+    may delete one to lift it early."""
 
+    who = models.CharField(max_length=40)
+    label = models.CharField(max_length=150, blank=True, default="")
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     at = models.DateTimeField(default=timezone.now)
     until = models.DateTimeField()
 
     class Meta:
         ordering = ["-until"]
-        indexes = [models.Index(F("user"), F("until").desc(), name="activationblock_user_until")]
+        indexes = [models.Index(F("who"), F("until").desc(), name="activationblock_who_until")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} blocked until {self.until:%Y-%m-%d %H:%M}"
+        return f"{self.label or self.who} blocked until {self.until:%Y-%m-%d %H:%M}"
 
 
 class KeyValueDigest(models.Func):

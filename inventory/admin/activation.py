@@ -56,10 +56,10 @@ class StockSimAdmin(LargeTableAdmin):
 
 @admin.register(ActivationFailure)
 class ActivationFailureAdmin(RefusesNul, admin.ModelAdmin):
-    list_display = ["at", "user", "account", "iccid", "ip"]
+    list_display = ["at", "label", "who", "account", "iccid", "ip"]
     list_filter = ["account"]
-    list_select_related = ["user", "account"]
-    search_fields = ["=user__username", "=iccid"]
+    list_select_related = ["account"]
+    search_fields = ["=label", "=who", "=iccid"]
     date_hierarchy = "at"
 
     def has_add_permission(self, request, obj=None):
@@ -71,9 +71,8 @@ class ActivationFailureAdmin(RefusesNul, admin.ModelAdmin):
 
 @admin.register(ActivationBlock)
 class ActivationBlockAdmin(RefusesNul, admin.ModelAdmin):
-    list_display = ["user", "at", "until"]
-    list_select_related = ["user"]
-    search_fields = ["=user__username"]
+    list_display = ["label", "who", "at", "until"]
+    search_fields = ["=label", "=who"]
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -16,6 +16,7 @@ from inventory.activation import (
     blocked_message,
     blocked_until,
     parse_pairs,
+    who_for_user,
 )
 from inventory.forms.activation import ActivationForm
 from inventory.history import Actor
@@ -59,7 +60,7 @@ def activate_sims(request):
                 )
                 return redirect("inventory:endpoint_detail", iccid=endpoint.iccid)
     if "refused" not in context:
-        until = blocked_until(user=request.user)
+        until = blocked_until(who=who_for_user(request.user))
         if until:
             context["blocked"] = blocked_message(until)
     return render(request, "inventory/activate.html", context)

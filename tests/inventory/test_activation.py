@@ -25,6 +25,7 @@ from inventory.activation import (
     ActivationRefused,
     activate,
     blocked_until,
+    who_for_user,
 )
 from inventory.history import Actor
 from inventory.models import (
@@ -254,13 +255,13 @@ def test_ten_failures_in_an_hour_block_the_user_for_an_hour(account, operator):
     assert "Too many failed activations" in refused.value.message
     assert not refused.value.counted
     assert ActivationFailure.objects.filter(user=operator).count() == MAX_FAILURES
-    block = ActivationBlock.objects.get(user=operator)
+    block = ActivationBlock.objects.get(who=f"user:{operator.pk}")
     assert timedelta(minutes=59) < block.until - timezone.now() <= timedelta(hours=1)
     assert not Endpoint.objects.exists()
 
     # Another user of the account is not blocked.
     colleague = MemberFactory(account=account, role=Role.OPERATOR).user
-    assert blocked_until(user=colleague) is None
+    assert blocked_until(who=who_for_user(colleague)) is None
 
     # An hour later (or once staff delete the block) the right code works.
     ActivationBlock.objects.update(until=timezone.now() - timedelta(seconds=1))
@@ -273,7 +274,8 @@ def test_failures_older_than_an_hour_do_not_count(account, operator):
     actor = Actor.for_user(operator)
     old = timezone.now() - timedelta(hours=1, minutes=1)
     ActivationFailure.objects.bulk_create(
-        ActivationFailure(user=operator, account=account, at=old) for _ in range(MAX_FAILURES)
+        ActivationFailure(who=who_for_user(operator), account=account, at=old)
+        for _ in range(MAX_FAILURES)
     )
     with pytest.raises(ActivationRefused) as refused:
         activate(account=account, actor=actor, iccid=iccid_for(5), code=CODE)
@@ -407,8 +409,12 @@ def test_the_admin_shows_stock_failures_and_blocks(client, account, operator):
 
     staff = UserFactory(username="support", is_staff=True, is_superuser=True)
     sim = stock(1)
-    ActivationFailure.objects.create(user=operator, account=account, iccid=sim.iccid)
-    ActivationBlock.objects.create(user=operator, until=timezone.now() + timedelta(hours=1))
+    ActivationFailure.objects.create(
+        who=who_for_user(operator), label="op", account=account, iccid=sim.iccid
+    )
+    ActivationBlock.objects.create(
+        who=who_for_user(operator), label="op", until=timezone.now() + timedelta(hours=1)
+    )
     client.force_login(staff)
     stock_page = client.get(reverse("admin:inventory_stocksim_changelist")).content.decode()
     assert sim.iccid in stock_page and sim.imsis[0] in stock_page
