@@ -14,7 +14,17 @@ import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-SECTIONS = ("list", "detail", "export", "load", "addressing", "bulk", "events", "jobs")
+SECTIONS = (
+    "list",
+    "detail",
+    "export",
+    "load",
+    "addressing",
+    "bulk",
+    "keyvalues",
+    "events",
+    "jobs",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -223,6 +233,11 @@ def measure(args, db_url: str, started: float):
 
         step(f"5 bulk actions ({args.bulk_runs} runs each)", started)
         rows += measure_bulk(p=p, runs=args.bulk_runs)
+    if "keyvalues" in args.only:
+        from bench.key_values import measure_key_values
+
+        step(f"10 kv= filtered list and API pages ({args.runs} runs)", started)
+        rows += measure_key_values(p=p, portal=portal, db_url=db_url, runs=args.runs)
     if "events" in args.only:
         from bench.http_load import measure_events
 
