@@ -32,10 +32,17 @@ def _group_id(groups: Sequence[Group], name: str | None) -> str:
     return _UNKNOWN_GROUP
 
 
-def filter_data(*, groups: Sequence[Group], state=(), group=None, tag=None, q=None) -> QueryDict:
+def filter_data(
+    *, groups: Sequence[Group], state=(), group=None, tag=None, kv=None, q=None
+) -> QueryDict:
     data = QueryDict(mutable=True)
     data.setlist("state", list(state or ()))
-    for key, value in (("group", _group_id(groups, group)), ("tag", tag or ""), ("q", q or "")):
+    for key, value in (
+        ("group", _group_id(groups, group)),
+        ("tag", tag or ""),
+        ("kv", kv or ""),
+        ("q", q or ""),
+    ):
         if value:
             data[key] = value
     return data

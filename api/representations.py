@@ -1,7 +1,8 @@
 """Models as the API shows them: the endpoint of docs/api.md, a job, a group.
 
-Endpoints are shown a page at a time, so their IMSIs, secondary groups and
-addresses are read for the whole page at once: three queries whatever its size.
+Endpoints are shown a page at a time, so their IMSIs, secondary groups,
+addresses and key values are read for the whole page at once: four queries
+whatever its size.
 Group names come from the account's groups, which every caller has loaded.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from inventory.models import IMSI, Endpoint, Group, IPAllocation, SecondaryMembership
+from inventory.models import IMSI, Endpoint, Group, IPAllocation, KeyValue, SecondaryMembership
 from jobs.models import Action, Job
 
 #: The endpoint columns the API shows (the list reads only these).
@@ -53,6 +54,13 @@ def endpoints_out(rows: Sequence[Endpoint], groups: Sequence[Group]) -> list[dic
         .values_list("endpoint_id", "group_id", "address", "kind")
     ):
         addresses[endpoint_id].append({"group": names[group_id], "address": address, "kind": kind})
+    key_values: dict[int, dict[str, str]] = defaultdict(dict)
+    for endpoint_id, key, value in (
+        KeyValue.objects.filter(endpoint_id__in=ids)
+        .order_by("endpoint_id", "key")
+        .values_list("endpoint_id", "key", "value")
+    ):
+        key_values[endpoint_id][key] = value
     return [
         {
             "iccid": row.iccid,
@@ -65,6 +73,7 @@ def endpoints_out(rows: Sequence[Endpoint], groups: Sequence[Group]) -> list[dic
             "secondary_groups": sorted(secondary[row.pk]),
             "imei_lock": {"enabled": row.imei_lock_enabled, "imei": row.imei},
             "ip_addresses": sorted(addresses[row.pk], key=lambda a: a["group"]),
+            "key_values": key_values[row.pk],
             "last_activity": row.last_activity,
             "state_changed_at": row.state_changed_at,
             "created_at": row.created_at,

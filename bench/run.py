@@ -21,6 +21,7 @@ SECTIONS = (
     "load",
     "addressing",
     "bulk",
+    "keyvalues",
     "events",
     "jobs",
     "two_factor",
@@ -235,6 +236,11 @@ def measure(args, db_url: str, started: float):
 
         step(f"5 bulk actions ({args.bulk_runs} runs each)", started)
         rows += measure_bulk(p=p, runs=args.bulk_runs)
+    if "keyvalues" in args.only:
+        from bench.key_values import measure_key_values
+
+        step(f"13 kv= filtered list and API pages ({args.runs} runs)", started)
+        rows += measure_key_values(p=p, portal=portal, db_url=db_url, runs=args.runs)
     if "events" in args.only:
         from bench.http_load import measure_events
 

@@ -1,5 +1,5 @@
 """The endpoint list's filters, as URL parameters: ``state`` (several), ``group``,
-``tag`` and ``q``.
+``tag``, ``kv`` (``key:value``, docs/key-values.md) and ``q``.
 
 The group choices are the current account's groups, passed in already loaded so
 that validating and rendering the form costs no query of its own; another
@@ -12,15 +12,16 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import QueryDict
 
 from inventory import search
-from inventory.identifiers import clean_tags
+from inventory.identifiers import MAX_KEY_LENGTH, MAX_VALUE_LENGTH, clean_tags, parse_key_value
+from inventory.key_values import matching
 from inventory.models import Endpoint, Group, State
 
 #: The URL parameters the filter reads; bulk actions and CSV export carry them on.
-FILTER_PARAMS = ("state", "group", "tag", "q")
+FILTER_PARAMS = ("state", "group", "tag", "kv", "q")
 #: All the list's own URL parameters: the filter's, then how it is shown.
 VIEW_PARAMS = (*FILTER_PARAMS, "sort", "per_page", "columns")
 
@@ -45,6 +46,10 @@ class EndpointFilterForm(forms.Form):
             raise ValidationError("Filter by one tag at a time.", code="tag_many")
         return tags[0]
 
+    def clean_kv(self) -> tuple[str, str] | None:
+        value = self.cleaned_data.get("kv") or ""
+        return parse_key_value(value) if value.strip() else None
+
     def clean_q(self) -> str:
         return search.clean_query(self.cleaned_data.get("q") or "")
 
@@ -67,11 +72,17 @@ class EndpointFilterSet(django_filters.FilterSet):
         error_messages={"invalid_choice": "That group is not one of this account's groups."},
     )
     tag = django_filters.CharFilter(label="Tag", method="filter_tag", max_length=40)
+    kv = django_filters.CharFilter(
+        label="Key value",
+        method="filter_kv",
+        max_length=MAX_KEY_LENGTH + 1 + MAX_VALUE_LENGTH,
+        help_text="key:value",
+    )
     q = django_filters.CharFilter(label="Search", method="filter_q", max_length=search.MAX_LENGTH)
 
     class Meta:
         model = Endpoint
-        fields = ["state", "group", "tag", "q"]
+        fields = ["state", "group", "tag", "kv", "q"]
         form = EndpointFilterForm
 
     def __init__(self, data=None, queryset=None, *, account_id: int, groups: list[Group], **kw):
@@ -90,6 +101,16 @@ class EndpointFilterSet(django_filters.FilterSet):
     def filter_tag(self, queryset: QuerySet[Endpoint], name: str, value: str):
         # ``@>`` on the array is served by the GIN index endpoint_tags.
         return queryset.filter(tags__contains=[value]) if value else queryset
+
+    def filter_kv(self, queryset: QuerySet[Endpoint], name: str, value: tuple[str, str] | None):
+        # A semi-join on keyvalue_acct_digest: the planner reads a rare pair's
+        # endpoints from the index, and walks a common pair's in the list's own
+        # order, probing each (docs/key-values.md).
+        if not value:
+            return queryset
+        key, text = value
+        pairs = matching(account_id=self.account_id, key=key, value=text)
+        return queryset.filter(Exists(pairs.filter(endpoint_id=OuterRef("pk"))))
 
     def filter_q(self, queryset: QuerySet[Endpoint], name: str, value: str):
         return search.search(endpoints=queryset, q=value, account_id=self.account_id)

@@ -10,9 +10,13 @@ import re
 from django.core.exceptions import ValidationError
 
 MAX_TAGS = 20
+MAX_KEY_VALUES = 50
+MAX_KEY_LENGTH = 64
+MAX_VALUE_LENGTH = 1024
 _DIGITS = re.compile(r"[0-9]+")
 _TAG = re.compile(r"[a-z0-9_:.-]{1,40}")
 _SEPARATORS = re.compile(r"[\s-]+")
+_KEY = re.compile(r"[a-z0-9_.-]{1,64}")
 
 
 def luhn_check_digit(body: str) -> str:
@@ -157,3 +161,71 @@ def clean_ipv4_in_subnet(value: str, subnet: str) -> str:
             code="ip_reserved",
         )
     return str(address)
+
+
+def clean_key(value: str) -> str:
+    """A key value's key: 1–64 lower-case letters, digits, ``_``, ``.`` or ``-``."""
+    key = (value or "").strip()
+    if not key:
+        raise ValidationError("Enter a key.", code="key_missing")
+    if len(key) > MAX_KEY_LENGTH:
+        raise ValidationError(
+            f"A key has at most {MAX_KEY_LENGTH} characters; this one has {len(key)}.",
+            code="key_length",
+        )
+    if not _KEY.fullmatch(key):
+        raise ValidationError(
+            f"“{key[:64]}” is not a valid key: use lower-case letters, digits, _ . or -.",
+            code="key_invalid",
+        )
+    return key
+
+
+def clean_value(value: str, *, key: str = "") -> str:
+    """A key value's value: any text up to 1,024 characters (no NUL, which
+    PostgreSQL text cannot hold); kept as typed."""
+    text = value if isinstance(value, str) else ""
+    label = f"The value of {key}" if key else "A value"
+    if "\x00" in text:
+        raise ValidationError(f"{label} contains a NUL character.", code="value_nul")
+    if len(text) > MAX_VALUE_LENGTH:
+        raise ValidationError(
+            f"{label} has {len(text):,} characters; at most {MAX_VALUE_LENGTH:,}.",
+            code="value_length",
+        )
+    return text
+
+
+def clean_key_values(pairs: dict) -> dict[str, str]:
+    """A whole set of key values: every key and value valid, at most 50 pairs.
+    Raises one ``ValidationError`` listing every problem."""
+    problems: list[ValidationError] = []
+    cleaned: dict[str, str] = {}
+    for raw_key, raw_value in pairs.items():
+        try:
+            key = clean_key(raw_key)
+            cleaned[key] = clean_value(raw_value, key=key)
+        except ValidationError as exc:
+            problems.append(exc)
+    if len(cleaned) > MAX_KEY_VALUES:
+        problems.append(
+            ValidationError(
+                f"An endpoint has at most {MAX_KEY_VALUES} key values; this would be "
+                f"{len(cleaned)}.",
+                code="key_values_many",
+            )
+        )
+    if problems:
+        raise ValidationError(problems)
+    return cleaned
+
+
+def parse_key_value(text: str) -> tuple[str, str]:
+    """``key:value`` (the list's ``kv`` filter): split at the first colon, which
+    no key contains; each side checked as above."""
+    key, colon, value = (text or "").partition(":")
+    if not colon:
+        raise ValidationError(
+            "Filter by key value as key:value, e.g. fleet:berlin.", code="kv_format"
+        )
+    return clean_key(key), clean_value(value, key=key.strip())

@@ -354,6 +354,8 @@ class HistoryAction(models.TextChoices):
     SESSION_START = EventType.SESSION_START.value, "Data session started"
     SESSION_END = EventType.SESSION_END.value, "Data session ended"
     SESSION_REJECTED = "session_rejected", "Data session refused"
+    ACTIVATED = "activated", "Activated by the account"
+    KEY_VALUES = "key_values", "Key values changed"
 
 
 class History(models.Model):
@@ -475,3 +477,163 @@ class NetworkEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.imsi} {self.status}"
+
+
+class StockSim(models.Model):
+    """A SIM the provider holds for no customer yet, with the hash of the
+    activation code printed on its packaging (docs/activation.md).
+
+    Kept apart from ``Endpoint`` so that "every endpoint belongs to an account"
+    stays a NOT NULL foreign key. An unclaimed stock ICCID is never an endpoint's
+    and the reverse: statement triggers on both tables (migration 0008) refuse
+    the overlap, whoever writes. A claimed row stays, with who claimed it and
+    when: the SIM cannot be activated twice, even after its endpoint is purged.
+    """
+
+    iccid = models.CharField("ICCID", max_length=20, db_collation="C", validators=[clean_iccid])
+    imsis = ArrayField(models.CharField(max_length=15), verbose_name="IMSIs")
+    #: ``activation_codes.make_hash``: never the code itself.
+    code_hash = models.CharField(max_length=200, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.ForeignKey(
+        Account,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+
+    class Meta:
+        verbose_name = "stock SIM"
+        ordering = ["iccid"]
+        constraints = [
+            models.UniqueConstraint(fields=["iccid"], name="stocksim_iccid_unique"),
+            models.CheckConstraint(
+                condition=Q(iccid__regex=r"^89[0-9]{17,18}$"), name="stocksim_iccid_format"
+            ),
+            models.CheckConstraint(
+                condition=Q(claimed_at__isnull=True, claimed_by__isnull=True)
+                | Q(claimed_at__isnull=False, claimed_by__isnull=False),
+                name="stocksim_claimed_both_or_neither",
+            ),
+        ]
+        indexes = [
+            # Imports look IMSIs up in stock as well as in the IMSI table.
+            GinIndex(fields=["imsis"], name="stocksim_imsis"),
+        ]
+
+    def __str__(self) -> str:
+        return self.iccid
+
+
+class ActivationFailure(models.Model):
+    """A refused activation attempt (unknown ICCID, wrong code, already
+    claimed), counted per ``who`` for the brute-force limit: a portal user
+    (``user:<id>``) or an API token (``api-token:<id>``); staff read them in
+    the admin. ``iccid`` is what was typed, cut to its field."""
+
+    who = models.CharField(max_length=40)
+    #: Who it was, readable ("alice", "api:erp-sync").
+    label = models.CharField(max_length=150, blank=True, default="")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    iccid = models.CharField("ICCID tried", max_length=20, blank=True, default="")
+    at = models.DateTimeField(default=timezone.now)
+    ip = models.GenericIPAddressField("IP address", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(F("who"), F("at").desc(), name="activationfailure_who_at")]
+
+    def __str__(self) -> str:
+        return f"{self.label or self.who} failed at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ActivationBlock(models.Model):
+    """``who`` (as in ``ActivationFailure``) is refused activation until
+    ``until`` after too many failures in an hour (docs/activation.md). Staff
+    may delete one to lift it early."""
+
+    who = models.CharField(max_length=40)
+    label = models.CharField(max_length=150, blank=True, default="")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    at = models.DateTimeField(default=timezone.now)
+    until = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-until"]
+        indexes = [models.Index(F("who"), F("until").desc(), name="activationblock_who_until")]
+
+    def __str__(self) -> str:
+        return f"{self.label or self.who} blocked until {self.until:%Y-%m-%d %H:%M}"
+
+
+class KeyValueDigest(models.Func):
+    """SHA-256 of ``key:value`` (no key holds a colon), by the database
+    function of migration 0008: what ``keyvalue_acct_digest`` indexes and the
+    ``kv`` filter compares. One expression for the pair, not the value alone,
+    so that its statistics (PostgreSQL keeps them for an expression index)
+    say how common the *pair* is, and the planner picks the right plan for a
+    rare pair (the index, then the endpoints) and a common one (the list's
+    ICCID order, probing each endpoint); ``key = … AND md5(value) = …``
+    multiplied two estimates and chose a 180 ms hash join for a pair half the
+    endpoints carry (docs/key-values.md). A value may be 1,024 characters, more
+    than a btree entry holds: the digest is 32 bytes."""
+
+    function = "inventory_key_value_digest"
+    output_field = models.BinaryField()
+
+
+class KeyValue(models.Model):
+    """One key/value pair of an endpoint's own metadata (docs/key-values.md).
+
+    A side table rather than a JSONB column on the endpoint: the endpoint row is
+    rewritten by every network event and state change, and none of those
+    updates is HOT, so each would add one GIN entry per pair to a JSONB index
+    (measured in docs/key-values.md). Here a pair is written only when it
+    changes. ``kv=key:value`` in the list reads ``keyvalue_acct_digest``
+    (``KeyValueDigest``).
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, db_index=False)
+    endpoint = models.ForeignKey(
+        Endpoint, on_delete=models.CASCADE, related_name="key_values", db_index=False
+    )
+    key = models.CharField(max_length=64, db_collation="C")
+    value = models.CharField(max_length=1024)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "key"], name="keyvalue_unique_key"),
+            models.CheckConstraint(
+                condition=Q(key__regex=r"^[a-z0-9_.-]{1,64}$"), name="keyvalue_key_format"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                F("account"),
+                KeyValueDigest(F("key"), F("value")),
+                F("endpoint"),
+                name="keyvalue_acct_digest",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value[:40]}"

@@ -14,6 +14,11 @@ history row each.
 Columns (header line required): ``iccid``, ``imsis`` (separated by ``;``),
 ``name``, ``reference``, ``tags`` (separated by ``;`` or ``,``). Only ``iccid``
 and ``imsis`` are required.
+
+A stock file (``stock=True``, ``import_sims --stock``) loads SIMs that belong
+to no account yet (``StockSim``, docs/activation.md): columns ``iccid``,
+``imsis`` and ``activation_code``, all required; the codes are stored hashed.
+ICCIDs and IMSIs are checked against endpoints and stock alike.
 """
 
 from __future__ import annotations
@@ -32,10 +37,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from inventory import history
+from inventory import activation_codes, history
 from inventory.history import Actor
 from inventory.identifiers import clean_iccid, clean_imsi, clean_tags
-from inventory.models import IMSI, Endpoint, History, HistoryAction, State
+from inventory.models import IMSI, Endpoint, History, HistoryAction, State, StockSim
 from portal.models import Account
 
 # Table names for the SQL below, quoted, from the models (never spelled out).
@@ -43,9 +48,11 @@ _quote = connection.ops.quote_name
 _ENDPOINTS = _quote(Endpoint._meta.db_table)
 _IMSIS = _quote(IMSI._meta.db_table)
 _HISTORY = _quote(History._meta.db_table)
+_STOCK = _quote(StockSim._meta.db_table)
 
 COLUMNS = ("iccid", "imsis", "name", "reference", "tags")
 REQUIRED = ("iccid", "imsis")
+STOCK_COLUMNS = ("iccid", "imsis", "activation_code")
 #: Identifiers checked against the database per query.
 CHECK_CHUNK = 10_000
 #: Rows per COPY statement (progress is reported after each).
@@ -72,6 +79,8 @@ class SimRow:
     name: str = ""
     reference: str = ""
     tags: list[str] = field(default_factory=list)
+    #: A stock line's cleaned activation code (hashed when written, never stored).
+    activation_code: str = ""
 
 
 class ImportRejected(Exception):
@@ -97,7 +106,7 @@ def _split(value: str, pattern: str) -> list[str]:
     return [part.strip() for part in re.split(pattern, value or "") if part.strip()]
 
 
-def _clean_line(line: int, raw: dict, waive_check_digit: bool) -> SimRow | list[str]:
+def _clean_line(line: int, raw: dict, waive_check_digit: bool, stock: bool) -> SimRow | list[str]:
     """One line's values, or the reasons it is wrong (all of them)."""
     problems: list[str] = []
     if None in raw:
@@ -128,15 +137,22 @@ def _clean_line(line: int, raw: dict, waive_check_digit: bool) -> SimRow | list[
         tags = clean_tags(_split(raw.get("tags") or "", r"[;,]"))
     except ValidationError as exc:
         problems.append(exc.messages[0])
+    code = ""
+    if stock:
+        try:
+            code = activation_codes.clean_code(raw.get("activation_code") or "")
+        except ValidationError as exc:
+            problems.append(f"activation code: {exc.messages[0]}")
     if problems:
         return problems
-    return SimRow(line, iccid, cleaned_imsis, name, reference, tags)
+    return SimRow(line, iccid, cleaned_imsis, name, reference, tags, code)
 
 
 def parse(
-    file: IO[str] | IO[bytes], *, waive_check_digit: bool = False
+    file: IO[str] | IO[bytes], *, waive_check_digit: bool = False, stock: bool = False
 ) -> tuple[list[SimRow], list[LineError]]:
     """Read and validate every line; duplicates inside the file are errors too."""
+    columns, required = (STOCK_COLUMNS, STOCK_COLUMNS) if stock else (COLUMNS, REQUIRED)
     if isinstance(file.read(0), bytes):
         file = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
     reader = csv.DictReader(file)
@@ -149,18 +165,18 @@ def parse(
     if not header:
         return [], [
             LineError(
-                1, f"the file is empty; the first line names the columns ({', '.join(COLUMNS)})"
+                1, f"the file is empty; the first line names the columns ({', '.join(columns)})"
             )
         ]
-    missing = [column for column in REQUIRED if column not in header]
-    unknown = [column for column in header if column not in COLUMNS]
+    missing = [column for column in required if column not in header]
+    unknown = [column for column in header if column not in columns]
     if missing or unknown:
         parts = []
         if missing:
             parts.append(f"missing column(s) {', '.join(missing)}")
         if unknown:
             parts.append(f"unknown column(s) {', '.join(unknown)}")
-        expected = ", ".join(COLUMNS)
+        expected = ", ".join(columns)
         return [], [LineError(1, f"header: {'; '.join(parts)} (expected {expected})")]
     reader.fieldnames = header
 
@@ -171,7 +187,7 @@ def parse(
     try:
         for raw in reader:
             line = reader.line_num
-            cleaned = _clean_line(line, raw, waive_check_digit)
+            cleaned = _clean_line(line, raw, waive_check_digit, stock)
             if isinstance(cleaned, list):
                 errors.append(LineError(line, "; ".join(cleaned)))
                 continue
@@ -206,20 +222,30 @@ def _existing(sql: str, values: list[str]) -> set[str]:
 
 
 def find_conflicts(rows: list[SimRow]) -> list[LineError]:
-    """Lines whose ICCID or IMSI is already in the database, in any account."""
+    """Lines whose ICCID or IMSI is already in the database, in any account or
+    in stock (an unclaimed stock ICCID; a claimed one is an endpoint's, or was)."""
+    iccid_values = [row.iccid for row in rows]
     iccids = _existing(
-        f"SELECT iccid FROM {_ENDPOINTS} WHERE iccid = ANY(%(values)s::text[])",
-        [row.iccid for row in rows],
+        f"SELECT iccid FROM {_ENDPOINTS} WHERE iccid = ANY(%(values)s::text[])", iccid_values
     )
+    in_stock = _existing(
+        f"SELECT iccid FROM {_STOCK} WHERE iccid = ANY(%(values)s::text[])", iccid_values
+    )
+    imsi_values = [imsi for row in rows for imsi in row.imsis]
     imsis = _existing(
-        f"SELECT imsi FROM {_IMSIS} WHERE imsi = ANY(%(values)s::text[])",
-        [imsi for row in rows for imsi in row.imsis],
+        f"SELECT imsi FROM {_IMSIS} WHERE imsi = ANY(%(values)s::text[])", imsi_values
+    ) | _existing(
+        f"SELECT imsi FROM {_STOCK}, unnest(imsis) AS imsi"
+        " WHERE imsis && %(values)s::varchar[] AND imsi = ANY(%(values)s::text[])",
+        imsi_values,
     )
     errors = []
     for row in rows:
         problems = []
         if row.iccid in iccids:
             problems.append(f"ICCID {row.iccid} already exists")
+        elif row.iccid in in_stock:
+            problems.append(f"ICCID {row.iccid} is already in stock")
         problems.extend(f"IMSI {imsi} already exists" for imsi in row.imsis if imsi in imsis)
         if problems:
             errors.append(LineError(row.line, "; ".join(problems)))
@@ -306,11 +332,15 @@ def _write(
 
 
 def validate(
-    file: IO[str] | IO[bytes], *, waive_check_digit: bool = False, progress: Progress | None = None
+    file: IO[str] | IO[bytes],
+    *,
+    waive_check_digit: bool = False,
+    stock: bool = False,
+    progress: Progress | None = None,
 ) -> list[SimRow]:
     """Every line of the file, checked in itself, against the rest of the file
     and against the database; raise ``ImportRejected`` with every bad line."""
-    rows, errors = parse(file, waive_check_digit=waive_check_digit)
+    rows, errors = parse(file, waive_check_digit=waive_check_digit, stock=stock)
     if progress:
         progress("validated", len(rows) + len(errors), len(rows) + len(errors))
     if rows:
@@ -345,3 +375,45 @@ def import_sims(
         # Another import or allocation took one of these identifiers after the check.
         raise ImportRejected([LineError(0, f"{ADDED_MEANWHILE} ({exc})")]) from exc
     return ImportResult(len(rows), imsi_count, batch, time.monotonic() - started)
+
+
+@dataclass
+class StockResult:
+    sims: int
+    seconds: float
+
+    def summary(self) -> str:
+        return f"{self.sims:,} SIMs added to stock, awaiting activation"
+
+
+def import_stock(
+    file: IO[str] | IO[bytes],
+    *,
+    waive_check_digit: bool = False,
+    progress: Progress | None = None,
+) -> StockResult:
+    """Validate a stock file whole, then write it in one transaction (each code
+    hashed, ``activation_codes``), or raise ``ImportRejected`` with every bad
+    line. The endpoint table's lock, as an endpoint import takes it, keeps an
+    endpoint with one of these ICCIDs from being written meanwhile."""
+    started = time.monotonic()
+    rows = validate(file, waive_check_digit=waive_check_digit, stock=True, progress=progress)
+    now = timezone.now()
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {_ENDPOINTS} IN SHARE ROW EXCLUSIVE MODE")
+            for start in range(0, len(rows), WRITE_CHUNK):
+                chunk = rows[start : start + WRITE_CHUNK]
+                copy_rows(
+                    cursor,
+                    f"COPY {_STOCK} (iccid, imsis, code_hash, created_at) FROM STDIN",
+                    (
+                        (row.iccid, row.imsis, activation_codes.make_hash(row.activation_code), now)
+                        for row in chunk
+                    ),
+                )
+                if progress:
+                    progress("written", start + len(chunk), len(rows))
+    except IntegrityError as exc:
+        raise ImportRejected([LineError(0, f"{ADDED_MEANWHILE} ({exc})")]) from exc
+    return StockResult(len(rows), time.monotonic() - started)

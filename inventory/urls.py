@@ -6,8 +6,10 @@ current account only (another account's endpoint is a 404)."""
 from django.urls import path, register_converter
 
 from inventory.views import (
+    activation,
     endpoint_actions,
     endpoint_bulk,
+    endpoint_bulk_key_value,
     endpoint_detail,
     endpoint_edit,
     endpoint_list,
@@ -40,16 +42,27 @@ urlpatterns = [
     path("endpoints/bulk/assign/", endpoint_bulk.bulk_assign, name="endpoint_bulk_assign"),
     path("endpoints/bulk/suspend/", endpoint_bulk.bulk_suspend, name="endpoint_bulk_suspend"),
     path("endpoints/bulk/terminate/", endpoint_bulk.bulk_terminate, name="endpoint_bulk_terminate"),
+    path(
+        "endpoints/bulk/set-key-value/",
+        endpoint_bulk_key_value.bulk_set_key_value,
+        name="endpoint_bulk_set_key_value",
+    ),
     path("endpoints/<iccid:iccid>/", endpoint_detail.overview, name="endpoint_detail"),
     path(
         "endpoints/<iccid:iccid>/ip-addresses/", endpoint_detail.ip_addresses, name="endpoint_ips"
     ),
     path("endpoints/<iccid:iccid>/history/", endpoint_detail.history, name="endpoint_history"),
+    path(
+        "endpoints/<iccid:iccid>/key-values/",
+        endpoint_detail.key_values,
+        name="endpoint_key_values",
+    ),
     path("endpoints/<iccid:iccid>/edit/", endpoint_edit.edit, name="endpoint_edit"),
     path("endpoints/<iccid:iccid>/suspend/", endpoint_actions.suspend, name="endpoint_suspend"),
     path(
         "endpoints/<iccid:iccid>/terminate/", endpoint_actions.terminate, name="endpoint_terminate"
     ),
+    path("activate/", activation.activate_sims, name="activate"),
     path("groups/", groups.group_list, name="group_list"),
     path("events/", events.event_list, name="event_list"),
 ]

@@ -31,6 +31,7 @@ class Action(models.TextChoices):
     TERMINATE = "terminate", "Terminate"
     ASSIGN = "assign", "Assign to group"
     IMPORT = "import", "Import SIMs"
+    SET_KEY_VALUE = "set_key_value", "Set key value"
 
 
 class JobState(models.TextChoices):
@@ -76,6 +77,9 @@ class Job(models.Model):
         Group, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     reason = models.TextField(blank=True, default="")
+    #: The pair a "set key value" job sets (``inventory.key_values``).
+    key = models.CharField(max_length=64, blank=True, default="")
+    value = models.CharField(max_length=1024, blank=True, default="")
     state = models.CharField(max_length=12, choices=JobState.choices, default=JobState.QUEUED)
     total = models.IntegerField(default=0)
     #: How many targets are done: the next chunk starts at this position.
@@ -104,6 +108,10 @@ class Job(models.Model):
             models.CheckConstraint(
                 condition=~Q(action=Action.ASSIGN) | Q(group__isnull=False),
                 name="job_assign_has_group",
+            ),
+            models.CheckConstraint(
+                condition=~Q(action=Action.SET_KEY_VALUE) | ~Q(key=""),
+                name="job_set_key_value_has_key",
             ),
             models.CheckConstraint(
                 condition=Q(position__gte=0, position__lte=F("total")),

@@ -5,7 +5,8 @@ Each chunk is ONE transaction that
 1. locks the job row (``SELECT … FOR UPDATE``) and stops if cancel was asked,
 2. acts on the targets at positions [position, position + CHUNK_SIZE) through
    the rule the portal uses (``inventory.lifecycle`` on
-   ``Endpoint.objects.filter(account=job.account, id__in=<chunk ids>)``, or
+   ``Endpoint.objects.filter(account=job.account, id__in=<chunk ids>)``,
+   ``inventory.key_values.set_key_value`` for a key value, or
    ``inventory.sim_import.write_rows`` for an import), with the job's batch,
 3. adds the chunk's changed / skipped to the job and advances its position,
 and commits all of it together. So whatever kills the process, the job row says
@@ -43,7 +44,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from inventory import lifecycle, sim_import
+from inventory import key_values, lifecycle, sim_import
 from inventory.history import Actor
 from inventory.models import ActorKind, Endpoint
 from jobs.models import Action, ImportRow, Job, JobState, JobTarget
@@ -123,11 +124,33 @@ def _import_chunk(job: Job, start: int, end: int) -> tuple[int, dict[str, int]]:
     return len(rows), {}
 
 
+def _key_value_chunk(job: Job, start: int, end: int) -> tuple[int, dict[str, int]]:
+    ids = list(
+        JobTarget.objects.filter(job=job, position__gte=start, position__lt=end).values_list(
+            "endpoint_id", flat=True
+        )
+    )
+    result = key_values.set_key_value(
+        endpoint_ids=ids,
+        account_id=job.account_id,
+        key=job.key,
+        value=job.value,
+        actor=actor_for(job),
+        batch=job.batch,
+    )
+    skipped = dict(result.skipped)
+    gone = (end - start) - result.changed - sum(skipped.values())
+    if gone:
+        skipped[GONE] = gone
+    return result.changed, skipped
+
+
 _CHUNK = {
     Action.SUSPEND: _lifecycle_chunk,
     Action.TERMINATE: _lifecycle_chunk,
     Action.ASSIGN: _lifecycle_chunk,
     Action.IMPORT: _import_chunk,
+    Action.SET_KEY_VALUE: _key_value_chunk,
 }
 
 

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from inventory.history import Actor
+from inventory.identifiers import clean_key, clean_value
 from inventory.models import ActorKind, Endpoint, Group
 from inventory.sim_import import SimRow, copy_rows
 from jobs import runner
@@ -116,6 +117,36 @@ def start(
         action=action,
         group=group if action == Action.ASSIGN else None,
         reason=reason,
+    )
+
+
+def start_set_key_value(
+    *,
+    account: Account,
+    user: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
+    endpoints: QuerySet[Endpoint],
+    key: str,
+    value: str,
+) -> Job:
+    """Set ``key`` to ``value`` on the confirmed ``endpoints`` of ``account`` as
+    ``user`` or ``actor`` (``inventory.key_values.set_key_value`` per chunk):
+    inline up to ``INLINE_LIMIT`` endpoints, else queued. The pair is checked
+    here, so a job is created only for a valid one."""
+    if (user is None) == (actor is None):
+        raise ValueError("A job is started by a user or by an actor, not both.")
+    actor = actor or Actor.for_user(user)
+    key = clean_key(key)
+    value = clean_value(value, key=key)
+    return _create(
+        total_of=lambda job: _freeze(job, endpoints),
+        account=account,
+        created_by=actor.user,
+        created_by_label=actor.label,
+        created_by_kind=actor.kind,
+        action=Action.SET_KEY_VALUE,
+        key=key,
+        value=value,
     )
 
 

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from api.models import ApiToken
+from inventory import activation_codes
 from inventory.models import (
     AllocationKind,
     Endpoint,
@@ -27,10 +28,12 @@ from inventory.models import (
     EventType,
     History,
     IPAllocation,
+    KeyValue,
     NetworkEvent,
     SecondaryMembership,
     SessionTeardown,
     State,
+    StockSim,
 )
 from jobs.models import Action, Job, JobState
 from portal.models import Account, Role
@@ -52,6 +55,9 @@ SECRET_IMSI = "310150000777777"
 SECRET_JOB_REASON = "northwind-secret-recall"
 SECRET_JOB_USER = "nw-secret-operator"
 SECRET_WEBHOOK = "nw-secret-webhook"
+#: The activation code of a SIM the other account claimed from stock.
+THEIR_CODE = "NWSECRET01"
+SECRET_KV_VALUE = "northwind-secret-depot"
 
 
 @dataclass
@@ -129,6 +135,16 @@ def world(account, other_account, group):
     Attempt.objects.create(
         webhook=their_webhook, event=their_event, kind=AttemptKind.DELIVERY, status_code=200
     )
+    KeyValue.objects.create(
+        account=other_account, endpoint=theirs, key="depot", value=SECRET_KV_VALUE
+    )
+    StockSim.objects.create(
+        iccid=theirs.iccid,
+        imsis=[SECRET_IMSI],
+        code_hash=activation_codes.make_hash(THEIR_CODE),
+        claimed_at=timezone.now(),
+        claimed_by=other_account,
+    )
     ours = EndpointFactory(account=account, name="vantiq-car")
     ours_active = EndpointFactory(
         account=account, state=State.ACTIVE, primary_group=group, name="vantiq-active"
@@ -155,6 +171,7 @@ def world(account, other_account, group):
             "NW-REF-123",
             SECRET_JOB_REASON,
             SECRET_JOB_USER,
+            SECRET_KV_VALUE,
         ],
     )
 
@@ -182,6 +199,8 @@ def db_state() -> tuple:
         AccountEvent.objects.count(),
         Attempt.objects.count(),
         queued_tasks(),
+        sorted(StockSim.objects.values_list("iccid", "claimed_by_id")),
+        sorted(KeyValue.objects.values_list("endpoint_id", "key", "value")),
     )
 
 
@@ -225,6 +244,10 @@ CASES = [
      lambda w: {"q": "northwind-secret"}, "empty"),
     ("list ?tag=their tag", "get", lambda w: reverse("inventory:endpoint_list"),
      lambda w: {"tag": SECRET_TAG}, "empty"),
+    ("list ?kv=their pair", "get", lambda w: reverse("inventory:endpoint_list"),
+     lambda w: {"kv": f"depot:{SECRET_KV_VALUE}"}, "empty"),
+    ("export ?kv=their pair", "get", lambda w: reverse("inventory:endpoint_export"),
+     lambda w: {"kv": f"depot:{SECRET_KV_VALUE}"}, "empty"),
     ("list ?group=their group", "get", lambda w: reverse("inventory:endpoint_list"),
      lambda w: {"group": w.their_group.pk}, "form_error:not one of this account"),
     ("export ?q=their iccid", "get", lambda w: reverse("inventory:endpoint_export"),
@@ -256,6 +279,21 @@ CASES = [
      lambda w: reverse("inventory:endpoint_bulk_suspend"),
      lambda w: {"select_all": "1", "filter": filter_query(tag=SECRET_TAG), "confirm": "1"},
      "redirect:No endpoints match"),
+    ("bulk suspend all matching their pair", "post",
+     lambda w: reverse("inventory:endpoint_bulk_suspend"),
+     lambda w: {"select_all": "1", "filter": filter_query(kv=f"depot:{SECRET_KV_VALUE}"),
+                "confirm": "1"}, "redirect:No endpoints match"),
+    ("bulk set key value on their ids", "post",
+     lambda w: reverse("inventory:endpoint_bulk_set_key_value"),
+     lambda w: {"ids": [w.theirs.iccid], "key": "depot", "value": "x", "confirm": "1"}, "404"),
+    ("bulk set key value on their ids mixed with ours", "post",
+     lambda w: reverse("inventory:endpoint_bulk_set_key_value"),
+     lambda w: {"ids": [w.theirs.iccid, w.ours_active.iccid], "key": "depot", "value": "x"},
+     "preview_ours_only"),
+    ("bulk set key value on all matching their pair", "post",
+     lambda w: reverse("inventory:endpoint_bulk_set_key_value"),
+     lambda w: {"select_all": "1", "filter": filter_query(kv=f"depot:{SECRET_KV_VALUE}"),
+                "key": "depot", "value": "x", "confirm": "1"}, "redirect:No endpoints match"),
     ("bulk terminate their ids", "post", lambda w: reverse("inventory:endpoint_bulk_terminate"),
      lambda w: {"ids": [w.theirs.iccid], "confirm": "1"}, "404"),
     ("bulk terminate all matching their iccid", "post",
@@ -265,6 +303,9 @@ CASES = [
     ("detail overview", "get", _detail("inventory:endpoint_detail"), lambda w: {}, "404"),
     ("detail ip addresses", "get", _detail("inventory:endpoint_ips"), lambda w: {}, "404"),
     ("detail history", "get", _detail("inventory:endpoint_history"), lambda w: {}, "404"),
+    ("detail key values", "get", _detail("inventory:endpoint_key_values"), lambda w: {}, "404"),
+    ("key values POST", "post", _detail("inventory:endpoint_key_values"),
+     lambda w: {"key": ["depot"], "value": ["taken over"]}, "404"),
     ("edit GET", "get", _detail("inventory:endpoint_edit"), lambda w: {}, "404"),
     ("edit POST", "post", _detail("inventory:endpoint_edit"),
      lambda w: {"name": "taken over", "tags": "", f"static_ip_{w.their_group.pk}": ""}, "404"),
@@ -289,6 +330,9 @@ CASES = [
      lambda w: {}, "404"),
     ("job detail of theirs, its endpoints page", "get",
      lambda w: reverse("jobs:job_detail", args=[w.their_job.pk]), lambda w: {"after": "0"}, "404"),
+    ("activate their claimed SIM with its code", "post", lambda w: reverse("inventory:activate"),
+     lambda w: {"iccid": w.theirs.iccid, "code": THEIR_CODE},
+     "form_error:No SIM could be activated"),
     ("job cancel of theirs", "post", lambda w: reverse("jobs:job_cancel", args=[w.their_job.pk]),
      lambda w: {}, "404"),
     ("api tokens list", "get", lambda w: reverse("api_tokens:token_list"), lambda w: {}, "empty"),
@@ -401,6 +445,8 @@ def post_data(name: str, world: World) -> dict:
         return {"url": "http://127.0.0.1:9/in", "event_types": ["job.finished"], "enabled": "on"}
     if name == "webhooks:webhook_redeliver":
         return {"event": "1"}
+    if name == "inventory:endpoint_key_values":
+        return {"key": ["fleet"], "value": ["changed"]}
     return {"confirm": "1"}
 
 

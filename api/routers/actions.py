@@ -148,7 +148,12 @@ def _bulk(request, response: HttpResponse, action: str, body: BulkIn) -> tuple[i
         groups = account_groups(request.account)
         chosen = body.filter
         data = listing.filter_data(
-            groups=groups, state=chosen.state, group=chosen.group, tag=chosen.tag, q=chosen.q
+            groups=groups,
+            state=chosen.state,
+            group=chosen.group,
+            tag=chosen.tag,
+            kv=chosen.kv,
+            q=chosen.q,
         )
         endpoints = listing.filtered(
             account=request.account, groups=groups, data=data, location="body.filter"

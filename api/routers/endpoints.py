@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
+from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from ninja import Path, Query, Router
@@ -13,7 +14,7 @@ from ninja import Path, Query, Router
 from api import edits, listing
 from api.fast_json import json_response
 from api.permissions import actor, require
-from api.problems import ProblemError
+from api.problems import ProblemError, field_error
 from api.representations import ENDPOINT_COLUMNS, endpoints_out
 from api.responses import answers
 from api.schemas.endpoints import (
@@ -26,6 +27,8 @@ from api.schemas.endpoints import (
     StateName,
 )
 from inventory.editing import TERMINATED_MESSAGE, EditRefused, apply_edit
+from inventory.identifiers import MAX_KEY_LENGTH, MAX_VALUE_LENGTH
+from inventory.key_values import KeyValuesRefused, change_key_values
 from inventory.models import Endpoint, History, State
 from inventory.search import MAX_LENGTH as MAX_SEARCH_LENGTH
 from inventory.selectors import account_groups, endpoint_with_groups
@@ -49,6 +52,13 @@ def list_endpoints(
     state: Annotated[list[StateName], Query(description="Repeat for several states.")] = None,
     group: Annotated[str | None, Query(max_length=100, description="A group name.")] = None,
     tag: Annotated[str | None, Query(max_length=40)] = None,
+    kv: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_KEY_LENGTH + 1 + MAX_VALUE_LENGTH,
+            description="A key value, key:value (exact match).",
+        ),
+    ] = None,
     q: Annotated[
         str | None,
         Query(
@@ -63,7 +73,7 @@ def list_endpoints(
     """The account's endpoints, filtered, searched and sorted as in the portal's
     list, a keyset page at a time: pass ``next`` back as ``cursor``."""
     groups = account_groups(request.account)
-    data = listing.filter_data(groups=groups, state=state, group=group, tag=tag, q=q)
+    data = listing.filter_data(groups=groups, state=state, group=group, tag=tag, kv=kv, q=q)
     endpoints = listing.filtered(account=request.account, groups=groups, data=data)
     page = listing.page(
         endpoints=endpoints,
@@ -101,8 +111,9 @@ def get_endpoint(request, iccid: Iccid):
     operation_id="edit_endpoint",
 )
 def edit_endpoint(request, iccid: Iccid, body: EndpointPatch):
-    """Name, reference, tags, IMEI lock, secondary groups and static addresses,
-    with the edit screen's rules and messages; one History row per change."""
+    """Name, reference, tags, IMEI lock, secondary groups, static addresses and
+    key values, with the edit screen's and the Key Values tab's rules and
+    messages; one History row per change. All of it is saved or none."""
     require(request, Permission.OPERATE)
     endpoint = endpoint_with_groups(request.account, iccid)
     if endpoint.state == State.TERMINATED:
@@ -111,10 +122,29 @@ def edit_endpoint(request, iccid: Iccid, body: EndpointPatch):
         endpoint=endpoint, patch=body, account_groups=account_groups(request.account)
     )
     edits.check(form, names)
-    try:
-        apply_edit(endpoint=endpoint, edit=form.to_edit(), actor=actor(request))
-    except EditRefused as exc:
-        raise edits.refused(exc, names) from exc
+    replace = body.key_values_mode == "replace"
+    if replace and body.key_values and None in body.key_values.values():
+        raise field_error(
+            "body.key_values", "null removes a key when merging; leave the key out to replace."
+        )
+    with transaction.atomic():
+        try:
+            apply_edit(endpoint=endpoint, edit=form.to_edit(), actor=actor(request))
+        except EditRefused as exc:
+            raise edits.refused(exc, names) from exc
+        if body.key_values is not None:
+            try:
+                change_key_values(
+                    endpoint=endpoint,
+                    actor=actor(request),
+                    pairs=body.key_values,
+                    replace=replace,
+                )
+            except KeyValuesRefused as exc:
+                errors = [{"field": "body.key_values", "message": m} for m in exc.messages]
+                raise ProblemError(
+                    422, "; ".join(f"body.key_values: {m}" for m in exc.messages), errors=errors
+                ) from exc
     return _one(request, iccid)
 
 

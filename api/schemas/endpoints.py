@@ -39,6 +39,9 @@ class EndpointOut(Schema):
     secondary_groups: list[str]
     imei_lock: ImeiLock
     ip_addresses: list[IpAddress]
+    key_values: dict[str, str] = Field(
+        description="The endpoint's own key/value metadata, by key (docs/key-values.md)."
+    )
     last_activity: datetime | None
     state_changed_at: datetime
     created_at: datetime
@@ -70,6 +73,18 @@ class EndpointPatch(Body):
             'Group name → static IPv4 address in that group\'s VSlice, or null (or "") for '
             "an automatic one. Groups left out keep what they have."
         ),
+    )
+    key_values: dict[str, str | None] | None = Field(
+        None,
+        description=(
+            "Key values. Merged by default: each key sent is set, a key sent as null is "
+            'removed, keys not sent stay. With `key_values_mode` "replace" the object sent '
+            "becomes the whole set (null not allowed). Keys: 1-64 of a-z 0-9 _ . -; values up "
+            "to 1,024 characters; at most 50 per endpoint."
+        ),
+    )
+    key_values_mode: Literal["merge", "replace"] = Field(
+        "merge", description="How `key_values` applies: merge (default) or replace."
     )
 
 

@@ -54,6 +54,7 @@ class EndpointFilter(Body):
     state: list[StateName] = Field(default_factory=list, max_length=len(StateName.__args__))
     group: str | None = Field(None, max_length=100)
     tag: str | None = Field(None, max_length=40)
+    kv: str | None = Field(None, max_length=1089, description="A key value, key:value.")
     q: str | None = Field(None, max_length=MAX_SEARCH_LENGTH)
 
 

@@ -1,3 +1,3 @@
 """Django admin for provider support (registered on import by Django's autodiscovery)."""
 
-from inventory.admin import registrations  # noqa: F401
+from inventory.admin import activation, registrations  # noqa: F401

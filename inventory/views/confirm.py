@@ -59,7 +59,7 @@ _VERBS = {
 #: The form field that carries the signed ``Confirmation``.
 CONFIRMATION_FIELD = "confirmation"
 #: Why a confirming POST did not act (the page then shows itself again).
-_REFUSED = {
+REFUSED_MESSAGES = {
     "unchecked": (
         "This confirmation could not be checked (it is incomplete or was altered). "
         "Nothing was changed; check what is shown below and confirm again."
@@ -100,7 +100,7 @@ def list_url(filter_query: str) -> str:
     return reverse("inventory:endpoint_list") + (f"?{query}" if query else "")
 
 
-def _posted_confirmation(request) -> Confirmation | None:
+def posted_confirmation(request) -> Confirmation | None:
     if request.POST.get("confirm") != "1":
         return None
     return Confirmation.read(request.POST.get(CONFIRMATION_FIELD, ""))
@@ -113,7 +113,7 @@ def refuse_other_account(request):
 
     Checked before the selection is looked up, so that nothing of the current
     account is acted on or shown in its place."""
-    posted = _posted_confirmation(request)
+    posted = posted_confirmation(request)
     if posted is None or posted.account_id == request.account.pk:
         return None
     shown_in = (
@@ -131,7 +131,7 @@ def refuse_other_account(request):
     return redirect("inventory:endpoint_list")
 
 
-def _refusal(posted: Confirmation | None, shown: Confirmation) -> str | None:
+def refusal_of(posted: Confirmation | None, shown: Confirmation) -> str | None:
     """Why the confirming POST must not act, as ``access_log`` records it."""
     if posted is None:
         return "unchecked"
@@ -230,8 +230,8 @@ def confirm_action(
     if action == lifecycle.TERMINATE and preview and preview.will_change > TYPED_COUNT_ABOVE:
         must_type = preview.will_change
     confirming = request.POST.get("confirm") == "1" and shown is not None
-    posted = _posted_confirmation(request)
-    refusal = _refusal(posted, shown) if confirming else None
+    posted = posted_confirmation(request)
+    refusal = refusal_of(posted, shown) if confirming else None
     if refusal:
         access_log.annotate(request, refused=refusal)
     form = ConfirmForm(
@@ -265,7 +265,7 @@ def confirm_action(
         "must_type": must_type,
         "hidden_fields": hidden_fields,
         "confirmation": shown.sign() if shown else "",
-        "refused": _REFUSED.get(refusal),
+        "refused": REFUSED_MESSAGES.get(refusal),
         "confirmed_count": posted.count if refusal == "count-changed" else None,
         "form_url": form_url,
         "cancel_url": cancel_url,

@@ -1,4 +1,5 @@
-"""The endpoint detail: Overview, IP Addresses and History, each tab its own URL.
+"""The endpoint detail: Overview, IP Addresses, Key Values and History, each
+tab its own URL.
 
 Every tab loads the endpoint from the current account only (another account's
 ICCID is a 404) and runs a fixed number of queries whatever the number of
@@ -10,10 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
+from inventory import key_values as kv_rules
+from inventory.history import Actor
+from inventory.identifiers import MAX_KEY_VALUES
+from inventory.key_values import key_values_of
 from inventory.lifecycle import REINSTATE_WINDOW
 from inventory.models import (
     IMSI,
@@ -34,6 +41,9 @@ from inventory.selectors import (
 from portal.tenancy import member_required
 
 HISTORY_PAGE_SIZE = 25
+#: Empty rows the Key Values form offers for new pairs.
+BLANK_ROWS = 3
+_READ_ONLY = "Your role in this account is read-only."
 
 #: How History.changes keys read on the History tab.
 FIELD_LABELS = {
@@ -123,6 +133,58 @@ def ip_addresses(request, iccid: str):
     return render(request, "inventory/endpoint_ips.html", context)
 
 
+@member_required()
+def key_values(request, iccid: str):
+    """The Key Values tab: everyone reads them; operators and admins also get
+    the form, which saves the whole set (``key_values.change_key_values``)."""
+    endpoint = endpoint_with_groups(request.account, iccid)
+    context = _base_context(request, endpoint, "key_values")
+    pairs = list(key_values_of(endpoint).items())
+    editable = context["actions"].edit
+    if request.method == "POST":
+        if not request.member.can_operate:
+            raise PermissionDenied(_READ_ONLY)
+        if endpoint.state == State.TERMINATED:
+            context.update(pairs=pairs, refused=[kv_rules.TERMINATED_MESSAGE])
+            return render(request, "inventory/endpoint_key_values.html", context, status=409)
+        keys, values = request.POST.getlist("key"), request.POST.getlist("value")
+        posted = list(zip(keys, values, strict=False))
+        wanted: dict[str, str] = {}
+        duplicates = []
+        for key, value in posted:
+            if not key.strip() and not value:
+                continue  # an empty row
+            if key.strip() in wanted:
+                duplicates.append(f"The key {key.strip()[:64]} is given twice.")
+            wanted[key.strip()] = value
+        try:
+            if duplicates:
+                raise kv_rules.KeyValuesRefused(duplicates)
+            changes = kv_rules.change_key_values(
+                endpoint=endpoint, actor=Actor.for_user(request.user), pairs=wanted, replace=True
+            )
+        except kv_rules.KeyValuesRefused as refused:
+            context.update(
+                pairs=[(k, v) for k, v in posted if k.strip() or v],
+                refused=refused.messages,
+                editable=True,
+                blank_rows=range(BLANK_ROWS),
+            )
+            return render(request, "inventory/endpoint_key_values.html", context, status=200)
+        if changes:
+            messages.success(request, f"Key values of {endpoint.iccid} saved.")
+        else:
+            messages.info(request, "Nothing changed.")
+        return redirect("inventory:endpoint_key_values", iccid=endpoint.iccid)
+    context.update(
+        pairs=pairs,
+        editable=editable,
+        blank_rows=range(BLANK_ROWS),
+        max_pairs=MAX_KEY_VALUES,
+    )
+    return render(request, "inventory/endpoint_key_values.html", context)
+
+
 @dataclass(frozen=True)
 class ChangeLine:
     label: str
@@ -157,6 +219,10 @@ def change_lines(changes: dict) -> list[ChangeLine]:
     "Name: old → new"; any other value is shown as it is."""
     lines = []
     for key, value in (changes or {}).items():
+        if key == "key_values" and isinstance(value, dict):
+            # {"key_values": {"fleet": [old, new]}}: one line per key.
+            lines.extend(_line(f"Key value {name}", pair) for name, pair in value.items())
+            continue
         label = FIELD_LABELS.get(key) or key[:1].upper() + key[1:].replace("_", " ")
         if isinstance(value, dict) and all(_is_pair(item) for item in value.values()):
             # Per-group values, e.g. {"ip": {"fleet-eu": ["10.0.0.5", None]}}.

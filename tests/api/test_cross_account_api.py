@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from api.main import api as ninja_api
+from inventory import activation_codes
 from inventory.models import (
     Endpoint,
     EventStatus,
@@ -20,6 +21,7 @@ from inventory.models import (
     IPAllocation,
     NetworkEvent,
     State,
+    StockSim,
 )
 from jobs.models import Action, Job
 from portal.models import Role
@@ -32,6 +34,8 @@ SECRET_NAME = "northwind-secret-truck"
 SECRET_GROUP = "northwind-secret-group"
 SECRET_TAG = "nw-secret-tag"
 SECRET_REASON = "northwind-secret-recall"
+THEIR_CODE = "NWSECRET01"
+OUR_CODE = "VANTIQOK1"
 
 
 @dataclass
@@ -73,6 +77,13 @@ def world(account, other_account, group):
     their_webhook = webhook_of(other_account.pk)
     their_webhook.description = SECRET_REASON
     their_webhook.save()
+    StockSim.objects.create(
+        iccid=theirs.iccid,
+        imsis=[],
+        code_hash=activation_codes.make_hash(THEIR_CODE),
+        claimed_at=timezone.now(),
+        claimed_by=other_account,
+    )
     return World(ours, group, theirs, their_group, their_job, their_webhook)
 
 
@@ -84,6 +95,7 @@ def db_state() -> tuple:
         sorted(Job.objects.values_list("pk", "state", "cancel_requested")),
         sorted(Webhook.objects.values_list("pk", "url", "secret", "enabled", "description")),
         AccountEvent.objects.count(),
+        sorted(StockSim.objects.values_list("iccid", "claimed_by_id")),
     )
 
 
@@ -147,6 +159,8 @@ CASES = [
      lambda w: f"/api/v1/webhooks/{w.their_webhook.pk}/rotate-secret", lambda w: {}, "404"),
     ("test_webhook", "post", lambda w: f"/api/v1/webhooks/{w.their_webhook.pk}/test",
      lambda w: {}, "404"),
+    ("activate_sim", "post", lambda w: "/api/v1/activations",
+     lambda w: {"iccid": w.theirs.iccid, "activation_code": THEIR_CODE}, "422"),
 ]  # fmt: skip
 
 
@@ -244,6 +258,8 @@ ROLE_CASES = [
      lambda w: f"/api/v1/webhooks/{w.our_webhook.pk}/rotate-secret", lambda w: {}, Role.ADMIN),
     ("test_webhook", "post", lambda w: f"/api/v1/webhooks/{w.our_webhook.pk}/test",
      lambda w: {}, Role.ADMIN),
+    ("activate_sim", "post", lambda w: "/api/v1/activations",
+     lambda w: {"iccid": w.stock_iccid, "activation_code": OUR_CODE}, Role.OPERATOR),
 ]  # fmt: skip
 
 
@@ -254,10 +270,15 @@ class RoleWorld:
     other_group: object
     our_job: Job
     our_webhook: Webhook
+    stock_iccid: str
 
 
 @pytest.fixture
 def role_world(account, group):
+    stock_iccid = "8944990000000000011"
+    StockSim.objects.create(
+        iccid=stock_iccid, imsis=["234159900000001"], code_hash=activation_codes.make_hash(OUR_CODE)
+    )
     return RoleWorld(
         ours=EndpointFactory(account=account, state=State.ACTIVE, primary_group=group),
         group=group,
@@ -269,6 +290,7 @@ def role_world(account, group):
             event_types=["job.finished"],
             secret="whsec_" + "B" * 32,
         ),
+        stock_iccid=stock_iccid,
     )
 
 

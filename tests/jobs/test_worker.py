@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from django.db import connection
 
-from inventory.models import Endpoint, History, State
+from inventory.models import Endpoint, History, KeyValue, State
 from jobs import services
 from jobs.models import Action, Job, JobState
 from tests.jobs.conftest import make_endpoints
@@ -135,3 +135,55 @@ def test_a_worker_killed_mid_job_loses_nothing(account, group, operator, tmp_pat
     assert history.values("endpoint_id").distinct().count() == ENDPOINTS
     assert Endpoint.objects.filter(state=State.SUSPENDED).count() == ENDPOINTS
     assert "its worker stopped sending heartbeats" in log.read_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_set_key_value_job_loses_nothing(account, group, operator, tmp_path):
+    endpoints = make_endpoints(account=account, group=group, count=ENDPOINTS, state_sql="'active'")
+    job = services.start_set_key_value(
+        account=account, user=operator, endpoints=endpoints, key="depot", value="hamburg"
+    )
+    assert job.state == JobState.QUEUED
+    log = tmp_path / "worker.log"
+
+    first = Worker(log)
+    try:
+        wait_for(
+            lambda: job_row(job.pk).position >= 500,
+            timeout=60,
+            what="the first worker did not get 500 endpoints in",
+            log=log,
+        )
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(timeout=10)
+    finally:
+        first.stop()
+
+    killed = job_row(job.pk)
+    assert killed.state == JobState.RUNNING
+    assert 500 <= killed.position < ENDPOINTS, "the job ended before the kill"
+    assert History.objects.filter(batch=job.batch).count() == killed.changed == killed.position
+    assert KeyValue.objects.filter(key="depot", value="hamburg").count() == killed.changed
+
+    second = Worker(log)
+    try:
+        done = wait_for(
+            lambda: (j := job_row(job.pk)).finished and j,
+            timeout=90,
+            what="the second worker did not finish the job",
+            log=log,
+        )
+    finally:
+        second.stop()
+
+    assert done.state == JobState.SUCCEEDED, done.error
+    assert (done.total, done.position, done.changed, done.skipped) == (
+        ENDPOINTS,
+        ENDPOINTS,
+        ENDPOINTS,
+        {},
+    )
+    assert History.objects.filter(batch=job.batch).values("endpoint_id").distinct().count() == (
+        ENDPOINTS
+    )
+    assert KeyValue.objects.filter(key="depot", value="hamburg").count() == ENDPOINTS
