@@ -41,6 +41,8 @@ from inventory.models import (
     StockSim,
 )
 from portal.models import Account
+from webhooks import outbox
+from webhooks.models import EventType as AccountEventType
 
 MAX_FAILURES = 10
 FAILURE_WINDOW = timedelta(hours=1)
@@ -142,6 +144,21 @@ def _claim(sim: StockSim, *, account: Account, actor: Actor) -> Endpoint:
         to_state=State.PENDING,
         changes={"imsis": list(sim.imsis)},
         reason="activation",
+    )
+    outbox.record(
+        account_id=account.pk,
+        type=AccountEventType.STATE_CHANGED,
+        endpoint_id=endpoint.pk,
+        data={
+            "endpoint": {"id": endpoint.pk, "iccid": endpoint.iccid},
+            "action": HistoryAction.ACTIVATED.value,
+            "from_state": None,
+            "to_state": State.PENDING.value,
+            "reason": "activation",
+            "actor": {"kind": actor.kind, "label": actor.label},
+            "at": now,
+            "group": None,
+        },
     )
     return endpoint
 

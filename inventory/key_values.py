@@ -49,6 +49,8 @@ from inventory.models import (
     KeyValueDigest,
     State,
 )
+from webhooks import outbox
+from webhooks.models import EventType as AccountEventType
 
 _quote = connection.ops.quote_name
 _ENDPOINTS = _quote(Endpoint._meta.db_table)
@@ -146,6 +148,17 @@ def change_key_values(
             actor=actor,
             action=HistoryAction.KEY_VALUES,
             changes={"key_values": changes},
+        )
+        outbox.record(
+            account_id=current_endpoint.account_id,
+            type=AccountEventType.KEY_VALUES_CHANGED,
+            endpoint_id=current_endpoint.pk,
+            data={
+                "endpoint": {"id": current_endpoint.pk, "iccid": current_endpoint.iccid},
+                "changes": changes,
+                "actor": {"kind": actor.kind, "label": actor.label},
+                "at": timezone.now(),
+            },
         )
         return changes
 
@@ -272,4 +285,20 @@ def set_key_value(
                 "olds": [old for _, old in targets],
             },
         )
+    at = timezone.now()
+    outbox.record_rows(
+        [
+            {
+                "account_id": account_id,
+                "type": str(AccountEventType.KEY_VALUES_CHANGED),
+                "endpoint_id": endpoint_id,
+                "data": {
+                    "changes": {key: [old, value]},
+                    "actor": {"kind": actor.kind, "label": actor.label},
+                    "at": at,
+                },
+            }
+            for endpoint_id, old in targets
+        ]
+    )
     return SetResult(len(targets), skipped)
