@@ -56,6 +56,7 @@ def test_an_endpoint_has_the_documented_shape(api, fleet, group):
         "secondary_groups": ["telemetry"],
         "imei_lock": {"enabled": False, "imei": ""},
         "ip_addresses": [{"group": group.name, "address": "100.64.1.2", "kind": "auto"}],
+        "key_values": {},
         "last_activity": None,
         "state_changed_at": body["state_changed_at"],
         "created_at": body["created_at"],
@@ -108,12 +109,12 @@ def test_a_cursor_of_another_sort_is_refused(api, fleet):
 
 def test_list_and_detail_run_a_constant_number_of_queries(api, fleet, django_assert_num_queries):
     api.get(LIST)  # the token's last use is written once a minute: not in the count
-    # token, groups, the page, then IMSIs, secondary groups and addresses of the page
-    with django_assert_num_queries(6):
+    # token, groups, the page, then IMSIs, secondary groups, addresses and key values
+    with django_assert_num_queries(7):
         assert len(api.get(LIST, {"limit": 5}).json()["results"]) == 5
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         assert len(api.get(LIST, {"limit": 30}).json()["results"]) == 30
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         api.get(url(fleet[0]))
 
 
