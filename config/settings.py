@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "portal",
     "inventory",
     "jobs",
+    "audit",
 ]
 
 MIDDLEWARE = [

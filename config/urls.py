@@ -21,6 +21,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/switch/", views.switch_account_view, name="switch_account"),
     path("healthz", views.healthz, name="healthz"),
+    path("account/audit-log/", include("audit.urls")),
     path("inventory/jobs/", include("jobs.urls")),
     path("inventory/", include("inventory.urls")),
     path("api/v1/", include("inventory.network.urls")),

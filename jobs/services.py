@@ -15,7 +15,10 @@ from collections.abc import Callable
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.http import HttpRequest
 
+import audit
+from audit.models import AuditAction
 from inventory.models import Endpoint, Group
 from inventory.sim_import import SimRow, copy_rows
 from jobs import runner
@@ -62,10 +65,11 @@ def _enqueue_or_run(job: Job) -> Job:
     return job
 
 
-def _create(*, total_of: Callable[[Job], int], **fields) -> Job:
+def _create(*, total_of: Callable[[Job], int], request: HttpRequest | None = None, **fields) -> Job:
     """Create the job, let ``total_of(job)`` stage its targets, and queue it if
     it is too big to run inline: all in one transaction, so a queued job always
-    has its targets and a job with targets is always queued or run."""
+    has its targets and a job with targets is always queued or run (and is in
+    the audit log, with the address of ``request`` when there is one)."""
     from jobs.tasks import run_job
 
     with transaction.atomic():
@@ -74,6 +78,14 @@ def _create(*, total_of: Callable[[Job], int], **fields) -> Job:
         if job.total > INLINE_LIMIT:
             job.queue_job_id = run_job.defer(job_id=job.pk)
         job.save(update_fields=["total", "queue_job_id"])
+        audit.record(
+            action=AuditAction.BULK_JOB_STARTED,
+            account=job.account,
+            request=request,
+            actor=job.created_by,
+            target=f"job {job.pk}",
+            details={"job": job.pk, "action": job.action, "endpoints": job.total},
+        )
     logger.info(
         "job %s created: %s of %s by %s (%s)",
         job.pk,
@@ -93,6 +105,7 @@ def start(
     endpoints: QuerySet[Endpoint],
     group: Group | None = None,
     reason: str = "",
+    request: HttpRequest | None = None,
 ) -> Job:
     """Act on the confirmed ``endpoints`` of ``account`` as ``user``: a
     finished job when it ran inline, a queued one otherwise. The job is bound to
@@ -103,6 +116,7 @@ def start(
         raise ValueError("Assigning endpoints needs a group of the same account.")
     return _create(
         total_of=lambda job: _freeze(job, endpoints),
+        request=request,
         account=account,
         created_by=user,
         created_by_label=user.get_username(),
@@ -126,11 +140,18 @@ def _stage(job: Job, rows: list[SimRow]) -> int:
     return len(rows)
 
 
-def start_import(*, account: Account, user: AbstractBaseUser, rows: list[SimRow]) -> Job:
+def start_import(
+    *,
+    account: Account,
+    user: AbstractBaseUser,
+    rows: list[SimRow],
+    request: HttpRequest | None = None,
+) -> Job:
     """Write validated SIM ``rows`` (``sim_import.validate``) into ``account``
     as a job of support ``user``: inline up to ``INLINE_LIMIT`` lines, else queued."""
     return _create(
         total_of=lambda job: _stage(job, rows),
+        request=request,
         account=account,
         created_by=user,
         created_by_label=user.get_username(),
@@ -139,9 +160,10 @@ def start_import(*, account: Account, user: AbstractBaseUser, rows: list[SimRow]
     )
 
 
-def cancel(*, job: Job) -> Job:
+def cancel(*, job: Job, request: HttpRequest | None = None) -> Job:
     """Stop the job: a queued one at once (nothing was done), a running one
-    after the chunk it is in (``jobs.runner`` checks before each chunk)."""
+    after the chunk it is in (``jobs.runner`` checks before each chunk). The
+    audit log records the request to cancel, by the user of ``request``."""
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
         if job.cancellable:
@@ -149,4 +171,11 @@ def cancel(*, job: Job) -> Job:
             if job.state == JobState.QUEUED:
                 runner.finish(job, JobState.CANCELLED)
             job.save(update_fields=["cancel_requested", "state", "finished_at"])
+            audit.record(
+                action=AuditAction.BULK_JOB_CANCELLED,
+                account=job.account,
+                request=request,
+                target=f"job {job.pk}",
+                details={"job": job.pk, "action": job.action, "done": job.position},
+            )
     return job

@@ -18,6 +18,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+import audit
+from audit.models import AuditAction
 from inventory.models import (
     AllocationKind,
     Endpoint,
@@ -100,6 +102,14 @@ def world(account, other_account, group):
         created_by_label=SECRET_JOB_USER,
     )
     their_job.targets.create(position=0, endpoint_id=theirs.pk)
+    their_member = MemberFactory(account=other_account, user__username=SECRET_JOB_USER).user
+    audit.record(
+        action=AuditAction.BULK_JOB_STARTED,
+        account=other_account,
+        actor=their_member,
+        target=SECRET_JOB_REASON,
+    )
+    audit.record(action=AuditAction.SIGN_IN, account=None, actor=their_member)
     ours = EndpointFactory(account=account, name="vantiq-car")
     ours_active = EndpointFactory(
         account=account, state=State.ACTIVE, primary_group=group, name="vantiq-active"
@@ -236,6 +246,14 @@ CASES = [
      lambda w: reverse("jobs:job_detail", args=[w.their_job.pk]), lambda w: {"after": "0"}, "404"),
     ("job cancel of theirs", "post", lambda w: reverse("jobs:job_cancel", args=[w.their_job.pk]),
      lambda w: {}, "404"),
+    ("audit log", "get", lambda w: reverse("audit:audit_log"), lambda w: {}, "empty"),
+    ("audit log ?action=their event", "get", lambda w: reverse("audit:audit_log"),
+     lambda w: {"action": "bulk_job_started"}, "empty"),
+    ("audit log ?actor=their member", "get", lambda w: reverse("audit:audit_log"),
+     lambda w: {"actor": SECRET_JOB_USER}, "empty"),
+    ("audit export", "get", lambda w: reverse("audit:audit_export"), lambda w: {}, "empty"),
+    ("audit export ?action=sign in", "get", lambda w: reverse("audit:audit_export"),
+     lambda w: {"action": "sign_in"}, "empty"),
 ]  # fmt: skip
 
 
@@ -283,11 +301,14 @@ def test_another_accounts_objects_are_out_of_reach(
 def test_every_route_is_in_the_matrix():
     """A new portal URL must join the matrix above (and the route list)."""
     covered = {name for _, name in ROUTES}
+    from audit import urls as audit_urls
     from inventory import urls
     from jobs import urls as job_urls
 
-    assert covered == {f"inventory:{pattern.name}" for pattern in urls.urlpatterns} | {
-        f"jobs:{pattern.name}" for pattern in job_urls.urlpatterns
+    assert covered == {
+        f"{module.app_name}:{pattern.name}"
+        for module in (urls, job_urls, audit_urls)
+        for pattern in module.urlpatterns
     }
 
 

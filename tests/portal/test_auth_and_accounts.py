@@ -37,6 +37,8 @@ ROUTES = [
     ("get", "jobs:job_list"),
     ("get", "jobs:job_detail"),
     ("post", "jobs:job_cancel"),
+    ("get", "audit:audit_log"),
+    ("get", "audit:audit_export"),
 ]
 _BY_ICCID = {
     "inventory:endpoint_detail",
