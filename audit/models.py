@@ -18,6 +18,7 @@ class AuditAction(models.TextChoices):
     MFA_RECOVERY_CODE_USED = "mfa_recovery_code_used", "Recovery code used"
     MFA_FAILED = "mfa_failed", "Two-factor code refused"
     MEMBER_INVITED = "member_invited", "Member invited"
+    INVITATION_WITHDRAWN = "invitation_withdrawn", "Invitation withdrawn"
     MEMBER_JOINED = "member_joined", "Member joined"
     MEMBER_ROLE_CHANGED = "member_role_changed", "Member role changed"
     MEMBER_REMOVED = "member_removed", "Member removed"

@@ -1,13 +1,15 @@
-"""Root URLs: the portal's screens (inventory, jobs), the network API, Django admin,
-sign-in."""
+"""Root URLs: the portal's screens (inventory, jobs), the account pages (members,
+audit log, password), the network API, Django admin, sign-in, password reset and
+the invitation link."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from portal import views
+from portal import passwords, views
 from portal.forms import SignInForm
+from team import views as team_views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="inventory:endpoint_list"), name="home"),
@@ -19,8 +21,32 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/password/", passwords.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "account/password/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path("password-reset/", passwords.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        passwords.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("invitation/<str:token>/", team_views.invitation_accept, name="invitation_accept"),
     path("account/switch/", views.switch_account_view, name="switch_account"),
     path("healthz", views.healthz, name="healthz"),
+    path("account/members/", include("team.urls")),
     path("account/audit-log/", include("audit.urls")),
     path("inventory/jobs/", include("jobs.urls")),
     path("inventory/", include("inventory.urls")),

@@ -33,7 +33,8 @@ from inventory.models import (
     State,
 )
 from jobs.models import Action, Job, JobState
-from portal.models import Role
+from portal.models import Member, Role
+from team.models import Invitation
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory
 from tests.portal.test_auth_and_accounts import ROUTES, route_url
 
@@ -43,6 +44,7 @@ SECRET_GROUP = "northwind-secret-group"
 SECRET_IMSI = "310150000777777"
 SECRET_JOB_REASON = "northwind-secret-recall"
 SECRET_JOB_USER = "nw-secret-operator"
+SECRET_INVITEE = "nw-secret-invitee@northwind.example"
 
 
 @dataclass
@@ -54,6 +56,8 @@ class World:
     their_group: object
     our_job: Job
     their_job: Job
+    their_member: Member
+    their_invitation: Invitation
     markers: list[str] = field(default_factory=list)  # never to be shown to us
 
 
@@ -102,7 +106,14 @@ def world(account, other_account, group):
         created_by_label=SECRET_JOB_USER,
     )
     their_job.targets.create(position=0, endpoint_id=theirs.pk)
-    their_member = MemberFactory(account=other_account, user__username=SECRET_JOB_USER).user
+    their_membership = MemberFactory(
+        account=other_account, role=Role.ADMIN, user__username=SECRET_JOB_USER
+    )
+    their_member = their_membership.user
+    MemberFactory(account=other_account, role=Role.VIEWER, user__username="nw-viewer")
+    their_invitation = Invitation.objects.create(
+        account=other_account, email=SECRET_INVITEE, role=Role.ADMIN
+    )
     audit.record(
         action=AuditAction.BULK_JOB_STARTED,
         account=other_account,
@@ -110,6 +121,9 @@ def world(account, other_account, group):
         target=SECRET_JOB_REASON,
     )
     audit.record(action=AuditAction.SIGN_IN, account=None, actor=their_member)
+    # Our own member and invitation, for the team routes (route_url finds them).
+    MemberFactory(account=account, role=Role.VIEWER, user__username="vantiq-viewer")
+    Invitation.objects.create(account=account, email=f"invited-{account.pk}@example.com")
     ours = EndpointFactory(account=account, name="vantiq-car")
     ours_active = EndpointFactory(
         account=account, state=State.ACTIVE, primary_group=group, name="vantiq-active"
@@ -122,7 +136,10 @@ def world(account, other_account, group):
         their_group=their_group,
         our_job=Job.objects.create(account=account, action=Action.SUSPEND, created_by_label="adm"),
         their_job=their_job,
+        their_member=their_membership,
+        their_invitation=their_invitation,
         markers=[
+            SECRET_INVITEE,
             theirs.iccid,
             SECRET_NAME,
             SECRET_TAG,
@@ -148,6 +165,8 @@ def db_state() -> tuple:
         sorted(SecondaryMembership.objects.values_list("endpoint_id", "group_id")),
         SessionTeardown.objects.count(),
         sorted(Job.objects.values_list("pk", "state", "cancel_requested", "position")),
+        sorted(Member.objects.values_list("account_id", "user_id", "role")),
+        sorted(Invitation.objects.values_list("pk", "accepted_at")),
     )
 
 
@@ -254,6 +273,18 @@ CASES = [
     ("audit export", "get", lambda w: reverse("audit:audit_export"), lambda w: {}, "empty"),
     ("audit export ?action=sign in", "get", lambda w: reverse("audit:audit_export"),
      lambda w: {"action": "sign_in"}, "empty"),
+    ("members list", "get", lambda w: reverse("team:member_list"), lambda w: {}, "empty"),
+    ("member role of theirs", "post",
+     lambda w: reverse("team:member_role", args=[w.their_member.pk]),
+     lambda w: {"role": "viewer"}, "404"),
+    ("member remove GET of theirs", "get",
+     lambda w: reverse("team:member_remove", args=[w.their_member.pk]), lambda w: {}, "404"),
+    ("member remove POST of theirs", "post",
+     lambda w: reverse("team:member_remove", args=[w.their_member.pk]), lambda w: {}, "404"),
+    ("invitation withdraw of theirs", "post",
+     lambda w: reverse("team:invitation_withdraw", args=[w.their_invitation.pk]),
+     lambda w: {}, "404"),
+    ("password change page", "get", lambda w: reverse("password_change"), lambda w: {}, "empty"),
 ]  # fmt: skip
 
 
@@ -304,12 +335,13 @@ def test_every_route_is_in_the_matrix():
     from audit import urls as audit_urls
     from inventory import urls
     from jobs import urls as job_urls
+    from team import urls as team_urls
 
     assert covered == {
         f"{module.app_name}:{pattern.name}"
-        for module in (urls, job_urls, audit_urls)
+        for module in (urls, job_urls, audit_urls, team_urls)
         for pattern in module.urlpatterns
-    }
+    } | {"password_change"}
 
 
 # --- roles and CSRF on every POST ----------------------------------------------------
@@ -319,6 +351,10 @@ POSTS = [(method, name) for method, name in ROUTES if method == "post"]
 
 def post_data(name: str, world: World) -> dict:
     endpoint = world.ours_active
+    if name == "team:member_invite":
+        return {"email": "someone@vantiq.example", "role": "viewer"}
+    if name == "team:member_role":
+        return {"role": "admin"}
     if name.startswith("inventory:endpoint_bulk"):
         return {"ids": [endpoint.iccid, world.ours.iccid], "group": world.group.pk, "confirm": "1"}
     if name == "inventory:endpoint_edit":

@@ -9,8 +9,9 @@ from django.urls import reverse
 
 from inventory.models import State
 from jobs.models import Action, Job
-from portal.models import Role
+from portal.models import Member, Role
 from portal.tenancy import SESSION_KEY as ACCOUNT_SESSION_KEY
+from team.models import Invitation
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory, UserFactory
 
 LIST = reverse("inventory:endpoint_list")
@@ -39,6 +40,13 @@ ROUTES = [
     ("post", "jobs:job_cancel"),
     ("get", "audit:audit_log"),
     ("get", "audit:audit_export"),
+    ("get", "team:member_list"),
+    ("post", "team:member_invite"),
+    ("post", "team:member_role"),
+    ("get", "team:member_remove"),
+    ("post", "team:member_remove"),
+    ("post", "team:invitation_withdraw"),
+    ("get", "password_change"),
 ]
 _BY_ICCID = {
     "inventory:endpoint_detail",
@@ -51,6 +59,9 @@ _BY_ICCID = {
 
 
 _BY_JOB = {"jobs:job_detail", "jobs:job_cancel"}
+_BY_MEMBER = {"team:member_role", "team:member_remove"}
+#: Pages of one's own sign-in, open to a user without any account.
+ACCOUNTLESS = {reverse("password_change")}
 
 
 def job_of(account_id: int) -> Job:
@@ -59,10 +70,28 @@ def job_of(account_id: int) -> Job:
     return job or Job.objects.create(account_id=account_id, action=Action.SUSPEND)
 
 
+def member_of(account_id: int) -> Member:
+    """A member of the account (a viewer), made when first asked for."""
+    member = Member.objects.filter(account_id=account_id, role=Role.VIEWER).order_by("pk").first()
+    return member or MemberFactory(account_id=account_id, role=Role.VIEWER)
+
+
+def invitation_of(account_id: int) -> Invitation:
+    """A pending invitation of the account, made when first asked for."""
+    invitation = Invitation.objects.filter(account_id=account_id).order_by("pk").first()
+    return invitation or Invitation.objects.create(
+        account_id=account_id, email=f"invited-{account_id}@example.com"
+    )
+
+
 def route_url(name: str, endpoint) -> str:
     """The URL of route ``name`` for ``endpoint`` (or a job of its account)."""
     if name in _BY_JOB:
         return reverse(name, args=[job_of(endpoint.account_id).pk])
+    if name in _BY_MEMBER:
+        return reverse(name, args=[member_of(endpoint.account_id).pk])
+    if name == "team:invitation_withdraw":
+        return reverse(name, args=[invitation_of(endpoint.account_id).pk])
     return reverse(name, args=[endpoint.iccid]) if name in _BY_ICCID else reverse(name)
 
 
@@ -190,7 +219,7 @@ def test_user_without_membership_sees_a_clear_page(client, account):
     endpoint = EndpointFactory(account=account, name="not-for-you")
     client.force_login(UserFactory(username="nobody"))
     for method, url in portal_urls(endpoint):
-        if method != "get":
+        if method != "get" or url in ACCOUNTLESS:
             continue
         response = client.get(url)
         assert response.status_code == 403, url
