@@ -72,8 +72,13 @@ class AuditEvent(models.Model):
             # The account's log, newest first (keyset on id), by action, by actor.
             models.Index(fields=["account", "-id"], name="audit_account_id"),
             models.Index(fields=["account", "action", "-id"], name="audit_account_action_id"),
-            # A user's own events (sign-ins, password) and filtering by actor.
-            models.Index(fields=["actor", "-id"], name="audit_actor_id"),
+            models.Index(fields=["account", "actor_label", "-id"], name="audit_account_label_id"),
+            # A user's own events (sign-ins, password): the rows of no account.
+            models.Index(
+                fields=["actor", "-id"],
+                condition=models.Q(account__isnull=True),
+                name="audit_user_events_id",
+            ),
             # The time filter and the yearly purge.
             models.Index(fields=["created_at"], name="audit_created_at"),
         ]

@@ -30,10 +30,14 @@ def audit_log(request):
     events = []
     older_url = ""
     if form.is_valid():
-        queryset = selectors.account_events(account=request.account, **form.filters())
-        if form.cleaned_data["before"]:
-            queryset = queryset.filter(pk__lt=form.cleaned_data["before"])
-        events = list(queryset[: PAGE_SIZE + 1])
+        events = list(
+            selectors.account_events(
+                account=request.account,
+                limit=PAGE_SIZE + 1,
+                before=form.cleaned_data["before"],
+                **form.filters(),
+            )
+        )
         if len(events) > PAGE_SIZE:
             events = events[:PAGE_SIZE]
             older_url = _query(form, before=events[-1].pk)
@@ -57,9 +61,16 @@ def audit_export(request):
     if not form.is_valid():
         # The page itself shows what was wrong with the filters.
         return redirect(reverse("audit:audit_log") + _query(form))
-    events = selectors.account_events(account=request.account, **form.filters())
+    account, filters = request.account, form.filters()
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    response = StreamingHttpResponse(export.stream(events=events), content_type="text/csv")
+    response = StreamingHttpResponse(
+        export.stream(
+            page=lambda before, limit: selectors.account_events(
+                account=account, limit=limit, before=before, **filters
+            )
+        ),
+        content_type="text/csv",
+    )
     response["Content-Disposition"] = (
         f'attachment; filename="audit-log-{request.account.slug}-{stamp}.csv"'
     )

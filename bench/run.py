@@ -14,7 +14,17 @@ import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-SECTIONS = ("list", "detail", "export", "load", "addressing", "bulk", "events", "jobs")
+SECTIONS = (
+    "list",
+    "detail",
+    "export",
+    "load",
+    "addressing",
+    "bulk",
+    "events",
+    "jobs",
+    "audit",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -234,6 +244,11 @@ def measure(args, db_url: str, started: float):
         size = min(100_000, p.endpoints // 3)
         step(f"9 bulk actions of ~{size:,} as jobs, with a worker and the events load", started)
         rows += measure_jobs(p=p, db_url=db_url, seconds=min(args.events_seconds, 10.0), size=size)
+    if "audit" in args.only:
+        from bench.audit import measure_audit
+
+        step(f"10 audit log with {args.endpoints:,} rows in the account", started)
+        rows += measure_audit(p=p, rows=args.endpoints, runs=args.runs)
     meta["seconds"] = round(time.monotonic() - started)
     report.write(Path(args.out), rows, meta)
     return rows, meta

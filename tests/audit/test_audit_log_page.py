@@ -164,3 +164,15 @@ def test_staff_read_every_accounts_rows_in_admin_and_change_none(client, account
     delete = reverse("admin:audit_auditevent_delete", args=[theirs.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 403
     assert AuditEvent.objects.filter(pk=theirs.pk).exists()
+
+
+def test_export_reads_chunk_after_chunk_without_a_gap(admin_client, account, operator, monkeypatch):
+    from audit import export
+
+    monkeypatch.setattr(export, "CHUNK_SIZE", 3)
+    made = [event(AuditAction.SIGN_IN, None, operator) for _ in range(7)]
+    made += [event(AuditAction.BULK_JOB_STARTED, account, operator) for _ in range(4)]
+
+    lines = b"".join(admin_client.get(EXPORT).streaming_content).decode().splitlines()
+
+    assert [int(line.split(",")[0]) for line in lines[1:]] == [e.pk for e in made[::-1]]
