@@ -113,3 +113,64 @@ def test_an_unknown_action_fails_loudly(account):
     with pytest.raises(ValueError):
         audit.record(action="made_up", account=account)
     assert not AuditEvent.objects.exists()
+
+
+def test_support_changing_a_membership_in_admin_is_audited_as_staff(client, account, operator):
+    from portal.models import Member, Role
+    from tests.factories import UserFactory
+
+    staff = UserFactory(username="support", is_staff=True, is_superuser=True)
+    member = Member.objects.get(user=operator)
+    client.force_login(staff)
+
+    response = client.post(
+        reverse("admin:portal_member_change", args=[member.pk]),
+        {"user": operator.pk, "account": account.pk, "role": Role.ADMIN},
+        REMOTE_ADDR="192.0.2.60",
+    )
+    assert response.status_code == 302
+    client.post(reverse("admin:portal_member_delete", args=[member.pk]), {"post": "yes"})
+
+    [changed] = rows(AuditAction.MEMBER_ROLE_CHANGED)
+    assert (changed.account, changed.actor, changed.actor_kind, changed.ip, changed.target) == (
+        account,
+        staff,
+        AuditActorKind.STAFF,
+        "192.0.2.60",
+        "op",
+    )
+    assert changed.details == {"from": "operator", "to": "admin"}
+    [removed] = rows(AuditAction.MEMBER_REMOVED)
+    assert (removed.account, removed.target, removed.details) == (account, "op", {"role": "admin"})
+
+
+def test_support_changing_a_role_in_the_accounts_inline_is_audited(client, account, operator):
+    from portal.models import Member, Role
+    from tests.factories import UserFactory
+
+    staff = UserFactory(username="support", is_staff=True, is_superuser=True)
+    member = Member.objects.get(user=operator)
+    client.force_login(staff)
+
+    response = client.post(
+        reverse("admin:portal_account_change", args=[account.pk]),
+        {
+            "name": account.name,
+            "members-TOTAL_FORMS": "1",
+            "members-INITIAL_FORMS": "1",
+            "members-MIN_NUM_FORMS": "0",
+            "members-MAX_NUM_FORMS": "1000",
+            "members-0-id": member.pk,
+            "members-0-account": account.pk,
+            "members-0-user": operator.pk,
+            "members-0-role": Role.VIEWER,
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    [changed] = rows(AuditAction.MEMBER_ROLE_CHANGED)
+    assert (changed.actor, changed.target, changed.details) == (
+        staff,
+        "op",
+        {"from": "operator", "to": "viewer"},
+    )

@@ -61,7 +61,9 @@ def test_below_admin_is_refused_everything(client, request, who, account, admin_
     client.force_login(request.getfixturevalue(who))
     target = Member.objects.get(user=admin_member)
 
-    assert client.get(LIST).status_code == 403
+    refused = client.get(LIST)
+    assert refused.status_code == 403
+    assert "Only account admins may open this page." in refused.content.decode()
     assert client.post(reverse("team:member_invite"), {"email": "x@y.example"}).status_code == 403
     assert client.post(role_url(target), {"role": "viewer"}).status_code == 403
     assert client.post(remove_url(target)).status_code == 403
