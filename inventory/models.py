@@ -327,6 +327,7 @@ class ActorKind(models.TextChoices):
     NETWORK = "network", "Network"
     SUPPORT = "support", "Support"
     SYSTEM = "system", "System"
+    API = "api", "API token"
 
 
 class EventType(models.TextChoices):

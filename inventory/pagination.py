@@ -424,13 +424,15 @@ def fetch_page(
     groups: Sequence[Group],
     after: tuple | None = None,
     before: tuple | None = None,
+    columns: Sequence[str] = LIST_COLUMNS,
 ) -> Page:
     """One page of ``endpoints`` in ``sort``, after or before a decoded cursor, in
     one query of at most ``per_page + 1`` rows per index range read. ``groups``
-    are the account's groups (the group sort orders by their names)."""
+    are the account's groups (the group sort orders by their names); ``columns``
+    what is read of each row (the sort's and cursor's columns among them)."""
     reading = sort.reversed() if before else sort
     cursor = before or after
-    endpoints = endpoints.only(*LIST_COLUMNS)
+    endpoints = endpoints.only(*columns)
     if sort.by_group_name:
         rows = _group_ranges(endpoints, reading, rank_groups(groups), cursor, per_page + 1)
     else:

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inventory.lifecycle import TransitionResult
-from inventory.models import Group
+from inventory.models import ActorKind, Group
 from portal.models import Account
 
 
@@ -67,6 +67,10 @@ class Job(models.Model):
     )
     #: Who confirmed it, kept readable after the user is deleted.
     created_by_label = models.CharField(max_length=150, blank=True, default="")
+    #: A member in the portal ("user"), or an API token ("api").
+    created_by_kind = models.CharField(
+        max_length=8, choices=ActorKind.choices, default=ActorKind.USER
+    )
     action = models.CharField(max_length=16, choices=Action.choices)
     group = models.ForeignKey(
         Group, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False

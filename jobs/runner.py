@@ -68,7 +68,7 @@ def chunk_size() -> int:
 def actor_for(job: Job) -> Actor:
     """Who the History rows name: the user who confirmed it, as support for a
     staff import; only the label if the user has been deleted since."""
-    kind = ActorKind.SUPPORT if job.action == Action.IMPORT else ActorKind.USER
+    kind = ActorKind.SUPPORT if job.action == Action.IMPORT else job.created_by_kind
     return Actor(kind=kind, user=job.created_by, label=job.created_by_label)
 
 

@@ -18,8 +18,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 import audit
+from audit.events import AuditActor
 from audit.models import AuditAction
-from inventory.models import Endpoint, Group
+from inventory.history import Actor
+from inventory.models import ActorKind, Endpoint, Group
 from inventory.sim_import import SimRow, copy_rows
 from jobs import runner
 from jobs.models import Action, ImportRow, Job, JobState, JobTarget
@@ -65,6 +67,13 @@ def _enqueue_or_run(job: Job) -> Job:
     return job
 
 
+def _audit_actor(job: Job):
+    """Who started ``job``, as the audit log names them: an API token by its label."""
+    if job.created_by_kind == ActorKind.API:
+        return AuditActor.api_token(job.created_by_label)
+    return job.created_by
+
+
 def _create(*, total_of: Callable[[Job], int], request: HttpRequest | None = None, **fields) -> Job:
     """Create the job, let ``total_of(job)`` stage its targets, and queue it if
     it is too big to run inline: all in one transaction, so a queued job always
@@ -82,7 +91,7 @@ def _create(*, total_of: Callable[[Job], int], request: HttpRequest | None = Non
             action=AuditAction.BULK_JOB_STARTED,
             account=job.account,
             request=request,
-            actor=job.created_by,
+            actor=_audit_actor(job),
             target=f"job {job.pk}",
             details={"job": job.pk, "action": job.action, "endpoints": job.total},
         )
@@ -100,26 +109,32 @@ def _create(*, total_of: Callable[[Job], int], request: HttpRequest | None = Non
 def start(
     *,
     account: Account,
-    user: AbstractBaseUser,
+    user: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
     action: str,
     endpoints: QuerySet[Endpoint],
     group: Group | None = None,
     reason: str = "",
     request: HttpRequest | None = None,
 ) -> Job:
-    """Act on the confirmed ``endpoints`` of ``account`` as ``user``: a
-    finished job when it ran inline, a queued one otherwise. The job is bound to
-    this account, user, action and selection: nothing is re-evaluated later."""
+    """Act on the confirmed ``endpoints`` of ``account`` as ``user`` (a member in
+    the portal) or ``actor`` (an API token): a finished job when it ran inline,
+    a queued one otherwise. The job is bound to this account, actor, action and
+    selection: nothing is re-evaluated later."""
     if action not in _LIFECYCLE_ACTIONS:
         raise ValueError(f"Unknown bulk action {action!r}.")
     if action == Action.ASSIGN and (group is None or group.account_id != account.pk):
         raise ValueError("Assigning endpoints needs a group of the same account.")
+    if (user is None) == (actor is None):
+        raise ValueError("A job is started by a user or by an actor, not both.")
+    actor = actor or Actor.for_user(user)
     return _create(
         total_of=lambda job: _freeze(job, endpoints),
         request=request,
         account=account,
-        created_by=user,
-        created_by_label=user.get_username(),
+        created_by=actor.user,
+        created_by_label=actor.label,
+        created_by_kind=actor.kind,
         action=action,
         group=group if action == Action.ASSIGN else None,
         reason=reason,
@@ -155,6 +170,7 @@ def start_import(
         account=account,
         created_by=user,
         created_by_label=user.get_username(),
+        created_by_kind=ActorKind.SUPPORT,
         action=Action.IMPORT,
         reason="import",
     )
@@ -179,3 +195,13 @@ def cancel(*, job: Job, request: HttpRequest | None = None) -> Job:
                 details={"job": job.pk, "action": job.action, "done": job.position},
             )
     return job
+
+
+def why_not_cancellable(job: Job) -> str:
+    """Why ``job`` cannot be cancelled (it is not ``cancellable``), for the page and the API."""
+    if job.finished:
+        state = job.get_state_display().lower()
+        return f"Job {job.pk} has already ended ({state}); nothing to cancel."
+    if job.cancel_requested:
+        return f"Cancelling job {job.pk} was already asked for; it stops after its current chunk."
+    return "An import is written through once its file has been checked; it cannot be cancelled."

@@ -100,21 +100,12 @@ def job_detail(request, pk: int):
     )
 
 
-def _why_not_cancellable(job) -> str:
-    if job.finished:
-        state = job.get_state_display().lower()
-        return f"Job {job.pk} has already ended ({state}); nothing to cancel."
-    if job.cancel_requested:
-        return f"Cancelling job {job.pk} was already asked for; it stops after its current chunk."
-    return "An import is written through once its file has been checked; it cannot be cancelled."
-
-
 @member_required(Permission.OPERATE)
 @require_POST
 def job_cancel(request, pk: int):
     job = selectors.job_for(account=request.account, pk=pk)
     if not job.cancellable:
-        messages.info(request, _why_not_cancellable(job))
+        messages.info(request, services.why_not_cancellable(job))
         return redirect(job)
     job = services.cancel(job=job, request=request)
     access_log.annotate(request, action="cancel", job=job.pk)

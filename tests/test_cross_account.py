@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 import audit
+from api.models import ApiToken
 from audit.models import AuditAction
 from inventory.models import (
     AllocationKind,
@@ -36,7 +37,7 @@ from jobs.models import Action, Job, JobState
 from portal.models import Member, Role
 from team.models import Invitation
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory
-from tests.portal.test_auth_and_accounts import ROUTES, route_url
+from tests.portal.test_auth_and_accounts import ROUTES, route_url, token_of
 
 SECRET_NAME = "northwind-secret-truck"
 SECRET_TAG = "nw-secret-tag"
@@ -124,6 +125,9 @@ def world(account, other_account, group):
     # Our own member and invitation, for the team routes (route_url finds them).
     MemberFactory(account=account, role=Role.VIEWER, user__username="vantiq-viewer")
     Invitation.objects.create(account=account, email=f"invited-{account.pk}@example.com")
+    # Tokens of both accounts exist before anything is compared (route_url's).
+    token_of(account.pk)
+    token_of(other_account.pk)
     ours = EndpointFactory(account=account, name="vantiq-car")
     ours_active = EndpointFactory(
         account=account, state=State.ACTIVE, primary_group=group, name="vantiq-active"
@@ -165,6 +169,7 @@ def db_state() -> tuple:
         sorted(SecondaryMembership.objects.values_list("endpoint_id", "group_id")),
         SessionTeardown.objects.count(),
         sorted(Job.objects.values_list("pk", "state", "cancel_requested", "position")),
+        sorted(ApiToken.objects.values_list("pk", "account_id", "revoked_at")),
         sorted(Member.objects.values_list("account_id", "user_id", "role")),
         sorted(Invitation.objects.values_list("pk", "accepted_at")),
     )
@@ -265,6 +270,13 @@ CASES = [
      lambda w: reverse("jobs:job_detail", args=[w.their_job.pk]), lambda w: {"after": "0"}, "404"),
     ("job cancel of theirs", "post", lambda w: reverse("jobs:job_cancel", args=[w.their_job.pk]),
      lambda w: {}, "404"),
+    ("api tokens list", "get", lambda w: reverse("api_tokens:token_list"), lambda w: {}, "empty"),
+    ("revoke GET of their token", "get",
+     lambda w: reverse("api_tokens:token_revoke", args=[token_of(w.theirs.account_id).pk]),
+     lambda w: {}, "404"),
+    ("revoke POST of their token", "post",
+     lambda w: reverse("api_tokens:token_revoke", args=[token_of(w.theirs.account_id).pk]),
+     lambda w: {}, "404"),
     ("audit log", "get", lambda w: reverse("audit:audit_log"), lambda w: {}, "empty"),
     ("audit log ?action=their event", "get", lambda w: reverse("audit:audit_log"),
      lambda w: {"action": "bulk_job_started"}, "empty"),
@@ -332,16 +344,20 @@ def test_another_accounts_objects_are_out_of_reach(
 def test_every_route_is_in_the_matrix():
     """A new portal URL must join the matrix above (and the route list)."""
     covered = {name for _, name in ROUTES}
+    from api import account_urls
     from audit import urls as audit_urls
     from inventory import urls
     from jobs import urls as job_urls
     from team import urls as team_urls
 
-    assert covered == {
-        f"{module.app_name}:{pattern.name}"
-        for module in (urls, job_urls, audit_urls, team_urls)
-        for pattern in module.urlpatterns
-    } | {"password_change"}
+    assert covered == (
+        {f"inventory:{pattern.name}" for pattern in urls.urlpatterns}
+        | {f"jobs:{pattern.name}" for pattern in job_urls.urlpatterns}
+        | {f"api_tokens:{pattern.name}" for pattern in account_urls.urlpatterns}
+        | {f"audit:{pattern.name}" for pattern in audit_urls.urlpatterns}
+        | {f"team:{pattern.name}" for pattern in team_urls.urlpatterns}
+        | {"password_change"}
+    )
 
 
 # --- roles and CSRF on every POST ----------------------------------------------------

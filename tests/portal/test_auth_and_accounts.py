@@ -7,9 +7,11 @@ import pytest
 from django.contrib.auth import SESSION_KEY as USER_SESSION_KEY
 from django.urls import reverse
 
+from api.models import ApiToken
+from api.tokens import create_token
 from inventory.models import State
 from jobs.models import Action, Job
-from portal.models import Member, Role
+from portal.models import Account, Member, Role
 from portal.tenancy import SESSION_KEY as ACCOUNT_SESSION_KEY
 from team.models import Invitation
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory, UserFactory
@@ -38,6 +40,10 @@ ROUTES = [
     ("get", "jobs:job_list"),
     ("get", "jobs:job_detail"),
     ("post", "jobs:job_cancel"),
+    ("get", "api_tokens:token_list"),
+    ("post", "api_tokens:token_list"),
+    ("get", "api_tokens:token_revoke"),
+    ("post", "api_tokens:token_revoke"),
     ("get", "audit:audit_log"),
     ("get", "audit:audit_export"),
     ("get", "team:member_list"),
@@ -62,6 +68,21 @@ _BY_JOB = {"jobs:job_detail", "jobs:job_cancel"}
 _BY_MEMBER = {"team:member_role", "team:member_remove"}
 #: Pages of one's own sign-in, open to a user without any account.
 ACCOUNTLESS = {reverse("password_change")}
+_BY_TOKEN = {"api_tokens:token_revoke"}
+
+
+def token_of(account_id: int) -> ApiToken:
+    """An API token of the account, made when first asked for."""
+    token = ApiToken.objects.filter(account_id=account_id).order_by("pk").first()
+    if token is None:
+        token, _ = create_token(
+            account=Account.objects.get(pk=account_id),
+            name="matrix",
+            role=Role.VIEWER,
+            created_by=None,
+            creator_role=None,
+        )
+    return token
 
 
 def job_of(account_id: int) -> Job:
@@ -92,6 +113,8 @@ def route_url(name: str, endpoint) -> str:
         return reverse(name, args=[member_of(endpoint.account_id).pk])
     if name == "team:invitation_withdraw":
         return reverse(name, args=[invitation_of(endpoint.account_id).pk])
+    if name in _BY_TOKEN:
+        return reverse(name, args=[token_of(endpoint.account_id).pk])
     return reverse(name, args=[endpoint.iccid]) if name in _BY_ICCID else reverse(name)
 
 

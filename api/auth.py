@@ -1,0 +1,100 @@
+"""Who calls the customer API: an account's API token, as a bearer token.
+
+The token is looked up by its SHA-256 through a unique index: equality on a
+digest of 256 random bits leaks nothing usable through timing, and there is no
+per-user secret to compare. Revoked and expired tokens are refused on the very
+next request. Network tokens live in another table and are refused here, as API
+tokens are by the network API. ``last_used_at`` is written at most once a
+minute, so a busy integration does not add an UPDATE to every request.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja.security import HttpBearer
+
+from api import rate_limit
+from api.models import ApiToken
+from api.problems import ProblemError
+from api.tokens import MAX_TOKEN_LENGTH, TOKEN_PREFIX, hash_token
+from portal import access_log
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def token_for(plain: str) -> ApiToken | None:
+    """The live token ``plain`` names, with its account; None otherwise."""
+    if not plain.startswith(TOKEN_PREFIX) or len(plain) > MAX_TOKEN_LENGTH:
+        return None
+    now = timezone.now()
+    return (
+        ApiToken.objects.select_related("account")
+        .filter(token_hash=hash_token(plain), revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .first()
+    )
+
+
+def _touch(token: ApiToken) -> None:
+    now = timezone.now()
+    if token.last_used_at is None or token.last_used_at <= now - LAST_USED_RESOLUTION:
+        # Conditional, so that two workers refreshing at once write it once.
+        ApiToken.objects.filter(pk=token.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
+        ).update(last_used_at=now)
+        token.last_used_at = now
+
+
+def refuse_nul(request: HttpRequest) -> None:
+    """A 422 for a NUL character anywhere in the path, query or body: PostgreSQL
+    text cannot hold one, and no field of ours takes one."""
+    where = []
+    if "\x00" in request.path:
+        where.append("path")
+    where += [
+        f"query.{key}"
+        for key, values in request.GET.lists()
+        if any("\x00" in v for v in [key, *values])
+    ]
+    body = request.body if request.method in ("POST", "PATCH", "PUT") else b""
+    if b"\x00" in body or b"\\u0000" in body:
+        where.append("body")
+    if where:
+        raise ProblemError(
+            422,
+            "Text may not contain NUL characters.",
+            errors=[{"field": field, "message": "Contains a NUL character."} for field in where],
+        )
+
+
+class ApiTokenAuth(HttpBearer):
+    """Sets ``request.auth`` (the token) and ``request.account`` (its account)."""
+
+    openapi_description = (
+        "An API token of your account (`epk_…`), created on the API tokens page: "
+        "`Authorization: Bearer <token>`."
+    )
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
+        found = token_for(token.strip())
+        if found is None:
+            return None
+        wait = rate_limit.retry_after(found.pk)
+        if wait is not None:
+            allowed, window = rate_limit.limit()
+            raise ProblemError(
+                429,
+                f"This token may send {allowed:,} requests per {window} seconds; "
+                f"retry in {wait} s.",
+                headers={"Retry-After": str(wait)},
+            )
+        refuse_nul(request)
+        _touch(found)
+        access_log.annotate(request, token=found.prefix)
+        request.account = found.account
+        request.api_token = found
+        return found

@@ -1,0 +1,184 @@
+"""``/api/v1/endpoints``: list, detail, edit and history of the account's
+endpoints (docs/api.md). Every read starts from the token's account."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from ninja import Path, Query, Router
+
+from api import edits, listing
+from api.fast_json import json_response
+from api.permissions import actor, require
+from api.problems import ProblemError
+from api.representations import ENDPOINT_COLUMNS, endpoints_out
+from api.responses import answers
+from api.schemas.endpoints import (
+    ICCID_PATTERN,
+    EndpointOut,
+    EndpointPage,
+    EndpointPatch,
+    HistoryPage,
+    SortName,
+    StateName,
+)
+from inventory.editing import TERMINATED_MESSAGE, EditRefused, apply_edit
+from inventory.models import Endpoint, History, State
+from inventory.search import MAX_LENGTH as MAX_SEARCH_LENGTH
+from inventory.selectors import account_groups, endpoint_with_groups
+from portal.models import Permission
+from portal.params import ascii_int
+
+router = Router(tags=["endpoints"])
+
+MAX_LIMIT = 1_000
+Iccid = Annotated[str, Path(pattern=ICCID_PATTERN, description="The endpoint's ICCID.")]
+
+
+@router.get(
+    "",
+    response=answers({200: EndpointPage}),
+    summary="List endpoints",
+    operation_id="list_endpoints",
+)
+def list_endpoints(
+    request,
+    state: Annotated[list[StateName], Query(description="Repeat for several states.")] = None,
+    group: Annotated[str | None, Query(max_length=100, description="A group name.")] = None,
+    tag: Annotated[str | None, Query(max_length=40)] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_SEARCH_LENGTH,
+            description="ICCID (full or last digits), IMSI, name or reference.",
+        ),
+    ] = None,
+    sort: Annotated[SortName, Query()] = "iccid",
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+):
+    """The account's endpoints, filtered, searched and sorted as in the portal's
+    list, a keyset page at a time: pass ``next`` back as ``cursor``."""
+    groups = account_groups(request.account)
+    data = listing.filter_data(groups=groups, state=state, group=group, tag=tag, q=q)
+    endpoints = listing.filtered(account=request.account, groups=groups, data=data)
+    page = listing.page(
+        endpoints=endpoints,
+        groups=groups,
+        sort_name=sort,
+        limit=limit,
+        cursor=cursor,
+        columns=ENDPOINT_COLUMNS,
+    )
+    return json_response({"results": endpoints_out(page.rows, groups), "next": page.next_cursor})
+
+
+def _one(request, iccid: str) -> dict:
+    groups = account_groups(request.account)
+    endpoint = get_object_or_404(
+        Endpoint.objects.filter(account=request.account).only(*ENDPOINT_COLUMNS), iccid=iccid
+    )
+    return endpoints_out([endpoint], groups)[0]
+
+
+@router.get(
+    "/{iccid}",
+    response=answers({200: EndpointOut}, 404),
+    summary="Get an endpoint",
+    operation_id="get_endpoint",
+)
+def get_endpoint(request, iccid: Iccid):
+    return json_response(_one(request, iccid))
+
+
+@router.patch(
+    "/{iccid}",
+    response=answers({200: EndpointOut}, 403, 404, 409),
+    summary="Edit an endpoint",
+    operation_id="edit_endpoint",
+)
+def edit_endpoint(request, iccid: Iccid, body: EndpointPatch):
+    """Name, reference, tags, IMEI lock, secondary groups and static addresses,
+    with the edit screen's rules and messages; one History row per change."""
+    require(request, Permission.OPERATE)
+    endpoint = endpoint_with_groups(request.account, iccid)
+    if endpoint.state == State.TERMINATED:
+        raise ProblemError(409, TERMINATED_MESSAGE)
+    form, names = edits.edit_form(
+        endpoint=endpoint, patch=body, account_groups=account_groups(request.account)
+    )
+    edits.check(form, names)
+    try:
+        apply_edit(endpoint=endpoint, edit=form.to_edit(), actor=actor(request))
+    except EditRefused as exc:
+        raise edits.refused(exc, names) from exc
+    return _one(request, iccid)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _history_cursor(entry: History) -> str:
+    """ "<microseconds since the epoch>-<id>" of the last row of a page."""
+    return f"{(entry.at - _EPOCH) // timedelta(microseconds=1)}-{entry.pk}"
+
+
+def _after_history(cursor: str) -> Q:
+    micros, _, pk = cursor.partition("-")
+    micros_value, pk_value = ascii_int(micros), ascii_int(pk)
+    try:
+        if micros_value is None or pk_value is None:
+            raise ValueError(cursor)
+        at = _EPOCH + timedelta(microseconds=micros_value)
+    except (ValueError, OverflowError) as exc:
+        raise ProblemError(
+            422,
+            "query.cursor: not a cursor of this history; start again without it.",
+            errors=[{"field": "query.cursor", "message": "Not a cursor of this history."}],
+        ) from exc
+    return Q(at__lt=at) | Q(at=at, pk__lt=pk_value)
+
+
+@router.get(
+    "/{iccid}/history",
+    response=answers({200: HistoryPage}, 404),
+    summary="An endpoint's history",
+    operation_id="endpoint_history",
+)
+def endpoint_history(
+    request,
+    iccid: Iccid,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+):
+    """Newest first; every change with who made it and what it changed."""
+    endpoint = get_object_or_404(
+        Endpoint.objects.filter(account=request.account).only("id"), iccid=iccid
+    )
+    entries = History.objects.filter(account=request.account, endpoint=endpoint)
+    if cursor:
+        entries = entries.filter(_after_history(cursor))
+    # The order of the index history_endpoint_at (endpoint, at DESC, id DESC).
+    rows = list(entries.order_by("-at", "-pk")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "results": [
+            {
+                "at": row.at,
+                "actor_kind": row.actor_kind,
+                "actor": row.actor_label,
+                "action": row.action,
+                "from_state": row.from_state,
+                "to_state": row.to_state,
+                "changes": row.changes,
+                "reason": row.reason,
+                "batch": str(row.batch) if row.batch else None,
+            }
+            for row in rows
+        ],
+        "next": _history_cursor(rows[-1]) if more and rows else None,
+    }

@@ -1,0 +1,239 @@
+"""Nothing crosses accounts through the customer API: every operation, given
+another account's ICCID, job or group (in the path, the body or a filter),
+answers 404 / 422 / an empty result, shows nothing of it and changes nothing.
+Every role gets what it may and a 403 for the rest. A guard fails when an
+operation of the OpenAPI document is missing from the matrix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.utils import timezone
+
+from api.main import api as ninja_api
+from inventory.models import (
+    Endpoint,
+    EventStatus,
+    EventType,
+    History,
+    IPAllocation,
+    NetworkEvent,
+    State,
+)
+from jobs.models import Action, Job
+from portal.models import Role
+from tests.api.conftest import ApiClient, make_token
+from tests.factories import EndpointFactory, GroupFactory
+
+SECRET_NAME = "northwind-secret-truck"
+SECRET_GROUP = "northwind-secret-group"
+SECRET_TAG = "nw-secret-tag"
+SECRET_REASON = "northwind-secret-recall"
+
+
+@dataclass
+class World:
+    ours: Endpoint
+    group: object
+    theirs: Endpoint
+    their_group: object
+    their_job: Job
+
+
+@pytest.fixture
+def world(account, other_account, group):
+    their_group = GroupFactory(
+        account=other_account, name=SECRET_GROUP, vslice__subnet="100.65.0.0/16"
+    )
+    theirs = EndpointFactory(
+        account=other_account,
+        state=State.ACTIVE,
+        primary_group=their_group,
+        name=SECRET_NAME,
+        tags=[SECRET_TAG],
+    )
+    NetworkEvent.objects.create(
+        event_id="their-event",
+        account=other_account,
+        endpoint=theirs,
+        group=their_group,
+        type=EventType.ATTACH,
+        imsi=theirs.imsis.first().imsi,
+        at=timezone.now(),
+        status=EventStatus.ACCEPTED,
+    )
+    their_job = Job.objects.create(
+        account=other_account, action=Action.SUSPEND, reason=SECRET_REASON
+    )
+    ours = EndpointFactory(account=account, state=State.ACTIVE, primary_group=group)
+    return World(ours, group, theirs, their_group, their_job)
+
+
+def db_state() -> tuple:
+    return (
+        sorted(Endpoint.objects.values_list("iccid", "state", "primary_group_id", "name", "tags")),
+        History.objects.count(),
+        sorted(IPAllocation.objects.values_list("endpoint_id", "address")),
+        sorted(Job.objects.values_list("pk", "state", "cancel_requested")),
+    )
+
+
+def _theirs(w):
+    return w.theirs.iccid
+
+
+# (operation id, method, path, body or params, expected)
+CASES = [
+    ("list_endpoints", "get", lambda w: "/api/v1/endpoints", lambda w: {"q": _theirs(w)}, "empty"),
+    ("list_endpoints", "get", lambda w: "/api/v1/endpoints", lambda w: {"tag": SECRET_TAG},
+     "empty"),
+    ("list_endpoints", "get", lambda w: "/api/v1/endpoints", lambda w: {"group": SECRET_GROUP},
+     "422"),
+    ("get_endpoint", "get", lambda w: f"/api/v1/endpoints/{_theirs(w)}", lambda w: {}, "404"),
+    ("edit_endpoint", "patch", lambda w: f"/api/v1/endpoints/{_theirs(w)}",
+     lambda w: {"name": "taken"}, "404"),
+    ("edit_endpoint", "patch", lambda w: f"/api/v1/endpoints/{w.ours.iccid}",
+     lambda w: {"secondary_groups": [SECRET_GROUP]}, "422"),
+    ("endpoint_history", "get", lambda w: f"/api/v1/endpoints/{_theirs(w)}/history",
+     lambda w: {}, "404"),
+    ("assign_endpoint", "post", lambda w: f"/api/v1/endpoints/{_theirs(w)}/assign",
+     lambda w: {"group": w.group.name}, "404"),
+    ("assign_endpoint", "post", lambda w: f"/api/v1/endpoints/{w.ours.iccid}/assign",
+     lambda w: {"group": SECRET_GROUP}, "422"),
+    ("suspend_endpoint", "post", lambda w: f"/api/v1/endpoints/{_theirs(w)}/suspend",
+     lambda w: {}, "404"),
+    ("terminate_endpoint", "post", lambda w: f"/api/v1/endpoints/{_theirs(w)}/terminate",
+     lambda w: {}, "404"),
+    ("bulk_assign", "post", lambda w: "/api/v1/bulk/assign",
+     lambda w: {"iccids": [_theirs(w)], "group": w.group.name}, "422"),
+    ("bulk_assign", "post", lambda w: "/api/v1/bulk/assign",
+     lambda w: {"iccids": [w.ours.iccid], "group": SECRET_GROUP}, "422"),
+    ("bulk_suspend", "post", lambda w: "/api/v1/bulk/suspend",
+     lambda w: {"iccids": [w.ours.iccid, _theirs(w)]}, "422"),
+    ("bulk_suspend", "post", lambda w: "/api/v1/bulk/suspend",
+     lambda w: {"filter": {"tag": SECRET_TAG}}, "job:0"),
+    ("bulk_terminate", "post", lambda w: "/api/v1/bulk/terminate",
+     lambda w: {"iccids": [_theirs(w)]}, "422"),
+    ("bulk_terminate", "post", lambda w: "/api/v1/bulk/terminate",
+     lambda w: {"filter": {"group": SECRET_GROUP}, "confirm_count": 1}, "422"),
+    ("list_jobs", "get", lambda w: "/api/v1/jobs", lambda w: {}, "empty"),
+    ("get_job", "get", lambda w: f"/api/v1/jobs/{w.their_job.pk}", lambda w: {}, "404"),
+    ("cancel_job", "post", lambda w: f"/api/v1/jobs/{w.their_job.pk}/cancel", lambda w: {}, "404"),
+    ("list_groups", "get", lambda w: "/api/v1/groups", lambda w: {}, "ours_only"),
+    ("get_group", "get", lambda w: f"/api/v1/groups/{SECRET_GROUP}", lambda w: {}, "404"),
+    ("list_network_events", "get", lambda w: "/api/v1/network-events",
+     lambda w: {"endpoint": _theirs(w)}, "empty"),
+    ("list_network_events", "get", lambda w: "/api/v1/network-events", lambda w: {}, "empty"),
+]  # fmt: skip
+
+
+def _call(client: ApiClient, method: str, path: str, data: dict):
+    return getattr(client, method)(path, data)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data", "expect"),
+    [case[1:] for case in CASES],
+    ids=[f"{case[0]}-{i}" for i, case in enumerate(CASES)],
+)
+def test_another_accounts_objects_are_out_of_reach(api, world, method, path, data, expect):
+    before = db_state()
+    response = _call(api, method, path(world), data(world))
+    body = response.content.decode()
+    if expect in ("404", "422"):
+        assert response.status_code == int(expect), body
+        assert response["Content-Type"] == "application/problem+json"
+    elif expect == "empty":
+        assert response.status_code == 200, body
+        assert response.json()["results"] == []
+    elif expect == "ours_only":
+        assert [g["name"] for g in response.json()] == [world.group.name]
+    elif expect == "job:0":
+        assert response.status_code == 202, body
+        assert response.json()["total"] == 0
+    for marker in (world.theirs.iccid, SECRET_NAME, SECRET_GROUP, SECRET_TAG, SECRET_REASON):
+        if marker not in str(data(world)):
+            assert marker not in body, marker
+    after = db_state()
+    if expect == "job:0":
+        assert after[:3] == before[:3]  # an empty job, nothing else
+    else:
+        assert after == before
+
+
+def test_every_operation_is_in_the_matrix():
+    """A new operation of the API must join CASES and ROLE_CASES."""
+    schema = ninja_api.get_openapi_schema()
+    operations = {
+        operation["operationId"] for path in schema["paths"].values() for operation in path.values()
+    }
+    assert {case[0] for case in CASES} == operations
+    assert {case[0] for case in ROLE_CASES} == operations
+
+
+# (operation id, method, path, body, least role)
+ROLE_CASES = [
+    ("list_endpoints", "get", lambda w: "/api/v1/endpoints", lambda w: {}, Role.VIEWER),
+    ("get_endpoint", "get", lambda w: f"/api/v1/endpoints/{w.ours.iccid}", lambda w: {},
+     Role.VIEWER),
+    ("endpoint_history", "get", lambda w: f"/api/v1/endpoints/{w.ours.iccid}/history",
+     lambda w: {}, Role.VIEWER),
+    ("edit_endpoint", "patch", lambda w: f"/api/v1/endpoints/{w.ours.iccid}",
+     lambda w: {"name": "renamed"}, Role.OPERATOR),
+    ("assign_endpoint", "post", lambda w: f"/api/v1/endpoints/{w.ours.iccid}/assign",
+     lambda w: {"group": w.other_group.name}, Role.OPERATOR),
+    ("suspend_endpoint", "post", lambda w: f"/api/v1/endpoints/{w.ours.iccid}/suspend",
+     lambda w: {}, Role.OPERATOR),
+    ("terminate_endpoint", "post", lambda w: f"/api/v1/endpoints/{w.ours.iccid}/terminate",
+     lambda w: {}, Role.ADMIN),
+    ("bulk_assign", "post", lambda w: "/api/v1/bulk/assign",
+     lambda w: {"iccids": [w.ours.iccid], "group": w.other_group.name}, Role.OPERATOR),
+    ("bulk_suspend", "post", lambda w: "/api/v1/bulk/suspend",
+     lambda w: {"iccids": [w.ours.iccid]}, Role.OPERATOR),
+    ("bulk_terminate", "post", lambda w: "/api/v1/bulk/terminate",
+     lambda w: {"iccids": [w.ours.iccid]}, Role.ADMIN),
+    ("list_jobs", "get", lambda w: "/api/v1/jobs", lambda w: {}, Role.VIEWER),
+    ("get_job", "get", lambda w: f"/api/v1/jobs/{w.our_job.pk}", lambda w: {}, Role.VIEWER),
+    ("cancel_job", "post", lambda w: f"/api/v1/jobs/{w.our_job.pk}/cancel", lambda w: {},
+     Role.OPERATOR),
+    ("list_groups", "get", lambda w: "/api/v1/groups", lambda w: {}, Role.VIEWER),
+    ("get_group", "get", lambda w: f"/api/v1/groups/{w.group.name}", lambda w: {}, Role.VIEWER),
+    ("list_network_events", "get", lambda w: "/api/v1/network-events", lambda w: {},
+     Role.VIEWER),
+]  # fmt: skip
+
+
+@dataclass
+class RoleWorld:
+    ours: Endpoint
+    group: object
+    other_group: object
+    our_job: Job
+
+
+@pytest.fixture
+def role_world(account, group):
+    return RoleWorld(
+        ours=EndpointFactory(account=account, state=State.ACTIVE, primary_group=group),
+        group=group,
+        other_group=GroupFactory(account=account, name="second", vslice=group.vslice),
+        our_job=Job.objects.create(account=account, action=Action.SUSPEND),
+    )
+
+
+@pytest.mark.parametrize("role", list(Role), ids=[r.value for r in Role])
+@pytest.mark.parametrize(
+    ("method", "path", "data", "least"),
+    [case[1:] for case in ROLE_CASES],
+    ids=[case[0] for case in ROLE_CASES],
+)
+def test_each_role_gets_what_it_may(account, role_world, role, method, path, data, least):
+    client = ApiClient(make_token(account, role)[1])
+    before = db_state()
+    response = _call(client, method, path(role_world), data(role_world))
+    if role.rank < least.rank:
+        assert response.status_code == 403, response.content
+        assert db_state() == before
+    else:
+        assert response.status_code in (200, 202), response.content
