@@ -23,6 +23,7 @@ SECTIONS = (
     "bulk",
     "events",
     "jobs",
+    "two_factor",
     "api",
     "audit",
 )
@@ -245,6 +246,11 @@ def measure(args, db_url: str, started: float):
         size = min(100_000, p.endpoints // 3)
         step(f"9 bulk actions of ~{size:,} as jobs, with a worker and the events load", started)
         rows += measure_jobs(p=p, db_url=db_url, seconds=min(args.events_seconds, 10.0), size=size)
+    if "two_factor" in args.only:
+        from bench.two_factor import measure_two_factor
+
+        step(f"10 two-factor sign-in and its cost per page ({args.runs} runs)", started)
+        rows += measure_two_factor(p=p, portal=portal, runs=args.runs)
     if "api" in args.only:
         from bench.api import measure_api
 
@@ -253,7 +259,7 @@ def measure(args, db_url: str, started: float):
     if "audit" in args.only:
         from bench.audit import measure_audit
 
-        step(f"10 audit log with {args.endpoints:,} rows in the account", started)
+        step(f"12 audit log with {args.endpoints:,} rows in the account", started)
         rows += measure_audit(p=p, rows=args.endpoints, runs=args.runs)
     meta["seconds"] = round(time.monotonic() - started)
     report.write(Path(args.out), rows, meta)

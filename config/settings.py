@@ -38,7 +38,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django admin, with the site that asks staff for a second factor
+    # (portal/two_factor/admin_site.py).
+    "portal.two_factor.admin_site.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -51,6 +53,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "procrastinate.contrib.django",
     "ninja",
     "portal",
@@ -72,6 +77,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
     # Inside authentication (it asks who signed in), outside every view.
     "portal.cache_control.PrivateNoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -79,6 +86,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.tenancy.CurrentAccountMiddleware",
+    # After tenancy (an account may require two-factor of its members).
+    "portal.two_factor.enforcement.TwoFactorMiddleware",
     "portal.statement_timeout.StatementTimeoutMiddleware",
     # Last, as django-axes asks: it turns lockouts raised below into responses.
     "axes.middleware.AxesMiddleware",
@@ -138,6 +147,17 @@ PASSWORD_RESET_TIMEOUT = 60 * 60
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "inventory:endpoint_list"
 LOGOUT_REDIRECT_URL = "login"
+
+# Two-factor sign-in (docs/two-factor.md). Staff need a verified second factor for
+# Django admin unless ADMIN_REQUIRE_MFA=0; by default only local DEBUG runs go without.
+ADMIN_REQUIRE_MFA = env_bool("ADMIN_REQUIRE_MFA", not DEBUG)
+# The name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Endpoint Portal")
+# Staff may delete a user's devices in Django admin (a lost phone), never read a
+# secret or its QR code there: that would let them copy the user's authenticator.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Seconds between the password and the code steps before the password is asked again.
+TWO_FACTOR_PENDING_SECONDS = 300
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

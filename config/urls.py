@@ -1,6 +1,7 @@
 """Root URLs: the portal's screens (inventory, jobs), the account pages (members,
-audit log, password, API tokens), the network API, the customer API, Django
-admin, sign-in, password reset and the invitation link."""
+audit log, password, security, API tokens), the network API, the customer API,
+Django admin, sign-in (password, then the two-factor code step), password reset
+and the invitation link."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -10,18 +11,24 @@ from django.views.generic import RedirectView
 from api.main import api
 from portal import passwords, views
 from portal.forms import SignInForm
+from portal.two_factor import views as two_factor_views
+from portal.two_factor.enforcement import two_factor_exempt
 from team import views as team_views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="inventory:endpoint_list"), name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(
-            authentication_form=SignInForm, redirect_authenticated_user=True
+        two_factor_exempt(
+            two_factor_views.SignInView.as_view(
+                authentication_form=SignInForm, redirect_authenticated_user=True
+            )
         ),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/code/", two_factor_views.login_code, name="login_code"),
+    path("logout/", two_factor_exempt(auth_views.LogoutView.as_view()), name="logout"),
+    path("account/security/", include("portal.two_factor.urls")),
     path("account/password/", passwords.PasswordChangeView.as_view(), name="password_change"),
     path(
         "account/password/done/",
@@ -46,7 +53,7 @@ urlpatterns = [
     ),
     path("invitation/<str:token>/", team_views.invitation_accept, name="invitation_accept"),
     path("account/switch/", views.switch_account_view, name="switch_account"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", two_factor_exempt(views.healthz), name="healthz"),
     path("account/members/", include("team.urls")),
     path("account/audit-log/", include("audit.urls")),
     path("inventory/jobs/", include("jobs.urls")),

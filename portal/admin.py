@@ -67,7 +67,8 @@ class MemberInline(admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(RefusesNul, AuditsMemberInlines, admin.ModelAdmin):
-    list_display = ["name", "slug", "created_at"]
+    list_display = ["name", "slug", "require_mfa", "created_at"]
+    list_filter = ["require_mfa"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MemberInline]

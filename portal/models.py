@@ -5,6 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+# The recovery-code device is a model of this app: a proxy of django-otp's static
+# device that keeps only hashes (portal/two_factor/recovery.py).
+from portal.two_factor.recovery import RecoveryCodes  # noqa: F401
+
 
 class Account(models.Model):
     """A customer of the provider. Every inventory row belongs to exactly one."""
@@ -12,6 +16,12 @@ class Account(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=50, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    #: Every member must sign in with a second factor (docs/two-factor.md).
+    require_mfa = models.BooleanField(
+        "require two-factor sign-in",
+        default=False,
+        help_text="Members without a second factor are sent to set one up at sign-in.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.utils.functional import SimpleLazyObject
 
 from portal.models import Member, Permission, Role
+from portal.two_factor.devices import two_factor_on
 
 SESSION_KEY = "current_account_id"
 
@@ -22,10 +23,19 @@ def _memberships(request) -> list[Member]:
     if not request.user.is_authenticated:
         return []
     if not hasattr(request, "_memberships"):
+        # Whether the user has two-factor on comes along in the same query: the
+        # two-factor middleware asks it on every request (portal/two_factor/).
         request._memberships = list(
-            Member.objects.filter(user=request.user).select_related("account")
+            Member.objects.filter(user=request.user)
+            .select_related("account")
+            .annotate(user_two_factor=two_factor_on("user"))
         )
     return request._memberships
+
+
+def memberships(request) -> list[Member]:
+    """The signed-in user's memberships (with their accounts), loaded once per request."""
+    return _memberships(request)
 
 
 def _current_member(request) -> Member | None:

@@ -168,15 +168,24 @@ def test_disconnects_take_ascii_digits_only(core, query, message):
     assert message in response.json()["error"]
 
 
-@pytest.mark.parametrize(
-    "url", ["/api/v1/network/nope", "/api/v1/network/events/", "/api/v1/", "/api/x%00"]
-)
+@pytest.mark.parametrize("url", ["/api/v1/network/nope", "/api/v1/network/events/", "/api/x%00"])
 def test_an_unknown_api_url_is_a_json_404(core, url):
     response = core.get(url)
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json()["error"] == "No such API URL."
+    assert response.json()["request_id"] == response["X-Request-ID"]
+
+
+@pytest.mark.parametrize("url", ["/api/v1/", "/api/v1/nope", "/api/v1/endpoints/x/y"])
+def test_an_unknown_customer_api_url_is_a_problem_404(core, url):
+    """The customer API's errors are problem details (docs/api.md)."""
+    response = core.get(url)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == 404
     assert response.json()["request_id"] == response["X-Request-ID"]
 
 

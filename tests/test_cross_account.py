@@ -34,10 +34,10 @@ from inventory.models import (
     State,
 )
 from jobs.models import Action, Job, JobState
-from portal.models import Member, Role
+from portal.models import Account, Member, Role
 from team.models import Invitation
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory
-from tests.portal.test_auth_and_accounts import ROUTES, route_url, token_of
+from tests.portal.test_auth_and_accounts import PERSONAL, ROUTES, route_url, token_of
 
 SECRET_NAME = "northwind-secret-truck"
 SECRET_TAG = "nw-secret-tag"
@@ -172,6 +172,7 @@ def db_state() -> tuple:
         sorted(ApiToken.objects.values_list("pk", "account_id", "revoked_at")),
         sorted(Member.objects.values_list("account_id", "user_id", "role")),
         sorted(Invitation.objects.values_list("pk", "accepted_at")),
+        sorted(Account.objects.values_list("pk", "require_mfa")),
     )
 
 
@@ -188,7 +189,8 @@ def filter_query(**params) -> str:
 # Each case: (id, method, url builder, data builder, expectation).
 # Expectations: "404"; "empty" (200, nothing of theirs); "form_error:<text>";
 # "redirect:<text>" (back to the list, which says why nothing was done);
-# "preview_ours_only" (a confirmation page listing only our endpoint).
+# "preview_ours_only" (a confirmation page listing only our endpoint);
+# "back:<url name>" (a redirect to that page).
 def _detail(name):
     return lambda w: reverse(name, args=[w.theirs.iccid])
 
@@ -297,6 +299,10 @@ CASES = [
      lambda w: reverse("team:invitation_withdraw", args=[w.their_invitation.pk]),
      lambda w: {}, "404"),
     ("password change page", "get", lambda w: reverse("password_change"), lambda w: {}, "empty"),
+    ("security page", "get", lambda w: reverse("security:overview"), lambda w: {}, "empty"),
+    ("require two-factor, naming their account", "post",
+     lambda w: reverse("security:require"),
+     lambda w: {"require_mfa": "", "account": w.theirs.account_id}, "back:security:overview"),
 ]  # fmt: skip
 
 
@@ -329,6 +335,9 @@ def test_another_accounts_objects_are_out_of_reach(
         assert response["Location"].startswith(reverse("inventory:endpoint_list"))
         body += content(client.get(response["Location"]))
         assert expect.split(":", 1)[1] in body
+    elif expect.startswith("back:"):
+        assert response.status_code == 302
+        assert response["Location"] == reverse(expect.split(":", 1)[1])
     elif expect == "preview_ours_only":
         assert response.status_code == 200
         assert world.ours_active.iccid in body
@@ -348,6 +357,7 @@ def test_every_route_is_in_the_matrix():
     from audit import urls as audit_urls
     from inventory import urls
     from jobs import urls as job_urls
+    from portal.two_factor import urls as security_urls
     from team import urls as team_urls
 
     assert covered == (
@@ -357,12 +367,15 @@ def test_every_route_is_in_the_matrix():
         | {f"audit:{pattern.name}" for pattern in audit_urls.urlpatterns}
         | {f"team:{pattern.name}" for pattern in team_urls.urlpatterns}
         | {"password_change"}
+        | {f"security:{pattern.name}" for pattern in security_urls.urlpatterns}
     )
 
 
 # --- roles and CSRF on every POST ----------------------------------------------------
 
 POSTS = [(method, name) for method, name in ROUTES if method == "post"]
+#: Every POST but those of a user's own sign-in, which every role may make.
+ROLE_POSTS = [(method, name) for method, name in POSTS if name not in PERSONAL]
 
 
 def post_data(name: str, world: World) -> dict:
@@ -379,7 +392,7 @@ def post_data(name: str, world: World) -> dict:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("method", "name"), POSTS, ids=[name for _, name in POSTS])
+@pytest.mark.parametrize(("method", "name"), ROLE_POSTS, ids=[name for _, name in ROLE_POSTS])
 def test_viewer_is_refused_every_post(client, account, world, method, name):
     viewer = MemberFactory(account=account, role=Role.VIEWER).user
     client.force_login(viewer)

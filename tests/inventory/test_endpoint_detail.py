@@ -213,9 +213,10 @@ def test_actions_menu_follows_role_and_state(client, account, group, role, state
     for name in TABS:
         html = client.get(url(name, endpoint)).content.decode()
         assert action_links(html, endpoint) == expected, name
-        page = html.split("<main", 1)[1]  # the header's Account menu is a dropdown too
-        assert ('data-bs-toggle="dropdown"' in page) == bool(expected)
-        assert ("<noscript>" in page) == bool(expected)
+        # The header's Account menu is a dropdown too; the Actions menu is in <main>.
+        content = html.split('<main id="main"', 1)[1]
+        assert ('data-bs-toggle="dropdown"' in content) == bool(expected)
+        assert ("<noscript>" in html) == bool(expected)
 
 
 # --- IP addresses -------------------------------------------------------------

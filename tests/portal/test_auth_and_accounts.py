@@ -53,7 +53,23 @@ ROUTES = [
     ("post", "team:member_remove"),
     ("post", "team:invitation_withdraw"),
     ("get", "password_change"),
+    ("get", "security:overview"),
+    ("post", "security:enrol"),
+    ("post", "security:confirm"),
+    ("post", "security:recovery_codes"),
+    ("post", "security:disable"),
+    ("post", "security:require"),
 ]
+#: A user's own sign-in security: open to every signed-in user, whatever their
+#: role, with or without an account.
+PERSONAL = {
+    "password_change",
+    "security:overview",
+    "security:enrol",
+    "security:confirm",
+    "security:recovery_codes",
+    "security:disable",
+}
 _BY_ICCID = {
     "inventory:endpoint_detail",
     "inventory:endpoint_ips",
@@ -66,8 +82,6 @@ _BY_ICCID = {
 
 _BY_JOB = {"jobs:job_detail", "jobs:job_cancel"}
 _BY_MEMBER = {"team:member_role", "team:member_remove"}
-#: Pages of one's own sign-in, open to a user without any account.
-ACCOUNTLESS = {reverse("password_change")}
 _BY_TOKEN = {"api_tokens:token_revoke"}
 
 
@@ -118,8 +132,12 @@ def route_url(name: str, endpoint) -> str:
     return reverse(name, args=[endpoint.iccid]) if name in _BY_ICCID else reverse(name)
 
 
-def portal_urls(endpoint) -> list[tuple[str, str]]:
-    return [(method, route_url(name, endpoint)) for method, name in ROUTES]
+def portal_urls(endpoint, *, personal: bool = True) -> list[tuple[str, str]]:
+    return [
+        (method, route_url(name, endpoint))
+        for method, name in ROUTES
+        if personal or name not in PERSONAL
+    ]
 
 
 # --- signing in and out ---------------------------------------------------------
@@ -211,6 +229,8 @@ def test_home_sends_a_signed_in_user_to_the_endpoints(client, operator):
         "/\\evil.example",
         "\\\\evil.example",
         "http://testserver.evil.example/",
+        "0",
+        "inventory/groups/",
     ],
 )
 def test_next_never_leaves_our_host(client, operator, target):
@@ -241,8 +261,8 @@ def test_login_form_carries_next_from_the_wall(client, account):
 def test_user_without_membership_sees_a_clear_page(client, account):
     endpoint = EndpointFactory(account=account, name="not-for-you")
     client.force_login(UserFactory(username="nobody"))
-    for method, url in portal_urls(endpoint):
-        if method != "get" or url in ACCOUNTLESS:
+    for method, url in portal_urls(endpoint, personal=False):
+        if method != "get":
             continue
         response = client.get(url)
         assert response.status_code == 403, url
@@ -250,6 +270,8 @@ def test_user_without_membership_sees_a_clear_page(client, account):
         assert "You are not a member of any account yet" in html, url
         assert "not-for-you" not in html
         assert "Request id" not in html  # a page meant for them, not an error
+    # Their own sign-in they may protect all the same.
+    assert client.get(reverse("security:overview")).status_code == 200
 
 
 # --- switching accounts -------------------------------------------------------
