@@ -17,6 +17,7 @@ class AuditAction(models.TextChoices):
     MFA_DISABLED = "mfa_disabled", "Two-factor disabled"
     MFA_RECOVERY_CODE_USED = "mfa_recovery_code_used", "Recovery code used"
     MFA_FAILED = "mfa_failed", "Two-factor code refused"
+    MFA_REQUIREMENT_CHANGED = "mfa_requirement_changed", "Two-factor requirement changed"
     MEMBER_INVITED = "member_invited", "Member invited"
     INVITATION_WITHDRAWN = "invitation_withdrawn", "Invitation withdrawn"
     MEMBER_JOINED = "member_joined", "Member joined"

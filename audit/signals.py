@@ -24,6 +24,10 @@ def _signed_in(sender, request, user, **kwargs) -> None:
     record(action=AuditAction.SIGN_IN, account=None, request=request, actor=user)
 
 
+#: Who sends ``user_login_failed`` for a wrong code at the two-factor step.
+CODE_STEP = "portal.two_factor.signin"
+
+
 @receiver(user_login_failed, dispatch_uid="audit_sign_in_failed")
 def _sign_in_failed(sender, credentials, request=None, **kwargs) -> None:
     User = get_user_model()
@@ -31,7 +35,8 @@ def _sign_in_failed(sender, credentials, request=None, **kwargs) -> None:
     typed = typed[:USERNAME_LENGTH].replace("\x00", "")
     user = User._default_manager.filter(**{User.USERNAME_FIELD: typed}).first() if typed else None
     record(
-        action=AuditAction.SIGN_IN_FAILED,
+        # The password was right, the code was not: a refused second factor.
+        action=AuditAction.MFA_FAILED if sender == CODE_STEP else AuditAction.SIGN_IN_FAILED,
         account=None,
         request=request,
         actor=user or AuditActor(kind=AuditActorKind.USER, label=typed),
