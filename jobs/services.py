@@ -176,10 +176,11 @@ def start_import(
     )
 
 
-def cancel(*, job: Job, request: HttpRequest | None = None) -> Job:
+def cancel(*, job: Job, request: HttpRequest | None = None, actor: Actor | None = None) -> Job:
     """Stop the job: a queued one at once (nothing was done), a running one
     after the chunk it is in (``jobs.runner`` checks before each chunk). The
-    audit log records the request to cancel, by the user of ``request``."""
+    audit log records the request to cancel, by the user of ``request`` or by
+    ``actor`` (an API token)."""
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
         if job.cancellable:
@@ -191,6 +192,7 @@ def cancel(*, job: Job, request: HttpRequest | None = None) -> Job:
                 action=AuditAction.BULK_JOB_CANCELLED,
                 account=job.account,
                 request=request,
+                actor=AuditActor.api_token(actor.label) if actor else None,
                 target=f"job {job.pk}",
                 details={"job": job.pk, "action": job.action, "done": job.position},
             )
