@@ -10,9 +10,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 
+import audit
 from api.forms import ApiTokenForm
 from api.models import ApiToken
 from api.tokens import TokenRefused, create_token, revoke_token
+from audit.models import AuditAction
 from portal import access_log
 from portal.models import Role
 from portal.tenancy import member_required
@@ -37,6 +39,13 @@ def token_list(request):
         except TokenRefused as exc:
             form.add_error("name" if "named" in str(exc) else None, str(exc))
         else:
+            audit.record(
+                action=AuditAction.API_TOKEN_CREATED,
+                account=request.account,
+                request=request,
+                target=token.name,
+                details={"token": token.pk, "role": token.role},
+            )
             access_log.annotate(request, action="api-token-created", token=token.pk)
             request.session[_SHOW_ONCE] = {"id": token.pk, "token": plain}
             return redirect("api_tokens:token_list")
@@ -61,6 +70,13 @@ def token_revoke(request, pk: int):
     token = get_object_or_404(ApiToken.objects.filter(account=request.account), pk=pk)
     if request.method == "POST":
         if revoke_token(token=token):
+            audit.record(
+                action=AuditAction.API_TOKEN_REVOKED,
+                account=request.account,
+                request=request,
+                target=token.name,
+                details={"token": token.pk},
+            )
             access_log.annotate(request, action="api-token-revoked", token=token.pk)
             messages.success(request, f"Token “{token.name}” revoked; it no longer works.")
         else:

@@ -27,6 +27,7 @@ SECTIONS = (
     "two_factor",
     "webhooks",
     "api",
+    "audit",
 )
 
 
@@ -274,6 +275,11 @@ def measure(args, db_url: str, started: float):
 
         step(f"11 customer API ({args.runs} runs; load {args.load_seconds:.0f} s)", started)
         rows += measure_api(p=p, db_url=db_url, runs=args.runs, seconds=args.load_seconds)
+    if "audit" in args.only:
+        from bench.audit import measure_audit
+
+        step(f"14 audit log with {args.endpoints:,} rows in the account", started)
+        rows += measure_audit(p=p, rows=args.endpoints, runs=args.runs)
     meta["seconds"] = round(time.monotonic() - started)
     report.write(Path(args.out), rows, meta)
     return rows, meta

@@ -15,7 +15,11 @@ from collections.abc import Callable
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import QuerySet
+from django.http import HttpRequest
 
+import audit
+from audit.events import AuditActor
+from audit.models import AuditAction
 from inventory.history import Actor
 from inventory.identifiers import clean_key, clean_value
 from inventory.models import ActorKind, Endpoint, Group
@@ -64,10 +68,18 @@ def _enqueue_or_run(job: Job) -> Job:
     return job
 
 
-def _create(*, total_of: Callable[[Job], int], **fields) -> Job:
+def _audit_actor(job: Job):
+    """Who started ``job``, as the audit log names them: an API token by its label."""
+    if job.created_by_kind == ActorKind.API:
+        return AuditActor.api_token(job.created_by_label)
+    return job.created_by
+
+
+def _create(*, total_of: Callable[[Job], int], request: HttpRequest | None = None, **fields) -> Job:
     """Create the job, let ``total_of(job)`` stage its targets, and queue it if
     it is too big to run inline: all in one transaction, so a queued job always
-    has its targets and a job with targets is always queued or run."""
+    has its targets and a job with targets is always queued or run (and is in
+    the audit log, with the address of ``request`` when there is one)."""
     from jobs.tasks import run_job
 
     with transaction.atomic():
@@ -76,6 +88,14 @@ def _create(*, total_of: Callable[[Job], int], **fields) -> Job:
         if job.total > INLINE_LIMIT:
             job.queue_job_id = run_job.defer(job_id=job.pk)
         job.save(update_fields=["total", "queue_job_id"])
+        audit.record(
+            action=AuditAction.BULK_JOB_STARTED,
+            account=job.account,
+            request=request,
+            actor=_audit_actor(job),
+            target=f"job {job.pk}",
+            details={"job": job.pk, "action": job.action, "endpoints": job.total},
+        )
     logger.info(
         "job %s created: %s of %s by %s (%s)",
         job.pk,
@@ -96,6 +116,7 @@ def start(
     endpoints: QuerySet[Endpoint],
     group: Group | None = None,
     reason: str = "",
+    request: HttpRequest | None = None,
 ) -> Job:
     """Act on the confirmed ``endpoints`` of ``account`` as ``user`` (a member in
     the portal) or ``actor`` (an API token): a finished job when it ran inline,
@@ -110,6 +131,7 @@ def start(
     actor = actor or Actor.for_user(user)
     return _create(
         total_of=lambda job: _freeze(job, endpoints),
+        request=request,
         account=account,
         created_by=actor.user,
         created_by_label=actor.label,
@@ -164,11 +186,18 @@ def _stage(job: Job, rows: list[SimRow]) -> int:
     return len(rows)
 
 
-def start_import(*, account: Account, user: AbstractBaseUser, rows: list[SimRow]) -> Job:
+def start_import(
+    *,
+    account: Account,
+    user: AbstractBaseUser,
+    rows: list[SimRow],
+    request: HttpRequest | None = None,
+) -> Job:
     """Write validated SIM ``rows`` (``sim_import.validate``) into ``account``
     as a job of support ``user``: inline up to ``INLINE_LIMIT`` lines, else queued."""
     return _create(
         total_of=lambda job: _stage(job, rows),
+        request=request,
         account=account,
         created_by=user,
         created_by_label=user.get_username(),
@@ -178,9 +207,11 @@ def start_import(*, account: Account, user: AbstractBaseUser, rows: list[SimRow]
     )
 
 
-def cancel(*, job: Job) -> Job:
+def cancel(*, job: Job, request: HttpRequest | None = None, actor: Actor | None = None) -> Job:
     """Stop the job: a queued one at once (nothing was done), a running one
-    after the chunk it is in (``jobs.runner`` checks before each chunk)."""
+    after the chunk it is in (``jobs.runner`` checks before each chunk). The
+    audit log records the request to cancel, by the user of ``request`` or by
+    ``actor`` (an API token)."""
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
         if job.cancellable:
@@ -188,6 +219,14 @@ def cancel(*, job: Job) -> Job:
             if job.state == JobState.QUEUED:
                 runner.finish(job, JobState.CANCELLED)
             job.save(update_fields=["cancel_requested", "state", "finished_at"])
+            audit.record(
+                action=AuditAction.BULK_JOB_CANCELLED,
+                account=job.account,
+                request=request,
+                actor=AuditActor.api_token(actor.label) if actor else None,
+                target=f"job {job.pk}",
+                details={"job": job.pk, "action": job.action, "done": job.position},
+            )
     return job
 
 

@@ -107,7 +107,7 @@ def job_cancel(request, pk: int):
     if not job.cancellable:
         messages.info(request, services.why_not_cancellable(job))
         return redirect(job)
-    job = services.cancel(job=job)
+    job = services.cancel(job=job, request=request)
     access_log.annotate(request, action="cancel", job=job.pk)
     if job.state == JobState.CANCELLED:
         messages.success(request, f"Job {job.pk} was cancelled before it started; nothing changed.")

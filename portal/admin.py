@@ -6,11 +6,57 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
+import audit
+from audit.models import AuditAction
 from portal.changelists import RefusesNul
 from portal.forms import AdminSignInForm
 from portal.models import Account, Member
 
 admin.site.login_form = AdminSignInForm
+
+
+def _audit_member(request, member: Member, action: AuditAction, **details) -> None:
+    """Support changing a membership in Django admin is in the account's audit log
+    (actor kind "staff" unless the staff user is a member of the account)."""
+    audit.record(
+        action=action,
+        account=member.account,
+        request=request,
+        target=member.user.get_username(),
+        details=details,
+    )
+
+
+def _audit_member_change(request, member: Member, *, created: bool, before: str | None) -> None:
+    if created:
+        _audit_member(request, member, AuditAction.MEMBER_JOINED, role=member.role, by="support")
+    elif before != member.role:
+        _audit_member(
+            request, member, AuditAction.MEMBER_ROLE_CHANGED, **{"from": before, "to": member.role}
+        )
+
+
+class AuditsMemberInlines:
+    """For admins with a MemberInline: each membership added, changed or deleted
+    through it is one audit row."""
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Member:
+            return super().save_formset(request, form, formset, change)
+        before = {
+            f.instance.pk: Member.objects.filter(pk=f.instance.pk)
+            .values_list("role", flat=True)
+            .first()
+            for f in formset.forms
+            if f.instance.pk
+        }
+        super().save_formset(request, form, formset, change)
+        for member in formset.new_objects:
+            _audit_member_change(request, member, created=True, before=None)
+        for member, _fields in formset.changed_objects:
+            _audit_member_change(request, member, created=False, before=before.get(member.pk))
+        for member in formset.deleted_objects:
+            _audit_member(request, member, AuditAction.MEMBER_REMOVED, role=member.role)
 
 
 class MemberInline(admin.TabularInline):
@@ -20,7 +66,7 @@ class MemberInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(RefusesNul, admin.ModelAdmin):
+class AccountAdmin(RefusesNul, AuditsMemberInlines, admin.ModelAdmin):
     list_display = ["name", "slug", "require_mfa", "created_at"]
     list_filter = ["require_mfa"]
     search_fields = ["name", "slug"]
@@ -43,11 +89,24 @@ class MemberAdmin(RefusesNul, admin.ModelAdmin):
     search_fields = ["user__username", "user__email", "account__name", "account__slug"]
     autocomplete_fields = ["user", "account"]
 
+    def save_model(self, request, obj, form, change):
+        before = Member.objects.filter(pk=obj.pk).values_list("role", flat=True).first()
+        super().save_model(request, obj, form, change)
+        _audit_member_change(request, obj, created=not change, before=before)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        _audit_member(request, obj, AuditAction.MEMBER_REMOVED, role=obj.role)
+
+    def delete_queryset(self, request, queryset):
+        for member in queryset.select_related("user", "account"):
+            self.delete_model(request, member)
+
 
 User = get_user_model()
 
 
-class PortalUserAdmin(RefusesNul, UserAdmin):
+class PortalUserAdmin(RefusesNul, AuditsMemberInlines, UserAdmin):
     """The stock user admin, plus the user's accounts and roles."""
 
     inlines = [*UserAdmin.inlines, MemberInline]

@@ -83,10 +83,12 @@ def account_context(request) -> dict:
     }
 
 
-#: Why a member below the required role is refused, as the 403 page says it.
+#: Why a member below the required role is refused, as the 403 page says it:
+#: by the permission asked for, else by the least role it admits.
 _REFUSALS = {
+    Permission.TERMINATE: "Only account admins may terminate endpoints.",
     Role.OPERATOR: "Your role in this account is read-only.",
-    Role.ADMIN: "Only account admins may terminate endpoints.",
+    Role.ADMIN: "Only account admins may open this page.",
 }
 
 
@@ -111,6 +113,7 @@ def member_required(required: Permission | Role | None = None):
     ``Role``), refuse a lower role with 403. A user without any account sees a
     clear page."""
     least_role = _least_role(required)
+    refusal = _REFUSALS.get(required) or _REFUSALS.get(least_role, "")
 
     def decorator(view):
         @wraps(view)
@@ -123,7 +126,7 @@ def member_required(required: Permission | Role | None = None):
             if not member:
                 return render(request, "portal/no_account.html", status=403)
             if not member.has_role(least_role):
-                raise PermissionDenied(_REFUSALS[least_role])
+                raise PermissionDenied(refusal)
             return view(request, *args, **kwargs)
 
         return wrapped

@@ -19,7 +19,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+import audit
 from api.models import ApiToken
+from audit.models import AuditAction
 from inventory import activation_codes
 from inventory.models import (
     AllocationKind,
@@ -36,7 +38,8 @@ from inventory.models import (
     StockSim,
 )
 from jobs.models import Action, Job, JobState
-from portal.models import Account, Role
+from portal.models import Account, Member, Role
+from team.models import Invitation
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory
 from tests.portal.test_auth_and_accounts import (
     PERSONAL,
@@ -58,6 +61,7 @@ SECRET_WEBHOOK = "nw-secret-webhook"
 #: The activation code of a SIM the other account claimed from stock.
 THEIR_CODE = "NWSECRET01"
 SECRET_KV_VALUE = "northwind-secret-depot"
+SECRET_INVITEE = "nw-secret-invitee@northwind.example"
 
 
 @dataclass
@@ -72,6 +76,8 @@ class World:
     their_webhook: Webhook
     our_webhook: Webhook
     their_event: AccountEvent
+    their_member: Member
+    their_invitation: Invitation
     markers: list[str] = field(default_factory=list)  # never to be shown to us
 
 
@@ -120,6 +126,24 @@ def world(account, other_account, group):
         created_by_label=SECRET_JOB_USER,
     )
     their_job.targets.create(position=0, endpoint_id=theirs.pk)
+    their_membership = MemberFactory(
+        account=other_account, role=Role.ADMIN, user__username=SECRET_JOB_USER
+    )
+    their_member = their_membership.user
+    MemberFactory(account=other_account, role=Role.VIEWER, user__username="nw-viewer")
+    their_invitation = Invitation.objects.create(
+        account=other_account, email=SECRET_INVITEE, role=Role.ADMIN
+    )
+    audit.record(
+        action=AuditAction.BULK_JOB_STARTED,
+        account=other_account,
+        actor=their_member,
+        target=SECRET_JOB_REASON,
+    )
+    audit.record(action=AuditAction.SIGN_IN, account=None, actor=their_member)
+    # Our own member and invitation, for the team routes (route_url finds them).
+    MemberFactory(account=account, role=Role.VIEWER, user__username="vantiq-viewer")
+    Invitation.objects.create(account=account, email=f"invited-{account.pk}@example.com")
     # Tokens of both accounts exist before anything is compared (route_url's).
     token_of(account.pk)
     token_of(other_account.pk)
@@ -160,9 +184,12 @@ def world(account, other_account, group):
         their_webhook=their_webhook,
         our_webhook=webhook_of(account.pk),
         their_event=their_event,
+        their_member=their_membership,
+        their_invitation=their_invitation,
         markers=[
             SECRET_WEBHOOK,
             their_webhook.url,
+            SECRET_INVITEE,
             theirs.iccid,
             SECRET_NAME,
             SECRET_TAG,
@@ -190,6 +217,8 @@ def db_state() -> tuple:
         SessionTeardown.objects.count(),
         sorted(Job.objects.values_list("pk", "state", "cancel_requested", "position")),
         sorted(ApiToken.objects.values_list("pk", "account_id", "revoked_at")),
+        sorted(Member.objects.values_list("account_id", "user_id", "role")),
+        sorted(Invitation.objects.values_list("pk", "accepted_at")),
         sorted(Account.objects.values_list("pk", "require_mfa")),
         sorted(
             Webhook.objects.values_list(
@@ -342,6 +371,26 @@ CASES = [
     ("revoke POST of their token", "post",
      lambda w: reverse("api_tokens:token_revoke", args=[token_of(w.theirs.account_id).pk]),
      lambda w: {}, "404"),
+    ("audit log", "get", lambda w: reverse("audit:audit_log"), lambda w: {}, "empty"),
+    ("audit log ?action=their event", "get", lambda w: reverse("audit:audit_log"),
+     lambda w: {"action": "bulk_job_started"}, "empty"),
+    ("audit log ?actor=their member", "get", lambda w: reverse("audit:audit_log"),
+     lambda w: {"actor": SECRET_JOB_USER}, "empty"),
+    ("audit export", "get", lambda w: reverse("audit:audit_export"), lambda w: {}, "empty"),
+    ("audit export ?action=sign in", "get", lambda w: reverse("audit:audit_export"),
+     lambda w: {"action": "sign_in"}, "empty"),
+    ("members list", "get", lambda w: reverse("team:member_list"), lambda w: {}, "empty"),
+    ("member role of theirs", "post",
+     lambda w: reverse("team:member_role", args=[w.their_member.pk]),
+     lambda w: {"role": "viewer"}, "404"),
+    ("member remove GET of theirs", "get",
+     lambda w: reverse("team:member_remove", args=[w.their_member.pk]), lambda w: {}, "404"),
+    ("member remove POST of theirs", "post",
+     lambda w: reverse("team:member_remove", args=[w.their_member.pk]), lambda w: {}, "404"),
+    ("invitation withdraw of theirs", "post",
+     lambda w: reverse("team:invitation_withdraw", args=[w.their_invitation.pk]),
+     lambda w: {}, "404"),
+    ("password change page", "get", lambda w: reverse("password_change"), lambda w: {}, "empty"),
     ("security page", "get", lambda w: reverse("security:overview"), lambda w: {}, "empty"),
     ("require two-factor, naming their account", "post",
      lambda w: reverse("security:require"),
@@ -414,15 +463,20 @@ def test_every_route_is_in_the_matrix():
     """A new portal URL must join the matrix above (and the route list)."""
     covered = {name for _, name in ROUTES}
     from api import account_urls
+    from audit import urls as audit_urls
     from inventory import urls
     from jobs import urls as job_urls
     from portal.two_factor import urls as security_urls
+    from team import urls as team_urls
     from webhooks import urls as webhook_urls
 
     assert covered == (
         {f"inventory:{pattern.name}" for pattern in urls.urlpatterns}
         | {f"jobs:{pattern.name}" for pattern in job_urls.urlpatterns}
         | {f"api_tokens:{pattern.name}" for pattern in account_urls.urlpatterns}
+        | {f"audit:{pattern.name}" for pattern in audit_urls.urlpatterns}
+        | {f"team:{pattern.name}" for pattern in team_urls.urlpatterns}
+        | {"password_change"}
         | {f"security:{pattern.name}" for pattern in security_urls.urlpatterns}
         | {f"webhooks:{pattern.name}" for pattern in webhook_urls.urlpatterns}
     )
@@ -437,6 +491,10 @@ ROLE_POSTS = [(method, name) for method, name in POSTS if name not in PERSONAL]
 
 def post_data(name: str, world: World) -> dict:
     endpoint = world.ours_active
+    if name == "team:member_invite":
+        return {"email": "someone@vantiq.example", "role": "viewer"}
+    if name == "team:member_role":
+        return {"role": "admin"}
     if name.startswith("inventory:endpoint_bulk"):
         return {"ids": [endpoint.iccid, world.ours.iccid], "group": world.group.pk, "confirm": "1"}
     if name == "inventory:endpoint_edit":

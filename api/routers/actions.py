@@ -70,6 +70,7 @@ def _single(request, iccid: str, action: str, *, group: Group | None, reason: st
         endpoints=endpoints,
         group=group,
         reason=reason,
+        request=request,
     )
     result = job.result()
     return {
@@ -178,6 +179,7 @@ def _bulk(request, response: HttpResponse, action: str, body: BulkIn) -> tuple[i
         endpoints=endpoints,
         group=group,
         reason=body.reason,
+        request=request,
     )
     response["Location"] = reverse("customer_api:get_job", kwargs={"job_id": job.pk})
     return 202, job_out(job)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from ninja import Path, Query, Router
 
-from api.permissions import require
+from api.permissions import actor, require
 from api.problems import ProblemError
 from api.representations import job_out
 from api.responses import answers
@@ -59,4 +59,4 @@ def cancel_job(request, job_id: JobId):
     job = selectors.job_for(account=request.account, pk=job_id)
     if not job.cancellable:
         raise ProblemError(409, services.why_not_cancellable(job))
-    return job_out(services.cancel(job=job))
+    return job_out(services.cancel(job=job, request=request, actor=actor(request)))

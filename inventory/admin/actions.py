@@ -112,7 +112,7 @@ def import_sims_view(model_admin, request):
             except ImportRejected as rejected:
                 errors = rejected.errors
             else:
-                job = start_import(account=account, user=request.user, rows=rows)
+                job = start_import(account=account, user=request.user, rows=rows, request=request)
                 if job.state == JobState.FAILED:
                     errors = [LineError(0, job.error)]
                 elif not job.finished:

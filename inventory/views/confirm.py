@@ -160,6 +160,7 @@ def _act(
         endpoints=endpoints,
         group=group,
         reason=form.cleaned_data["reason"],
+        request=request,
     )
     if not job.finished:
         access_log.annotate(request, action=action, job=job.pk)

@@ -14,6 +14,8 @@ from django.shortcuts import redirect, render, resolve_url
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+import audit
+from audit.models import AuditAction
 from portal.models import Role
 from portal.tenancy import member_required
 from portal.two_factor import devices, enforcement, signin
@@ -68,6 +70,13 @@ def login_code(request):
             if device is not None:
                 signin.complete(request, state=state, device=device)
                 if isinstance(device, RecoveryCodes):
+                    audit.record(
+                        action=AuditAction.MFA_RECOVERY_CODE_USED,
+                        account=None,
+                        request=request,
+                        actor=state.user,
+                        details={"left": device.remaining()},
+                    )
                     messages.warning(
                         request,
                         f"You signed in with a recovery code; {device.remaining()} left. "
@@ -128,6 +137,7 @@ def confirm(request):
         return redirect("security:overview")
     # This session passed the second factor: it stays signed in.
     django_otp.login(request, enrolled.device)
+    audit.record(action=AuditAction.MFA_ENABLED, account=None, request=request)
     return _show_codes(request, enrolled.recovery_codes, first=True)
 
 
@@ -162,6 +172,7 @@ def disable(request):
         return redirect("security:overview")
     form = CodeForm(request.POST)
     if form.is_valid() and devices.disable(user=request.user, code=form.cleaned_data["code"]):
+        audit.record(action=AuditAction.MFA_DISABLED, account=None, request=request)
         messages.success(request, "Two-factor sign-in is off.")
     else:
         messages.error(request, WRONG_FRESH_CODE)
@@ -180,6 +191,12 @@ def require(request):
         return redirect("security:overview")
     enforcement.set_account_requirement(
         account=request.account, required=required, actor=request.user
+    )
+    audit.record(
+        action=AuditAction.MFA_REQUIREMENT_CHANGED,
+        account=request.account,
+        request=request,
+        details={"required": required},
     )
     account = request.account.name
     messages.success(

@@ -75,3 +75,23 @@ def test_snapshot_restores_endpoints_history_and_teardowns_after_a_bulk_suspend(
     assert after == before
     assert History.objects.count() == history_before
     assert SessionTeardown.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_the_audit_load_writes_once_and_the_pages_answer(account, admin_member):
+    from audit.models import AuditAction, AuditEvent
+    from bench.audit import RARE, load, measure_audit
+
+    class Picked:  # the one field of Picks the audit section reads
+        pass
+
+    picked = Picked()
+    picked.account = account
+    assert load(p=picked, rows=300, actor=admin_member) == 300
+    assert load(p=picked, rows=300, actor=admin_member) == 300
+    assert AuditEvent.objects.filter(account=account, action=RARE).count() == 3
+    assert AuditEvent.objects.filter(account=None, action=AuditAction.SIGN_IN).count() >= 30
+
+    rows = measure_audit(p=picked, rows=300, runs=1)
+    assert [row.error for row in rows] == [""] * len(rows)
+    assert rows[-1].value == "3 rows of 300"

@@ -11,8 +11,9 @@ from api.models import ApiToken
 from api.tokens import create_token
 from inventory.models import State
 from jobs.models import Action, Job
-from portal.models import Account, Role
+from portal.models import Account, Member, Role
 from portal.tenancy import SESSION_KEY as ACCOUNT_SESSION_KEY
+from team.models import Invitation
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory, UserFactory
 from webhooks.models import EventType, Webhook
 
@@ -49,6 +50,15 @@ ROUTES = [
     ("post", "api_tokens:token_list"),
     ("get", "api_tokens:token_revoke"),
     ("post", "api_tokens:token_revoke"),
+    ("get", "audit:audit_log"),
+    ("get", "audit:audit_export"),
+    ("get", "team:member_list"),
+    ("post", "team:member_invite"),
+    ("post", "team:member_role"),
+    ("get", "team:member_remove"),
+    ("post", "team:member_remove"),
+    ("post", "team:invitation_withdraw"),
+    ("get", "password_change"),
     ("get", "security:overview"),
     ("post", "security:enrol"),
     ("post", "security:confirm"),
@@ -70,6 +80,7 @@ ROUTES = [
 #: A user's own sign-in security: open to every signed-in user, whatever their
 #: role, with or without an account.
 PERSONAL = {
+    "password_change",
     "security:overview",
     "security:enrol",
     "security:confirm",
@@ -88,6 +99,7 @@ _BY_ICCID = {
 
 
 _BY_JOB = {"jobs:job_detail", "jobs:job_cancel"}
+_BY_MEMBER = {"team:member_role", "team:member_remove"}
 _BY_TOKEN = {"api_tokens:token_revoke"}
 
 
@@ -132,11 +144,29 @@ def webhook_of(account_id: int) -> Webhook:
     )
 
 
+def member_of(account_id: int) -> Member:
+    """A member of the account (a viewer), made when first asked for."""
+    member = Member.objects.filter(account_id=account_id, role=Role.VIEWER).order_by("pk").first()
+    return member or MemberFactory(account_id=account_id, role=Role.VIEWER)
+
+
+def invitation_of(account_id: int) -> Invitation:
+    """A pending invitation of the account, made when first asked for."""
+    invitation = Invitation.objects.filter(account_id=account_id).order_by("pk").first()
+    return invitation or Invitation.objects.create(
+        account_id=account_id, email=f"invited-{account_id}@example.com"
+    )
+
+
 def route_url(name: str, endpoint) -> str:
     """The URL of route ``name`` for ``endpoint`` (or a job or webhook of its
     account)."""
     if name in _BY_JOB:
         return reverse(name, args=[job_of(endpoint.account_id).pk])
+    if name in _BY_MEMBER:
+        return reverse(name, args=[member_of(endpoint.account_id).pk])
+    if name == "team:invitation_withdraw":
+        return reverse(name, args=[invitation_of(endpoint.account_id).pk])
     if name in _BY_TOKEN:
         return reverse(name, args=[token_of(endpoint.account_id).pk])
     if name in _BY_WEBHOOK:

@@ -1,0 +1,39 @@
+"""The account audit log: who did what, when, from which address (docs/audit-log.md).
+
+``record`` is the one way a row is written; every caller (views, the job
+service, sign-in signals) goes through it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+    from django.http import HttpRequest
+
+    from audit.models import AuditAction, AuditEvent
+    from portal.models import Account
+
+
+def record(
+    *,
+    action: AuditAction,
+    account: Account | None,
+    request: HttpRequest | None = None,
+    actor: AbstractBaseUser | str | None = None,
+    target: str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Write one audit row; see ``audit.events.record`` (imported here lazily, so
+    that ``from audit import record`` works before the app registry is ready)."""
+    from audit.events import record as _record
+
+    return _record(
+        action=action,
+        account=account,
+        request=request,
+        actor=actor,
+        target=target,
+        details=details,
+    )

@@ -1,0 +1,90 @@
+"""Changing and resetting passwords: Django's auth views with our templates,
+a limit on reset requests, and an audit row for each change (docs/team.md).
+
+A reset request is answered the same way whether or not the address belongs
+to a user (Django's view already sends nothing for an unknown one), so the
+form cannot be used to find out who has a user. Requests are counted in
+Django's cache per client address and per e-mail address: past the address's
+limit the answer is still the same "check your e-mail" page but nothing more
+is sent (the mailbox is not flooded); past the client's limit the form answers
+429. Both counts are kept whatever the address, so they reveal nothing either.
+
+Changing or resetting a password changes the session hash Django keeps in
+every session, so every other signed-in session of the user ends at its next
+request; the change view keeps the current session signed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.contrib.auth import views as auth_views
+from django.core.cache import cache
+from django.shortcuts import render
+from django.urls import reverse_lazy
+
+import audit
+from audit.models import AuditAction
+from portal.client_ip import client_ip
+
+#: Reset requests allowed per window, from one client address and for one e-mail address.
+RESETS_PER_CLIENT = 10
+RESETS_PER_ADDRESS = 3
+RESET_WINDOW_SECONDS = 60 * 60
+
+
+def _counted(key: str) -> int:
+    """Count one more request under ``key`` in the current window; return the count."""
+    if cache.add(key, 1, timeout=RESET_WINDOW_SECONDS):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=RESET_WINDOW_SECONDS)
+        return 1
+
+
+def reset_allowed_from(*, ip: str | None) -> bool:
+    """Whether the client at ``ip`` may ask for another reset now (counts it)."""
+    return _counted(f"password-reset:ip:{ip or 'unknown'}") <= RESETS_PER_CLIENT
+
+
+def reset_mail_allowed(*, email: str) -> bool:
+    """Whether another reset e-mail may go to ``email`` now (counts it)."""
+    digest = hashlib.sha256(email.strip().casefold().encode()).hexdigest()
+    return _counted(f"password-reset:address:{digest}") <= RESETS_PER_ADDRESS
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    success_url = reverse_lazy("password_reset_done")
+
+    def post(self, request, *args, **kwargs):
+        if not reset_allowed_from(ip=client_ip(request)):
+            return render(request, "registration/password_reset_limited.html", status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        if not reset_mail_allowed(email=form.cleaned_data["email"]):
+            # The same answer as a sent e-mail: nothing tells the limit from a send.
+            return auth_views.HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    success_url = reverse_lazy("password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit.record(
+            action=AuditAction.PASSWORD_RESET, account=None, request=self.request, actor=form.user
+        )
+        return response
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    success_url = reverse_lazy("password_change_done")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        audit.record(action=AuditAction.PASSWORD_CHANGED, account=None, request=self.request)
+        return response

@@ -1,0 +1,1 @@
+"""An account's team: invitations by e-mail, roles, removal (docs/team.md)."""
