@@ -25,3 +25,10 @@ def require(request: HttpRequest, needed: Permission | Role) -> None:
 def actor(request: HttpRequest) -> Actor:
     """How History and jobs name the token: kind "api", label "api:<name>"."""
     return Actor(kind=ActorKind.API, user=None, label=f"api:{request.auth.name}")
+
+
+def audit_actor(request: HttpRequest):
+    """How the audit log names the token (``audit.events.AuditActor``)."""
+    from audit.events import AuditActor
+
+    return AuditActor.api_token(f"api:{request.auth.name}")

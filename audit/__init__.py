@@ -24,6 +24,7 @@ def record(
     actor: AbstractBaseUser | str | None = None,
     target: str = "",
     details: dict[str, Any] | None = None,
+    ip: str | None = None,
 ) -> AuditEvent:
     """Write one audit row; see ``audit.events.record`` (imported here lazily, so
     that ``from audit import record`` works before the app registry is ready)."""
@@ -36,4 +37,5 @@ def record(
         actor=actor,
         target=target,
         details=details,
+        ip=ip,
     )

@@ -42,6 +42,18 @@ class AuditActor:
         return cls(kind=AuditActorKind.SYSTEM, label=label)
 
 
+def actor_of(actor) -> AbstractBaseUser | AuditActor:
+    """The audit actor of a History ``Actor`` (``inventory.history``): its user,
+    an API token by its label, or the system."""
+    from inventory.models import ActorKind
+
+    if actor.user is not None:
+        return actor.user
+    if actor.kind == ActorKind.API:
+        return AuditActor.api_token(actor.label)
+    return AuditActor.system(actor.label or "system")
+
+
 def _kind_of(user: AbstractBaseUser, account: Account | None) -> AuditActorKind:
     """Provider support acting in an account it is not a member of (Django admin)
     is "staff"; anyone else is a user."""
@@ -62,9 +74,11 @@ def record(
     actor: AbstractBaseUser | AuditActor | None = None,
     target: str = "",
     details: dict[str, Any] | None = None,
+    ip: str | None = None,
 ) -> AuditEvent:
     """Write one audit row for ``action`` in ``account`` (None for an event of a
-    user rather than an account: sign-in, password, two-factor)."""
+    user rather than an account: sign-in, password, two-factor). ``ip`` is for
+    callers that have the address but not the request (a rule function)."""
     action = AuditAction(action)
     if actor is None and request is not None and request.user.is_authenticated:
         actor = request.user
@@ -80,7 +94,7 @@ def record(
         actor_kind=kind,
         actor_label=label[:LABEL_LENGTH],
         action=action,
-        ip=client_ip(request) if request is not None else None,
+        ip=client_ip(request) if request is not None else ip,
         target=str(target)[:TARGET_LENGTH],
         details=details or {},
     )

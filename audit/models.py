@@ -33,6 +33,7 @@ class AuditAction(models.TextChoices):
     BULK_JOB_STARTED = "bulk_job_started", "Bulk job started"
     BULK_JOB_CANCELLED = "bulk_job_cancelled", "Bulk job cancelled"
     ACTIVATION = "activation", "Activation"
+    ENDPOINT_EDITED = "endpoint_edited", "Endpoint edited through the API"
 
 
 class AuditActorKind(models.TextChoices):

@@ -28,6 +28,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+import audit
+from audit.events import actor_of
+from audit.models import AuditAction
 from inventory import activation_codes, history
 from inventory.history import Actor
 from inventory.identifiers import clean_iccid, label_digits
@@ -201,10 +204,28 @@ def activate(
         if sim is not None and matched and sim.claimed_at is None:
             try:
                 with transaction.atomic():
-                    return _claim(sim, account=account, actor=actor)
+                    endpoint = _claim(sim, account=account, actor=actor)
+                    audit.record(
+                        action=AuditAction.ACTIVATION,
+                        account=account,
+                        actor=actor_of(actor),
+                        target=endpoint.iccid,
+                        details={"result": "activated"},
+                        ip=ip,
+                    )
+                    return endpoint
             except IntegrityError as exc:
                 raise ActivationRefused(UNAVAILABLE, blocked_until=None, counted=False) from exc
         until = _record_failure(who=who, actor=actor, account=account, iccid=iccid, ip=ip)
+        # The row says only "refused": which of the three reasons stays unknown here too.
+        audit.record(
+            action=AuditAction.ACTIVATION,
+            account=account,
+            actor=actor_of(actor),
+            target=iccid,
+            details={"result": "blocked" if until else "refused"},
+            ip=ip,
+        )
     # Outside the transaction: the failure (and any block) is committed.
     message = REFUSED + (f" {blocked_message(until)}" if until else "")
     raise ActivationRefused(message, blocked_until=until, counted=True)

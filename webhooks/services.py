@@ -19,6 +19,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+import audit
+from audit.models import AuditAction
 from portal.models import Account
 from webhooks import delivery, outbox, ssrf
 from webhooks.models import SUBSCRIBABLE, AccountEvent, AttemptKind, EventType, Lane, Webhook
@@ -58,7 +60,20 @@ def _validated(spec: WebhookSpec) -> list[str]:
     return [t.value for t in types]
 
 
-def create_webhook(*, account: Account, spec: WebhookSpec) -> Webhook:
+def _audit(action: AuditAction, webhook: Webhook, request, actor, details: dict) -> None:
+    """The audit row of a change to ``webhook``, in the change's transaction (a
+    portal user by ``request``, an API token by ``actor``)."""
+    audit.record(
+        action=action,
+        account=webhook.account,
+        request=request,
+        actor=actor,
+        target=webhook.url,
+        details={"webhook": webhook.pk, **details},
+    )
+
+
+def create_webhook(*, account: Account, spec: WebhookSpec, request=None, actor=None) -> Webhook:
     """Add a webhook; its secret is in ``.secret`` (show it once)."""
     types = _validated(spec)
     with transaction.atomic():
@@ -73,13 +88,26 @@ def create_webhook(*, account: Account, spec: WebhookSpec) -> Webhook:
             secret=new_secret(),
         )
         delivery.ensure_lanes(webhook, cursor=delivery.head(account_id=account.pk))
+        _audit(
+            AuditAction.WEBHOOK_CREATED,
+            webhook,
+            request,
+            actor,
+            {"event_types": types, "enabled": spec.enabled},
+        )
     return webhook
 
 
-def update_webhook(*, webhook: Webhook, spec: WebhookSpec) -> Webhook:
+def update_webhook(*, webhook: Webhook, spec: WebhookSpec, request=None, actor=None) -> Webhook:
     types = _validated(spec)
     with transaction.atomic():
         webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)
+        before = {
+            "url": webhook.url,
+            "description": webhook.description,
+            "event_types": list(webhook.event_types),
+            "enabled": webhook.enabled,
+        }
         enabling = spec.enabled and not webhook.enabled
         webhook.url = spec.url
         webhook.description = spec.description
@@ -94,19 +122,32 @@ def update_webhook(*, webhook: Webhook, spec: WebhookSpec) -> Webhook:
                 next_attempt_at=None,
             )
         webhook.save()
+        after = {
+            "url": webhook.url,
+            "description": webhook.description,
+            "event_types": list(webhook.event_types),
+            "enabled": webhook.enabled,
+        }
+        changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+        if changes:
+            _audit(AuditAction.WEBHOOK_CHANGED, webhook, request, actor, {"changes": changes})
     return webhook
 
 
-def rotate_secret(*, webhook: Webhook) -> Webhook:
+def rotate_secret(*, webhook: Webhook, request=None, actor=None) -> Webhook:
     """A new secret at once; the old one signs nothing more."""
-    webhook.secret = new_secret()
-    webhook.secret_rotated_at = timezone.now()
-    webhook.save(update_fields=["secret", "secret_rotated_at"])
+    with transaction.atomic():
+        webhook.secret = new_secret()
+        webhook.secret_rotated_at = timezone.now()
+        webhook.save(update_fields=["secret", "secret_rotated_at"])
+        _audit(AuditAction.WEBHOOK_CHANGED, webhook, request, actor, {"secret": "rotated"})
     return webhook
 
 
-def delete_webhook(*, webhook: Webhook) -> None:
-    webhook.delete()
+def delete_webhook(*, webhook: Webhook, request=None, actor=None) -> None:
+    with transaction.atomic():
+        _audit(AuditAction.WEBHOOK_DELETED, webhook, request, actor, {})
+        webhook.delete()
 
 
 def send_test(*, webhook: Webhook) -> AccountEvent:

@@ -45,7 +45,9 @@ def webhook_create(request):
     form = WebhookForm(request.POST or None, initial={"enabled": True})
     if request.method == "POST" and form.is_valid():
         try:
-            webhook = services.create_webhook(account=request.account, spec=form.spec())
+            webhook = services.create_webhook(
+                account=request.account, spec=form.spec(), request=request
+            )
         except ValidationError as error:
             _form_errors(form, error)
         else:
@@ -86,7 +88,7 @@ def webhook_edit(request, pk: int):
     form = WebhookForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            services.update_webhook(webhook=webhook, spec=form.spec())
+            services.update_webhook(webhook=webhook, spec=form.spec(), request=request)
         except ValidationError as error:
             _form_errors(form, error)
         else:
@@ -100,7 +102,7 @@ def webhook_delete(request, pk: int):
     webhook = selectors.webhook_for(account=request.account, pk=pk)
     if request.method == "POST":
         with transaction.atomic():
-            services.delete_webhook(webhook=webhook)
+            services.delete_webhook(webhook=webhook, request=request)
         messages.success(request, f"Webhook {webhook.url} deleted.")
         return redirect("webhooks:webhook_list")
     return render(request, "webhooks/webhook_confirm_delete.html", {"webhook": webhook})
@@ -110,7 +112,7 @@ def webhook_delete(request, pk: int):
 @member_required(Role.ADMIN)
 def webhook_rotate(request, pk: int):
     webhook = selectors.webhook_for(account=request.account, pk=pk)
-    services.rotate_secret(webhook=webhook)
+    services.rotate_secret(webhook=webhook, request=request)
     _show_secret_once(request, webhook)
     messages.success(request, "New signing secret made; the old one signs nothing more.")
     return redirect("webhooks:webhook_detail", pk=webhook.pk)

@@ -11,9 +11,10 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from ninja import Path, Query, Router
 
+import audit
 from api import edits, listing
 from api.fast_json import json_response
-from api.permissions import actor, require
+from api.permissions import actor, audit_actor, require
 from api.problems import ProblemError, field_error
 from api.representations import ENDPOINT_COLUMNS, endpoints_out
 from api.responses import answers
@@ -26,6 +27,7 @@ from api.schemas.endpoints import (
     SortName,
     StateName,
 )
+from audit.models import AuditAction
 from inventory.editing import TERMINATED_MESSAGE, EditRefused, apply_edit
 from inventory.identifiers import MAX_KEY_LENGTH, MAX_VALUE_LENGTH
 from inventory.key_values import KeyValuesRefused, change_key_values
@@ -145,6 +147,14 @@ def edit_endpoint(request, iccid: Iccid, body: EndpointPatch):
                 raise ProblemError(
                     422, "; ".join(f"body.key_values: {m}" for m in exc.messages), errors=errors
                 ) from exc
+        audit.record(
+            action=AuditAction.ENDPOINT_EDITED,
+            account=request.account,
+            request=request,
+            actor=audit_actor(request),
+            target=endpoint.iccid,
+            details={"fields": sorted(body.model_dump(exclude_unset=True))},
+        )
     return _one(request, iccid)
 
 

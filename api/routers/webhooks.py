@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from ninja import Path, Router
 
-from api.permissions import require
+from api.permissions import audit_actor, require
 from api.problems import ProblemError
 from api.responses import answers
 from api.schemas.webhooks import (
@@ -86,7 +86,9 @@ def create_webhook(request, body: WebhookIn):
         enabled=body.enabled,
     )
     try:
-        webhook = services.create_webhook(account=request.account, spec=spec)
+        webhook = services.create_webhook(
+            account=request.account, spec=spec, request=request, actor=audit_actor(request)
+        )
     except ValidationError as error:
         raise _refused(error) from error
     return 201, _out(webhook, secret=True)
@@ -115,7 +117,9 @@ def update_webhook(request, webhook_id: WebhookId, body: WebhookPatch):
         enabled=webhook.enabled if body.enabled is None else body.enabled,
     )
     try:
-        webhook = services.update_webhook(webhook=webhook, spec=spec)
+        webhook = services.update_webhook(
+            webhook=webhook, spec=spec, request=request, actor=audit_actor(request)
+        )
     except ValidationError as error:
         raise _refused(error) from error
     return _out(webhook)
@@ -128,7 +132,7 @@ def update_webhook(request, webhook_id: WebhookId, body: WebhookPatch):
 def delete_webhook(request, webhook_id: WebhookId):
     webhook = _webhook(request, webhook_id)
     with transaction.atomic():
-        services.delete_webhook(webhook=webhook)
+        services.delete_webhook(webhook=webhook, request=request, actor=audit_actor(request))
     return 204, None
 
 
@@ -139,7 +143,9 @@ def delete_webhook(request, webhook_id: WebhookId):
 def rotate_webhook_secret(request, webhook_id: WebhookId):
     """A new secret at once (in the answer, this once); the old one signs
     nothing more."""
-    webhook = services.rotate_secret(webhook=_webhook(request, webhook_id))
+    webhook = services.rotate_secret(
+        webhook=_webhook(request, webhook_id), request=request, actor=audit_actor(request)
+    )
     return _out(webhook, secret=True)
 
 
