@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "inventory",
     "jobs",
     "api",
+    "usage",
 ]
 
 MIDDLEWARE = [
