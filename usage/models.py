@@ -42,6 +42,42 @@ class EndpointDailyUsage(models.Model):
         return f"{self.endpoint_id} on {self.day}"
 
 
+class EndpointMonthlyUsage(models.Model):
+    """Bytes (up and down) one endpoint moved in one UTC month: what its
+    allowance is measured against, the list's "this month" column and the
+    dashboard's top endpoints (read along ``endpointmonth_top``, not summed
+    over a month of days)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+    #: The first day of the month.
+    month = models.DateField()
+    bytes_total = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "endpoint monthly usage"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "month"], name="endpointmonth_unique_month"
+            ),
+            models.CheckConstraint(
+                condition=Q(bytes_total__gte=0), name="endpointmonth_nonnegative"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                F("account"),
+                F("month"),
+                F("bytes_total").desc(),
+                F("endpoint"),
+                name="endpointmonth_top",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_id} in {self.month:%Y-%m}"
+
+
 class AccountDailyUsage(models.Model):
     """Bytes all of one account's endpoints moved on one UTC day."""
 

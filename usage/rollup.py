@@ -4,11 +4,10 @@
 Accepted ``session_update`` and ``session_end`` events carry the bytes moved
 since the session's previous report. Duplicates and stale events are never
 accepted, so they are never counted. The batch's bytes are summed in memory per
-(endpoint, UTC day) and per (account, UTC day), and ONE statement upserts both
-tables, in key order (two batches lock the same rows in the same order), and
-then raises the usage warnings the new month totals cross: a data-modifying
-CTE, so the month's total read there is the one before this batch, plus the
-batch's own bytes.
+(endpoint, UTC day), per (account, UTC day) and per (endpoint, UTC month), and
+ONE statement upserts the three tables, in key order (two batches lock the
+same rows in the same order), and raises the usage warnings that the new
+month totals (the upsert's RETURNING) cross.
 
 A warning is a ``UsageWarning`` row, unique per endpoint, month and kind
 (``warning`` at the group's ``warning_percent``, ``limit`` at 100 %), inserted
@@ -32,11 +31,18 @@ from inventory import history, lifecycle
 from inventory.history import Actor
 from inventory.models import Endpoint, Group, HistoryAction
 from inventory.network.contract import ACCEPTED, USAGE_TYPES
-from usage.models import AccountDailyUsage, EndpointDailyUsage, UsageWarning, WarningKind
+from usage.models import (
+    AccountDailyUsage,
+    EndpointDailyUsage,
+    EndpointMonthlyUsage,
+    UsageWarning,
+    WarningKind,
+)
 
 _quote = connection.ops.quote_name
 _ENDPOINT_USAGE = _quote(EndpointDailyUsage._meta.db_table)
 _ACCOUNT_USAGE = _quote(AccountDailyUsage._meta.db_table)
+_MONTH_USAGE = _quote(EndpointMonthlyUsage._meta.db_table)
 _WARNINGS = _quote(UsageWarning._meta.db_table)
 _GROUPS = _quote(Group._meta.db_table)
 _ENDPOINTS = _quote(Endpoint._meta.db_table)
@@ -89,19 +95,23 @@ def record_usage(*, outcomes: list, batch: uuid.UUID) -> list[Crossing]:
         for (pk, day), v in sorted(per_endpoint.items())
     ]
     per_account: dict[tuple[int, dt.date], list[int]] = defaultdict(lambda: [0, 0])
-    this_month: dict[int, int] = defaultdict(int)
+    per_month: dict[tuple[int, dt.date], list[int]] = defaultdict(lambda: [0, 0])
     current = month_start(dt.datetime.now(dt.UTC).date())
     for (pk, day), (up, down, account_id) in per_endpoint.items():
         total = per_account[(account_id, day)]
         total[0] += up
         total[1] += down
-        if month_start(day) == current:
-            this_month[pk] += up + down
+        month = per_month[(pk, month_start(day))]
+        month[0] += up + down
+        month[1] = account_id
     account_rows = [
         {"account_id": account_id, "day": day.isoformat(), "up": v[0], "down": v[1]}
         for (account_id, day), v in sorted(per_account.items())
     ]
-    month_rows = [{"endpoint_id": pk, "bytes": n} for pk, n in sorted(this_month.items())]
+    month_rows = [
+        {"endpoint_id": pk, "month": month.isoformat(), "account_id": v[1], "bytes": v[0]}
+        for (pk, month), v in sorted(per_month.items())
+    ]
     crossings = _upsert_and_warn(endpoint_rows, account_rows, month_rows, current)
     if crossings:
         _record_crossings(crossings, batch)
@@ -131,18 +141,23 @@ def _upsert_and_warn(endpoint_rows, account_rows, month_rows, month) -> list[Cro
                 ON CONFLICT (account_id, day) DO UPDATE
                    SET bytes_up = {_ACCOUNT_USAGE}.bytes_up + EXCLUDED.bytes_up,
                        bytes_down = {_ACCOUNT_USAGE}.bytes_down + EXCLUDED.bytes_down
+            ), per_month AS (
+                INSERT INTO {_MONTH_USAGE} (account_id, endpoint_id, month, bytes_total)
+                SELECT v.account_id, v.endpoint_id, v.month, v.bytes
+                  FROM json_to_recordset(%(months)s::json)
+                       AS v(account_id bigint, endpoint_id bigint, month date, bytes bigint)
+                 ORDER BY v.endpoint_id, v.month
+                ON CONFLICT (endpoint_id, month) DO UPDATE
+                   SET bytes_total = {_MONTH_USAGE}.bytes_total + EXCLUDED.bytes_total
+                RETURNING endpoint_id, month, bytes_total
             ), limited AS (
                 SELECT e.account_id, e.id AS endpoint_id, g.id AS group_id,
                        g.data_allowance_mb::bigint * {MB} AS allowance,
-                       g.warning_percent, g.suspend_at_limit,
-                       m.bytes + COALESCE(
-                           (SELECT sum(u.bytes_up + u.bytes_down) FROM {_ENDPOINT_USAGE} u
-                             WHERE u.endpoint_id = e.id AND u.day >= %(month)s), 0) AS used
-                  FROM json_to_recordset(%(month_rows)s::json) AS m(endpoint_id bigint,
-                                                                     bytes bigint)
+                       g.warning_percent, m.bytes_total AS used
+                  FROM per_month m
                   JOIN {_ENDPOINTS} e ON e.id = m.endpoint_id
                   JOIN {_GROUPS} g ON g.id = e.primary_group_id
-                 WHERE g.data_allowance_mb IS NOT NULL
+                 WHERE m.month = %(month)s AND g.data_allowance_mb IS NOT NULL
             ), crossed AS (
                 SELECT l.*, k.kind
                   FROM limited l
@@ -165,7 +180,7 @@ def _upsert_and_warn(endpoint_rows, account_rows, month_rows, month) -> list[Cro
             {
                 "endpoints": orjson.dumps(endpoint_rows).decode(),
                 "accounts": orjson.dumps(account_rows).decode(),
-                "month_rows": orjson.dumps(month_rows).decode(),
+                "months": orjson.dumps(month_rows).decode(),
                 "month": month,
                 "warning": WarningKind.WARNING.value,
                 "limit": WarningKind.LIMIT.value,
