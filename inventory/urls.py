@@ -1,4 +1,4 @@
-"""The operator screens: Inventory → Endpoints, Groups and Network events.
+"""The operator screens: Inventory → Dashboard, Endpoints, Groups and Network events.
 
 Explicit paths, one view each; an ICCID in the URL is looked up inside the
 current account only (another account's endpoint is a 404)."""
@@ -14,6 +14,7 @@ from inventory.views import (
     events,
     groups,
 )
+from usage import views as usage_views
 
 app_name = "inventory"
 
@@ -35,6 +36,7 @@ class IccidConverter:
 register_converter(IccidConverter, "iccid")
 
 urlpatterns = [
+    path("", usage_views.dashboard, name="dashboard"),
     path("endpoints/", endpoint_list.endpoint_list, name="endpoint_list"),
     path("endpoints/export.csv", endpoint_list.endpoint_export, name="endpoint_export"),
     path("endpoints/bulk/assign/", endpoint_bulk.bulk_assign, name="endpoint_bulk_assign"),
@@ -45,6 +47,7 @@ urlpatterns = [
         "endpoints/<iccid:iccid>/ip-addresses/", endpoint_detail.ip_addresses, name="endpoint_ips"
     ),
     path("endpoints/<iccid:iccid>/history/", endpoint_detail.history, name="endpoint_history"),
+    path("endpoints/<iccid:iccid>/usage/", usage_views.endpoint_usage, name="endpoint_usage"),
     path("endpoints/<iccid:iccid>/edit/", endpoint_edit.edit, name="endpoint_edit"),
     path("endpoints/<iccid:iccid>/suspend/", endpoint_actions.suspend, name="endpoint_suspend"),
     path(

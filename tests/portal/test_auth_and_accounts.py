@@ -20,6 +20,7 @@ LIST = reverse("inventory:endpoint_list")
 
 #: Every portal screen and method.
 ROUTES = [
+    ("get", "inventory:dashboard"),
     ("get", "inventory:endpoint_list"),
     ("get", "inventory:endpoint_export"),
     ("post", "inventory:endpoint_bulk_assign"),
@@ -28,6 +29,7 @@ ROUTES = [
     ("get", "inventory:endpoint_detail"),
     ("get", "inventory:endpoint_ips"),
     ("get", "inventory:endpoint_history"),
+    ("get", "inventory:endpoint_usage"),
     ("get", "inventory:endpoint_edit"),
     ("post", "inventory:endpoint_edit"),
     ("get", "inventory:endpoint_suspend"),
@@ -48,6 +50,7 @@ _BY_ICCID = {
     "inventory:endpoint_detail",
     "inventory:endpoint_ips",
     "inventory:endpoint_history",
+    "inventory:endpoint_usage",
     "inventory:endpoint_edit",
     "inventory:endpoint_suspend",
     "inventory:endpoint_terminate",
