@@ -54,5 +54,8 @@ urlpatterns = [
         "endpoints/<iccid:iccid>/terminate/", endpoint_actions.terminate, name="endpoint_terminate"
     ),
     path("groups/", groups.group_list, name="group_list"),
+    path("groups/new/", groups.group_create, name="group_create"),
+    path("groups/<int:pk>/edit/", groups.group_edit, name="group_edit"),
+    path("groups/<int:pk>/delete/", groups.group_delete, name="group_delete"),
     path("events/", events.event_list, name="event_list"),
 ]

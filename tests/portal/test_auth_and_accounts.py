@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from api.models import ApiToken
 from api.tokens import create_token
-from inventory.models import State
+from inventory.models import Group, State
 from jobs.models import Action, Job
 from portal.models import Account, Role
 from portal.tenancy import SESSION_KEY as ACCOUNT_SESSION_KEY
@@ -37,6 +37,12 @@ ROUTES = [
     ("get", "inventory:endpoint_terminate"),
     ("post", "inventory:endpoint_terminate"),
     ("get", "inventory:group_list"),
+    ("get", "inventory:group_create"),
+    ("post", "inventory:group_create"),
+    ("get", "inventory:group_edit"),
+    ("post", "inventory:group_edit"),
+    ("get", "inventory:group_delete"),
+    ("post", "inventory:group_delete"),
     ("get", "inventory:event_list"),
     ("get", "jobs:job_list"),
     ("get", "jobs:job_detail"),
@@ -59,6 +65,13 @@ _BY_ICCID = {
 
 _BY_JOB = {"jobs:job_detail", "jobs:job_cancel"}
 _BY_TOKEN = {"api_tokens:token_revoke"}
+_BY_GROUP = {"inventory:group_edit", "inventory:group_delete"}
+
+
+def group_of(account_id: int) -> Group:
+    """A group of the account, made when first asked for."""
+    group = Group.objects.filter(account_id=account_id).order_by("pk").first()
+    return group or GroupFactory(account=Account.objects.get(pk=account_id))
 
 
 def token_of(account_id: int) -> ApiToken:
@@ -87,6 +100,8 @@ def route_url(name: str, endpoint) -> str:
         return reverse(name, args=[job_of(endpoint.account_id).pk])
     if name in _BY_TOKEN:
         return reverse(name, args=[token_of(endpoint.account_id).pk])
+    if name in _BY_GROUP:
+        return reverse(name, args=[group_of(endpoint.account_id).pk])
     return reverse(name, args=[endpoint.iccid]) if name in _BY_ICCID else reverse(name)
 
 
