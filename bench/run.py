@@ -14,7 +14,18 @@ import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-SECTIONS = ("list", "detail", "export", "load", "addressing", "bulk", "events", "jobs", "api")
+SECTIONS = (
+    "list",
+    "detail",
+    "export",
+    "load",
+    "addressing",
+    "bulk",
+    "events",
+    "jobs",
+    "api",
+    "usage",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -239,6 +250,11 @@ def measure(args, db_url: str, started: float):
 
         step(f"11 customer API ({args.runs} runs; load {args.load_seconds:.0f} s)", started)
         rows += measure_api(p=p, db_url=db_url, runs=args.runs, seconds=args.load_seconds)
+    if "usage" in args.only:
+        from bench.usage import measure_usage
+
+        step(f"12 dashboard, groups, Usage tab, exact counts ({args.runs} runs)", started)
+        rows += measure_usage(p=p, portal=portal, runs=args.runs)
     meta["seconds"] = round(time.monotonic() - started)
     report.write(Path(args.out), rows, meta)
     return rows, meta
