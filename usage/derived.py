@@ -3,7 +3,8 @@ it had drifted (docs/usage.md "Rebuilding derived tables").
 
 - ``usage_statecount`` from ``inventory_endpoint``;
 - ``inventory_addressblock`` from ``inventory_ipallocation``;
-- ``inventory_endpointsearch`` from the endpoints' name and reference.
+- ``inventory_endpointsearch`` from the endpoints' name and reference;
+- ``usage_endpointmonthlyusage`` from the daily usage.
 
 Each is compared and repaired set-based inside one transaction that holds a
 SHARE lock on its source table: writers wait (readers do not), so nothing can
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from inventory.models import AddressBlock, Endpoint, EndpointSearch, IPAllocation
-from usage.models import StateCount
+from usage.models import EndpointDailyUsage, EndpointMonthlyUsage, StateCount
 
 _quote = connection.ops.quote_name
 _ENDPOINTS = _quote(Endpoint._meta.db_table)
@@ -27,6 +28,8 @@ _COUNTS = _quote(StateCount._meta.db_table)
 _BLOCKS = _quote(AddressBlock._meta.db_table)
 _ALLOCATIONS = _quote(IPAllocation._meta.db_table)
 _SEARCH = _quote(EndpointSearch._meta.db_table)
+_DAILY = _quote(EndpointDailyUsage._meta.db_table)
+_MONTHLY = _quote(EndpointMonthlyUsage._meta.db_table)
 
 
 @dataclass(frozen=True)
@@ -138,10 +141,37 @@ def rebuild_search_copy(*, repair: bool = True) -> Drift:
     return Drift(EndpointSearch._meta.db_table, missing, wrong, extra)
 
 
+def rebuild_monthly_usage(*, repair: bool = True) -> Drift:
+    expected = (
+        f"SELECT account_id, endpoint_id, date_trunc('month', day)::date AS month, "
+        f"sum(bytes_up + bytes_down) AS bytes_total FROM {_DAILY} GROUP BY 1, 2, 3"
+    )
+    stored = (
+        f"SELECT account_id, endpoint_id, month, bytes_total FROM {_MONTHLY} WHERE bytes_total <> 0"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Network batches write both tables; SHARE on the daily rows holds them.
+        cursor.execute(f"LOCK TABLE {_DAILY} IN SHARE MODE")
+        missing, wrong, extra = _diff(
+            cursor,
+            expected=expected,
+            stored=stored,
+            key="row(e.endpoint_id, e.month)::text",
+            value="e.bytes_total",
+        )
+        if repair and missing + wrong + extra:
+            cursor.execute(f"DELETE FROM {_MONTHLY}")
+            cursor.execute(
+                f"INSERT INTO {_MONTHLY} (account_id, endpoint_id, month, bytes_total) {expected}"
+            )
+    return Drift(EndpointMonthlyUsage._meta.db_table, missing, wrong, extra)
+
+
 def rebuild_all(*, repair: bool = True) -> list[Drift]:
     """Every derived table, compared and (with ``repair``) rebuilt."""
     return [
         rebuild_counts(repair=repair),
         rebuild_address_blocks(repair=repair),
         rebuild_search_copy(repair=repair),
+        rebuild_monthly_usage(repair=repair),
     ]

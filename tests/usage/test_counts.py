@@ -23,7 +23,7 @@ from inventory.sim_import import import_sims
 from tests.factories import EndpointFactory, GroupFactory, iccid_for, imsi_for
 from usage import counts
 from usage.derived import rebuild_all
-from usage.models import StateCount
+from usage.models import EndpointDailyUsage, EndpointMonthlyUsage, StateCount
 
 
 def true_counts() -> Counter:
@@ -160,7 +160,7 @@ def test_counts_stay_exact_under_a_randomised_mixed_run_of_concurrent_writers(ac
     assert not errors, errors
     assert sum(kept_counts().values()) == 60
     assert_exact()
-    assert [d.total for d in rebuild_all(repair=False)] == [0, 0, 0]
+    assert [d.total for d in rebuild_all(repair=False)] == [0, 0, 0, 0]
 
 
 @pytest.mark.django_db
@@ -181,6 +181,10 @@ def test_drift_in_every_derived_table_is_found_and_repaired(account):
     AddressBlock.objects.filter(vslice=group.vslice).delete()
     EndpointSearch.objects.filter(endpoint_id=endpoints[0].pk).update(name="stale")
     EndpointSearch.objects.filter(endpoint_id=endpoints[1].pk).delete()
+    today = timezone.now().date()
+    EndpointDailyUsage.objects.create(
+        account=account, endpoint=endpoints[2], day=today, bytes_up=5, bytes_down=6
+    )
 
     out = StringIO()
     with pytest.raises(CommandError, match="differ"):
@@ -189,11 +193,13 @@ def test_drift_in_every_derived_table_is_found_and_repaired(account):
     assert "usage_statecount: 0 missing, 1 wrong, 1 extra" in report
     assert "inventory_addressblock: 1 missing, 0 wrong, 0 extra" in report
     assert "inventory_endpointsearch: 1 missing, 1 wrong, 0 extra" in report
+    assert "usage_endpointmonthlyusage: 1 missing, 0 wrong, 0 extra" in report
     assert StateCount.objects.get(account=account, state=State.ACTIVE).count == 99  # unchanged
 
     out = StringIO()
     call_command("rebuild_derived", stdout=out)
-    assert "Repaired 5 derived row(s)." in out.getvalue()
+    assert "Repaired 6 derived row(s)." in out.getvalue()
+    assert EndpointMonthlyUsage.objects.get(endpoint=endpoints[2]).bytes_total == 11
     assert_exact()
     assert AddressBlock.objects.get(vslice=group.vslice).used == 4
     assert EndpointSearch.objects.get(endpoint_id=endpoints[0].pk).name == "n0"
