@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from inventory.models import Endpoint, State
+from inventory.models import Endpoint, Group, State
 from tests.browser.support import assert_accessible, assert_no_csp_violations, screenshot
 from tests.factories import EndpointFactory
 from usage.models import AccountDailyUsage, EndpointDailyUsage, EndpointMonthlyUsage
@@ -84,4 +84,42 @@ def test_usage_tab_chart_and_table(page, console_log, sign_in, viewer, fleet):
     page.get_by_role("link", name="90 days").click()
     page.wait_for_url(re.compile(r"days=90"))
     expect(page.get_by_test_id("period-total")).to_contain_text("Last 90 days")
+    assert_no_csp_violations(console_log)
+
+
+def test_admin_creates_edits_and_deletes_a_group(page, console_log, sign_in, admin_member, group):
+    sign_in(admin_member)
+    page.goto("/inventory/groups/")
+    page.get_by_test_id("group-create").click()
+    page.wait_for_url(re.compile(r"/inventory/groups/new/$"))
+    assert_accessible(page, "group-form")
+    page.get_by_label("Name").fill("fleet-trial")
+    page.get_by_label("APN").fill("trial.apn")
+    page.get_by_label("Monthly data allowance per endpoint (MB)").fill("250")
+    page.get_by_label("Suspend an endpoint at 100 %").check()
+    page.get_by_role("button", name="Create group").click()
+    page.wait_for_url(re.compile(r"/inventory/groups/$"))
+    created = Group.objects.get(name="fleet-trial")
+    assert (created.apn, created.data_allowance_mb, created.suspend_at_limit) == (
+        "trial.apn",
+        250,
+        True,
+    )
+    row = page.locator(f"tr[data-group-id='{created.pk}']")
+    expect(row.get_by_test_id("allowance")).to_have_text(
+        "250 MB/month, warn at 80 %, suspend at 100 %"
+    )
+    row.get_by_role("link", name="Edit fleet-trial").click()
+    page.get_by_label("APN").fill("other.apn")
+    page.get_by_role("button", name="Save changes").click()
+    page.wait_for_url(re.compile(r"/inventory/groups/$"))
+    created.refresh_from_db()
+    assert created.apn == "other.apn"
+    page.locator(f"tr[data-group-id='{created.pk}']").get_by_role(
+        "link", name="Delete fleet-trial"
+    ).click()
+    assert_accessible(page, "group-delete")
+    page.get_by_role("button", name="Delete group").click()
+    page.wait_for_url(re.compile(r"/inventory/groups/$"))
+    assert not Group.objects.filter(pk=created.pk).exists()
     assert_no_csp_violations(console_log)
