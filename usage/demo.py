@@ -3,7 +3,7 @@ dashboard, the Usage tab and the list's usage column are alive from the start.
 
 Three set-based statements inside the seed's transaction, whatever the fleet's
 size: daily usage for in-service endpoints of the seed (all of them up to
-20,000; beyond that every n-th one, so that the rows stay about 20,000 × 30 ×
+5,000; beyond that every n-th one, so that the rows stay about 5,000 × 30 ×
 0.7), on about 70 % of the days, with bytes drawn from a hash of (endpoint,
 day) so a seed is reproducible; then the monthly totals and the account totals
 summed from those rows.
@@ -25,7 +25,7 @@ _MONTHLY = _quote(EndpointMonthlyUsage._meta.db_table)
 _ACCOUNT = _quote(AccountDailyUsage._meta.db_table)
 
 DAYS = 30
-WITH_USAGE = 20_000
+WITH_USAGE = 5_000
 
 
 def seed_usage(*, first_id: int, count: int, today: dt.date) -> int:
