@@ -116,5 +116,8 @@ def group_out(group: Group) -> dict:
         "vslice": group.vslice.name,
         "subnet": str(group.vslice.subnet),
         "apn": group.apn,
+        "data_allowance_mb": group.data_allowance_mb,
+        "warning_percent": group.warning_percent,
+        "suspend_at_limit": group.suspend_at_limit,
         "created_at": group.created_at,
     }

@@ -56,9 +56,11 @@ def _event_pool(p: Picks) -> tuple[list[tuple[str, str, str]], int]:
 
 class _Events:
     """Batches of well-formed events in a plausible order per device: attach,
-    session start, session end, detach, each later than the one before."""
+    session start, a usage report, session end (with its last usage), detach,
+    each later than the one before. The usage reports make every batch write
+    the daily and monthly usage too (docs/usage.md)."""
 
-    TYPES = ("attach", "session_start", "session_end", "detach")
+    TYPES = ("attach", "session_start", "session_update", "session_end", "detach")
 
     def __init__(self, pool: list[tuple[str, str, str]], token: str):
         self.pool = pool
@@ -84,6 +86,9 @@ class _Events:
             }
             if kind == "session_start":
                 event["apn"] = apn
+            if kind in ("session_update", "session_end"):
+                event["bytes_up"] = 1_000 + k % 50_000
+                event["bytes_down"] = 10_000 + k % 500_000
             if imei:
                 event["imei"] = imei
             events.append(event)

@@ -28,6 +28,7 @@ SECTIONS = (
     "webhooks",
     "api",
     "audit",
+    "usage",
 )
 
 
@@ -280,6 +281,11 @@ def measure(args, db_url: str, started: float):
 
         step(f"14 audit log with {args.endpoints:,} rows in the account", started)
         rows += measure_audit(p=p, rows=args.endpoints, runs=args.runs)
+    if "usage" in args.only:
+        from bench.usage import measure_usage
+
+        step(f"15 dashboard, groups, Usage tab, exact counts ({args.runs} runs)", started)
+        rows += measure_usage(p=p, portal=portal, runs=args.runs)
     meta["seconds"] = round(time.monotonic() - started)
     report.write(Path(args.out), rows, meta)
     return rows, meta

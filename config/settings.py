@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "webhooks",
     "audit",
     "team",
+    "usage",
 ]
 
 MIDDLEWARE = [

@@ -1,5 +1,6 @@
 """The endpoint list's filters, as URL parameters: ``state`` (several), ``group``,
-``tag``, ``kv`` (``key:value``, docs/key-values.md) and ``q``.
+``tag``, ``kv`` (``key:value``, docs/key-values.md), ``q`` and ``inactive`` (no
+activity for that many days).
 
 The group choices are the current account's groups, passed in already loaded so
 that validating and rendering the form costs no query of its own; another
@@ -9,19 +10,25 @@ lookup across accounts).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import QueryDict
+from django.utils import timezone
 
 from inventory import search
 from inventory.identifiers import MAX_KEY_LENGTH, MAX_VALUE_LENGTH, clean_tags, parse_key_value
 from inventory.key_values import matching
 from inventory.models import Endpoint, Group, State
+from portal.params import ascii_int
 
 #: The URL parameters the filter reads; bulk actions and CSV export carry them on.
-FILTER_PARAMS = ("state", "group", "tag", "kv", "q")
+FILTER_PARAMS = ("state", "group", "tag", "kv", "q", "inactive")
+#: Most days the "inactive for" filter takes (ten years).
+MAX_INACTIVE_DAYS = 3650
 #: All the list's own URL parameters: the filter's, then how it is shown.
 VIEW_PARAMS = (*FILTER_PARAMS, "sort", "per_page", "columns")
 
@@ -49,6 +56,18 @@ class EndpointFilterForm(forms.Form):
     def clean_kv(self) -> tuple[str, str] | None:
         value = self.cleaned_data.get("kv") or ""
         return parse_key_value(value) if value.strip() else None
+
+    def clean_inactive(self) -> int | None:
+        value = (self.cleaned_data.get("inactive") or "").strip()
+        if not value:
+            return None
+        days = ascii_int(value)
+        if days is None or not 1 <= days <= MAX_INACTIVE_DAYS:
+            raise ValidationError(
+                f"Inactive for: a whole number of days from 1 to {MAX_INACTIVE_DAYS:,}.",
+                code="inactive_days",
+            )
+        return days
 
     def clean_q(self) -> str:
         return search.clean_query(self.cleaned_data.get("q") or "")
@@ -79,10 +98,13 @@ class EndpointFilterSet(django_filters.FilterSet):
         help_text="key:value",
     )
     q = django_filters.CharFilter(label="Search", method="filter_q", max_length=search.MAX_LENGTH)
+    inactive = django_filters.CharFilter(
+        label="Inactive for (days)", method="filter_inactive", max_length=8
+    )
 
     class Meta:
         model = Endpoint
-        fields = ["state", "group", "tag", "kv", "q"]
+        fields = ["state", "group", "tag", "kv", "q", "inactive"]
         form = EndpointFilterForm
 
     def __init__(self, data=None, queryset=None, *, account_id: int, groups: list[Group], **kw):
@@ -111,6 +133,14 @@ class EndpointFilterSet(django_filters.FilterSet):
         key, text = value
         pairs = matching(account_id=self.account_id, key=key, value=text)
         return queryset.filter(Exists(pairs.filter(endpoint_id=OuterRef("pk"))))
+
+    def filter_inactive(self, queryset: QuerySet[Endpoint], name: str, value):
+        """No activity for ``value`` days: last seen before then, or never
+        (``endpoint_acct_activity`` serves both ends of the range)."""
+        if not value:
+            return queryset
+        since = timezone.now() - timedelta(days=value)
+        return queryset.filter(Q(last_activity__lt=since) | Q(last_activity__isnull=True))
 
     def filter_q(self, queryset: QuerySet[Endpoint], name: str, value: str):
         return search.search(endpoints=queryset, q=value, account_id=self.account_id)

@@ -71,12 +71,27 @@ class Group(models.Model):
     vslice = models.ForeignKey(VSlice, on_delete=models.PROTECT, related_name="groups")
     name = models.CharField(max_length=100)
     apn = models.CharField("APN", max_length=100)
+    #: Monthly data allowance per endpoint in MB (10^6 bytes); none when blank
+    #: (docs/usage.md "Allowance").
+    data_allowance_mb = models.PositiveIntegerField("data allowance (MB)", null=True, blank=True)
+    #: The share of the allowance that raises a usage warning.
+    warning_percent = models.PositiveSmallIntegerField("warning at (%)", default=80)
+    #: Suspend an endpoint when it reaches 100 % of the allowance.
+    suspend_at_limit = models.BooleanField("suspend at 100 %", default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["account", "name"], name="group_unique_name"),
+            models.CheckConstraint(
+                condition=Q(warning_percent__gte=1, warning_percent__lte=100),
+                name="group_warning_percent_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(data_allowance_mb__isnull=True) | Q(data_allowance_mb__gte=1),
+                name="group_allowance_positive",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -334,6 +349,7 @@ class EventType(models.TextChoices):
     ATTACH = "attach", "Attach"
     DETACH = "detach", "Detach"
     SESSION_START = "session_start", "Session start"
+    SESSION_UPDATE = "session_update", "Session update"
     SESSION_END = "session_end", "Session end"
 
 
@@ -352,10 +368,13 @@ class HistoryAction(models.TextChoices):
     ATTACH = EventType.ATTACH.value, "Attached to the network"
     DETACH = EventType.DETACH.value, "Detached from the network"
     SESSION_START = EventType.SESSION_START.value, "Data session started"
+    SESSION_UPDATE = EventType.SESSION_UPDATE.value, "Data session reported usage"
     SESSION_END = EventType.SESSION_END.value, "Data session ended"
     SESSION_REJECTED = "session_rejected", "Data session refused"
     ACTIVATED = "activated", "Activated by the account"
     KEY_VALUES = "key_values", "Key values changed"
+    USAGE_WARNING = "usage_warning", "Usage warning"
+    GROUP_CHANGED = "group_changed", "Group settings changed"
 
 
 class History(models.Model):

@@ -28,9 +28,10 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from inventory.models import Endpoint, Group, State
+from usage.selectors import human_bytes
 
-#: Columns shown only when asked for with ?columns=reference,tags.
-OPTIONAL_COLUMNS = ("reference", "tags")
+#: Columns shown only when asked for with ?columns=reference,tags,usage.
+OPTIONAL_COLUMNS = ("reference", "tags", "usage")
 _STATE_LABELS = dict(State.choices)
 #: Reversed once per table, then replaced per row; ICCID-shaped, as the URL requires.
 _ICCID_PLACEHOLDER = "0" * 19
@@ -83,6 +84,10 @@ class EndpointTable(tables.Table):
     last_activity = tables.Column("Last activity", orderable=False, default="")
     reference = tables.Column("Reference", orderable=False, default="")
     tags = tables.Column("Tags", orderable=False, default="")
+    #: This month's bytes, set on each row by the view (one query per page).
+    usage = tables.Column(
+        "This month", accessor="month_usage", orderable=False, attrs={"td": {"class": "text-end"}}
+    )
 
     class Meta:
         model = Endpoint
@@ -165,6 +170,9 @@ class EndpointTable(tables.Table):
             f'<time datetime="{exact.isoformat()}" title="{exact:%Y-%m-%d %H:%M:%S} UTC">'
             f"{relative_time(value, self.now)}</time>"
         )
+
+    def render_usage(self, value, record=None):
+        return escape(human_bytes(value))
 
     def render_tags(self, value, record=None):
         return mark_safe(

@@ -1,4 +1,4 @@
-"""The operator screens: Inventory → Endpoints, Groups and Network events.
+"""The operator screens: Inventory → Dashboard, Endpoints, Groups and Network events.
 
 Explicit paths, one view each; an ICCID in the URL is looked up inside the
 current account only (another account's endpoint is a 404)."""
@@ -16,6 +16,7 @@ from inventory.views import (
     events,
     groups,
 )
+from usage import views as usage_views
 
 app_name = "inventory"
 
@@ -37,6 +38,7 @@ class IccidConverter:
 register_converter(IccidConverter, "iccid")
 
 urlpatterns = [
+    path("", usage_views.dashboard, name="dashboard"),
     path("endpoints/", endpoint_list.endpoint_list, name="endpoint_list"),
     path("endpoints/export.csv", endpoint_list.endpoint_export, name="endpoint_export"),
     path("endpoints/bulk/assign/", endpoint_bulk.bulk_assign, name="endpoint_bulk_assign"),
@@ -57,6 +59,7 @@ urlpatterns = [
         endpoint_detail.key_values,
         name="endpoint_key_values",
     ),
+    path("endpoints/<iccid:iccid>/usage/", usage_views.endpoint_usage, name="endpoint_usage"),
     path("endpoints/<iccid:iccid>/edit/", endpoint_edit.edit, name="endpoint_edit"),
     path("endpoints/<iccid:iccid>/suspend/", endpoint_actions.suspend, name="endpoint_suspend"),
     path(
@@ -64,5 +67,8 @@ urlpatterns = [
     ),
     path("activate/", activation.activate_sims, name="activate"),
     path("groups/", groups.group_list, name="group_list"),
+    path("groups/new/", groups.group_create, name="group_create"),
+    path("groups/<int:pk>/edit/", groups.group_edit, name="group_edit"),
+    path("groups/<int:pk>/delete/", groups.group_delete, name="group_delete"),
     path("events/", events.event_list, name="event_list"),
 ]

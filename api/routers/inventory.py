@@ -1,6 +1,8 @@
-"""``/api/v1/groups`` and ``/api/v1/network-events``: the account's groups and
-what the packet core reported about its endpoints, as on the Groups and
-Network events pages (the same filters, the same keyset order)."""
+"""``/api/v1/groups`` and ``/api/v1/network-events``: the account's groups
+(listed, and managed by admin tokens with the Groups page's rules,
+``inventory.groups``) and what the packet core reported about its endpoints,
+as on the Groups and Network events pages (the same filters, the same keyset
+order)."""
 
 from __future__ import annotations
 
@@ -10,14 +12,17 @@ from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 from ninja import Path, Query, Router
 
-from api.problems import ProblemError
+from api.permissions import actor, require
+from api.problems import ProblemError, field_error
 from api.representations import group_out
 from api.responses import answers
 from api.schemas.endpoints import ICCID_PATTERN
-from api.schemas.inventory import GroupOut, NetworkEventPage
+from api.schemas.inventory import GroupIn, GroupOut, GroupPatch, NetworkEventPage
 from inventory.forms.events import EventFilterForm
-from inventory.models import EventStatus, EventType, Group
+from inventory.groups import GroupRefused, GroupSettings, create_group, delete_group, update_group
+from inventory.models import EventStatus, EventType, Group, VSlice
 from inventory.views.events import cursor_for, filtered_events
+from portal.models import Role
 
 groups_router = Router(tags=["groups"])
 events_router = Router(tags=["network events"])
@@ -43,6 +48,92 @@ def list_groups(request):
 def get_group(request, name: Annotated[str, Path(max_length=100)]):
     groups = Group.objects.filter(account=request.account).select_related("vslice")
     return group_out(get_object_or_404(groups.order_by("pk"), name=name))
+
+
+def _settings(request, body, group: Group | None) -> GroupSettings:
+    """The group's settings with ``body`` applied (a PATCH keeps what it omits)."""
+    sent = body.model_dump(exclude_unset=True)
+    if "\x00" in "".join(v for v in sent.values() if isinstance(v, str)):
+        raise field_error("name", "No NUL characters.")
+    vslice = group.vslice if group else None
+    if sent.get("vslice") is not None:
+        vslice = VSlice.objects.filter(account=request.account, name=sent["vslice"]).first()
+        if vslice is None:
+            raise field_error("vslice", "Not one of this account's VSlices.")
+    for key in ("name", "apn", "warning_percent", "suspend_at_limit"):
+        if key in sent and sent[key] is None:
+            raise field_error(key, "May not be null.")
+    current = {
+        "name": group.name if group else None,
+        "apn": group.apn if group else None,
+        "data_allowance_mb": group.data_allowance_mb if group else None,
+        "warning_percent": group.warning_percent if group else 80,
+        "suspend_at_limit": group.suspend_at_limit if group else False,
+    }
+    current.update({k: v for k, v in sent.items() if k != "vslice"})
+    return GroupSettings(vslice=vslice, **current)
+
+
+def _refusal(refusal: GroupRefused) -> ProblemError:
+    if refusal.conflict:
+        return ProblemError(409, str(refusal))
+    return field_error(refusal.field or "body", str(refusal))
+
+
+def _account_group(request, name: str) -> Group:
+    groups = Group.objects.filter(account=request.account).select_related("vslice")
+    return get_object_or_404(groups.order_by("pk"), name=name)
+
+
+@groups_router.post(
+    "",
+    response=answers({201: GroupOut}, 403, 409),
+    summary="Create a group",
+    operation_id="create_group",
+)
+def create_group_op(request, body: GroupIn):
+    """Account admins: a group of one of the account's VSlices."""
+    require(request, Role.ADMIN)
+    try:
+        group = create_group(account=request.account, settings=_settings(request, body, None))
+    except GroupRefused as refusal:
+        raise _refusal(refusal) from refusal
+    return 201, group_out(_account_group(request, group.name))
+
+
+@groups_router.patch(
+    "/{name}",
+    response=answers({200: GroupOut}, 403, 404, 409),
+    summary="Change a group",
+    operation_id="edit_group",
+)
+def edit_group(request, name: Annotated[str, Path(max_length=100)], body: GroupPatch):
+    """Account admins; applies at once to the group's endpoints (History of each)."""
+    require(request, Role.ADMIN)
+    group = _account_group(request, name)
+    settings = _settings(request, body, group)
+    try:
+        update_group(group=group, settings=settings, actor=actor(request))
+    except GroupRefused as refusal:
+        raise _refusal(refusal) from refusal
+    return group_out(_account_group(request, settings.name))
+
+
+@groups_router.delete(
+    "/{name}",
+    response=answers({204: None}, 403, 404, 409),
+    summary="Delete an empty group",
+    operation_id="delete_group",
+)
+def delete_group_op(request, name: Annotated[str, Path(max_length=100)]):
+    """Account admins; only a group no endpoint uses."""
+    require(request, Role.ADMIN)
+    group = _account_group(request, name)
+    try:
+        delete_group(group=group)
+    except GroupRefused as refusal:
+        raise _refusal(refusal) from refusal
+    return 204, None
 
 
 @events_router.get(

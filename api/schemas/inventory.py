@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Literal
 
 from ninja import Schema
+from pydantic import Field
 
+from api.schemas.common import Body
 from inventory.models import EventStatus, EventType
 
 
@@ -15,7 +17,32 @@ class GroupOut(Schema):
     vslice: str
     subnet: str
     apn: str
+    data_allowance_mb: int | None
+    warning_percent: int
+    suspend_at_limit: bool
     created_at: datetime
+
+
+class GroupIn(Body):
+    """A new group; ``vslice`` is the name of one of the account's VSlices."""
+
+    name: str = Field(min_length=1, max_length=100)
+    vslice: str = Field(min_length=1, max_length=100)
+    apn: str = Field(min_length=1, max_length=100)
+    data_allowance_mb: int | None = Field(None, ge=1, le=2**31 - 1)
+    warning_percent: int = Field(80, ge=1, le=100)
+    suspend_at_limit: bool = False
+
+
+class GroupPatch(Body):
+    """Only the fields sent change; ``data_allowance_mb: null`` removes the allowance."""
+
+    name: str | None = Field(None, min_length=1, max_length=100)
+    vslice: str | None = Field(None, min_length=1, max_length=100)
+    apn: str | None = Field(None, min_length=1, max_length=100)
+    data_allowance_mb: int | None = Field(None, ge=1, le=2**31 - 1)
+    warning_percent: int | None = Field(None, ge=1, le=100)
+    suspend_at_limit: bool | None = None
 
 
 class NetworkEventOut(Schema):

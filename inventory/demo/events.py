@@ -39,6 +39,8 @@ REFUSED_SHARE = {
 }
 #: Share of IMEI-locked endpoints that were tried in a foreign device.
 FOREIGN_DEVICE_SHARE = 0.3
+#: An active endpoint's last event: a usage report, else its session start.
+ACTIVE_REPORTED_SHARE = 0.5
 #: An idle endpoint's last event: a session end, else an attach.
 IDLE_AFTER_SESSION_SHARE = 0.6
 
@@ -79,6 +81,16 @@ class Device:
 def idle_event(rng: random.Random) -> EventType:
     """The event that left an Idle endpoint idle."""
     return EventType.SESSION_END if rng.random() < IDLE_AFTER_SESSION_SHARE else EventType.ATTACH
+
+
+def active_event(rng: random.Random) -> EventType:
+    """The newest event of an Active endpoint: its session's start, or a usage
+    report of that session."""
+    return (
+        EventType.SESSION_UPDATE
+        if rng.random() < ACTIVE_REPORTED_SHARE
+        else EventType.SESSION_START
+    )
 
 
 def device_imei(serial: int) -> str:

@@ -21,7 +21,7 @@ from django.db import connection
 from inventory import lifecycle
 from inventory.addressing import last_host_offset
 from inventory.demo.accounts import SECONDARY_SHARE, AccountContext
-from inventory.demo.events import WINDOW, Device, EventTrail, idle_event
+from inventory.demo.events import WINDOW, Device, EventTrail, active_event, idle_event
 from inventory.identifiers import luhn_check_digit
 from inventory.models import (
     IN_SERVICE_STATES,
@@ -71,6 +71,7 @@ class SeedResult:
     memberships: int = 0
     history: int = 0
     events: int = 0
+    usage_days: int = 0
     no_address: int = 0
     seconds: float = 0.0
     by_state: dict[str, int] = field(default_factory=dict)
@@ -236,7 +237,8 @@ class Fleet:
                 last_activity = now - window * (rng.random() ** RECENT_SKEW)
                 changed = last_activity
                 last_event = {
-                    State.ACTIVE: EventType.SESSION_START,
+                    # An active session's newest event is its start or a usage report.
+                    State.ACTIVE: active_event(rng),
                     State.IDLE: idle_event(rng),
                     State.DETACHED: EventType.DETACH,
                 }[state]

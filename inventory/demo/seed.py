@@ -36,6 +36,7 @@ from inventory.models import (
     SecondaryMembership,
 )
 from inventory.sim_import import reserve_endpoint_ids
+from usage.demo import seed_usage
 
 __all__ = ["DEFAULT_PASSWORD", "SeedResult", "demo_accounts_exist", "logins", "seed"]
 
@@ -104,6 +105,7 @@ def seed(
                 write_rows(cursor, rows, now)
                 written(rows)
         addresses.save_cursors()
+        result.usage_days = seed_usage(first_id=first_id, count=endpoints, today=now.date())
     with connection.cursor() as cursor:
         for model in _WRITTEN:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")

@@ -114,6 +114,10 @@ def load_devices(*, account_slug: str, limit: int) -> list[Device]:
     return devices
 
 
+#: Most bytes one simulated usage report carries downstream (5 MB).
+MAX_REPORT_BYTES = 5_000_000
+
+
 class Traffic:
     """Makes the next events of a set of devices and learns from the answers."""
 
@@ -148,6 +152,10 @@ class Traffic:
                 event["apn"] = self.rng.choice(device.apns[1:])
             if device.locked and self.rng.random() < WRONG_IMEI_SHARE:
                 event["imei"] = imei_with_check_digit(f"86{self.rng.randrange(10**12):012d}")
+        if event_type in (EventType.SESSION_UPDATE, EventType.SESSION_END):
+            down = self.rng.randrange(MAX_REPORT_BYTES)
+            event["bytes_down"] = down
+            event["bytes_up"] = down // self.rng.randint(3, 12)
         self._sent[event_id] = device
         return event
 
@@ -158,7 +166,10 @@ class Traffic:
         if device.state == State.IDLE:
             return EventType.SESSION_START if roll < 0.7 else EventType.DETACH
         if device.state == State.ACTIVE:
-            return EventType.SESSION_END if roll < 0.75 else EventType.DETACH
+            # A session reports its usage while it lasts, and once more when it ends.
+            if roll < 0.5:
+                return EventType.SESSION_UPDATE
+            return EventType.SESSION_END if roll < 0.85 else EventType.DETACH
         # Not in service (suspended or terminated meanwhile): the modem keeps trying.
         return EventType.SESSION_START if roll < 0.5 else EventType.ATTACH
 

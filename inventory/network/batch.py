@@ -43,6 +43,7 @@ from inventory.network.contract import (
     parse_event,
 )
 from inventory.network.decisions import LoadedEndpoint, Outcome, decide
+from usage.rollup import record_usage
 
 __all__ = ["MAX_EVENTS", "Event", "EventResult", "Reason", "apply_events", "parse_event"]
 
@@ -121,10 +122,14 @@ def _apply(events: list[Event]) -> list[Outcome]:
         outcomes.extend(decided)
 
         batch = uuid.uuid4()
-        writes.update_endpoints(endpoints, decided)
         writes.insert_history(decided, batch)
         writes.insert_events(decided)
         writes.insert_account_events(decided)
+        # The rows every batch of an account shares (its state counts, kept by
+        # a trigger on this UPDATE, and its daily usage) are written last, so
+        # that concurrent batches hold them for as short a time as possible.
+        writes.update_endpoints(endpoints, decided)
+        record_usage(outcomes=decided, batch=batch)
     return outcomes
 
 

@@ -36,6 +36,11 @@ DUPLICATE = EventStatus.DUPLICATE.value
 INVALID = EventStatus.INVALID.value
 SESSION_START = EventType.SESSION_START.value
 _EVENT_TYPES = frozenset(EventType.values)
+#: The events that may report bytes: since that session's previous report.
+USAGE_TYPES = frozenset({EventType.SESSION_UPDATE.value, EventType.SESSION_END.value})
+#: Most bytes one report may carry in one direction (1 TiB): more is a broken
+#: counter, not traffic.
+MAX_BYTES = 2**40
 
 
 class Reason:
@@ -63,6 +68,8 @@ class Reason:
     BAD_IMEI = "bad_imei"
     BAD_APN = "bad_apn"
     BAD_TIME = "bad_time"
+    BAD_BYTES = "bad_bytes"
+    BYTES_NOT_ALLOWED = "bytes_not_allowed"
 
 
 @dataclass
@@ -97,6 +104,8 @@ class Event:
     imei: str
     apn: str
     at: datetime
+    bytes_up: int = 0
+    bytes_down: int = 0
 
 
 def parse_event(raw: object, index: int) -> Event | EventResult:
@@ -141,9 +150,34 @@ def parse_event(raw: object, index: int) -> Event | EventResult:
     at = _parse_time(raw.get("at"))
     if at is None:
         return invalid(Reason.BAD_TIME)
+    up, down = raw.get("bytes_up"), raw.get("bytes_down")
+    if up is not None or down is not None:
+        if event_type not in USAGE_TYPES:
+            return invalid(Reason.BYTES_NOT_ALLOWED)
+        up, down = _byte_count(up), _byte_count(down)
+        if up is None or down is None:
+            return invalid(Reason.BAD_BYTES)
     return Event(
-        index=index, id=event_id, type=event_type, imsi=imsi, imei=imei, apn=apn.strip(), at=at
+        index=index,
+        id=event_id,
+        type=event_type,
+        imsi=imsi,
+        imei=imei,
+        apn=apn.strip(),
+        at=at,
+        bytes_up=up or 0,
+        bytes_down=down or 0,
     )
+
+
+def _byte_count(value: object) -> int | None:
+    """A byte count: absent is 0; else an integer 0 <= n < MAX_BYTES (not a
+    boolean, not a float, not a string)."""
+    if value is None:
+        return 0
+    if type(value) is not int or not 0 <= value < MAX_BYTES:
+        return None
+    return value
 
 
 def _storable(text: str) -> bool:

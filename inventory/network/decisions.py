@@ -32,6 +32,7 @@ _IN_SERVICE = frozenset(state.value for state in IN_SERVICE_STATES)
 _NEXT_STATE = {
     EventType.ATTACH.value: State.IDLE.value,
     EventType.SESSION_START.value: State.ACTIVE.value,
+    EventType.SESSION_UPDATE.value: State.ACTIVE.value,
     EventType.SESSION_END.value: State.IDLE.value,
     EventType.DETACH.value: State.DETACHED.value,
 }

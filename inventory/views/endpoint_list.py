@@ -5,7 +5,8 @@ One view serves the full page and, for HTMX requests, only the results fragment
 (table, count, pagination), so filtering, sorting and paging swap the table and
 push the URL; every state of the list is a plain link that works without
 JavaScript. A page costs a constant number of queries whatever its size: the
-account's groups, one page of rows, one bounded count.
+account's groups, one page of rows, one count: exact from the kept counts
+when the list is filtered by state and group only, else bounded.
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ from django.utils.cache import patch_vary_headers
 
 from inventory import export as csv_export
 from inventory import pagination as listing
-from inventory.filters import EndpointFilterSet, clean_view_query
+from inventory.filters import FILTER_PARAMS, EndpointFilterSet, clean_view_query
 from inventory.models import Endpoint, Group, State
 from inventory.selectors import account_groups
 from inventory.tables import OPTIONAL_COLUMNS, EndpointTable
 from portal.tenancy import member_required
+from usage import counts
+from usage.selectors import month_totals
+
+#: The filters the kept counts answer exactly (any other keeps the bounded count).
+EXACT_FILTERS = ("state", "group")
 
 #: Parameters that describe what is listed (carried by sort, page, bulk and CSV links).
 _SORT_FOR_COLUMN = {
@@ -110,7 +116,14 @@ def build_list(request, groups: list[Group]) -> ListState:
         after=after,
         before=before,
     )
-    if after is None and before is None and not state.page.has_next:
+    if "usage" in state.columns:
+        used = month_totals(request.account, [row.pk for row in state.page.rows])
+        for row in state.page.rows:
+            row.month_usage = used.get(row.pk, 0)
+    exact = exact_count(request.account, state.filterset)
+    if exact is not None:
+        state.count, state.count_more = exact, False
+    elif after is None and before is None and not state.page.has_next:
         # The first page holds every match, so its length is the count: a
         # selective search or filter pays no second scan (docs/benchmark.md).
         shown = len(state.page.rows)
@@ -119,6 +132,20 @@ def build_list(request, groups: list[Group]) -> ListState:
     else:
         state.count, state.count_more = listing.bounded_count(endpoints)
     return state
+
+
+def exact_count(account, filterset: EndpointFilterSet) -> int | None:
+    """The exact number of matches when the filters are state and group only
+    (or none): the counts the database keeps (docs/usage.md), one query
+    whatever the account's size. None for any other filter, which keeps the
+    bounded count."""
+    data = filterset.form.cleaned_data
+    if any(data.get(name) for name in FILTER_PARAMS if name not in EXACT_FILTERS):
+        return None
+    group = data.get("group")
+    return counts.matching(
+        account=account, states=data.get("state") or (), group_id=int(group) if group else None
+    )
 
 
 def _headers(state: ListState, table: EndpointTable) -> list[dict]:

@@ -1,24 +1,30 @@
 """Inventory → Groups: each group of the account with its VSlice, subnet, APN,
 endpoints by state and the addresses used of its subnet.
 
-Three queries whatever the number of groups: the groups (with their VSlices),
-one GROUP BY over (primary group, state) read from the index
-``endpoint_group_state``, and one GROUP BY over the allocations per VSlice.
+Three queries whatever the number of groups or endpoints: the groups (with
+their VSlices), the account's kept state counts (``usage.counts``: a few rows,
+not a count of its endpoints) and the kept address blocks summed per VSlice.
 Every count links to the endpoint list filtered the same way.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from urllib.parse import urlencode
 
-from django.db.models import Count
-from django.shortcuts import render
+from django.contrib import messages
+from django.db import transaction
+from django.db.models import Sum
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
+from inventory.forms.groups import GroupForm
+from inventory.groups import GroupRefused, create_group, delete_group, update_group
+from inventory.history import Actor
 from inventory.identifiers import usable_hosts
-from inventory.models import Endpoint, Group, IPAllocation, State
+from inventory.models import AddressBlock, Group, State
+from portal.models import Role
 from portal.tenancy import member_required
+from usage import counts
 
 
 @member_required()
@@ -26,38 +32,29 @@ def group_list(request):
     groups = list(
         Group.objects.filter(account=request.account).select_related("vslice").order_by("name")
     )
-    group_ids = [g.pk for g in groups]
-    by_group: dict[int, dict[str, int]] = defaultdict(dict)
-    rows = (
-        Endpoint.objects.filter(primary_group_id__in=group_ids)
-        .values_list("primary_group_id", "state")
-        .annotate(n=Count("*"))
-        .order_by()
-    )
-    for group_id, state, n in rows:
-        by_group[group_id][state] = n
+    by_group = counts.by_group(counts.account_counts(request.account))
     used = dict(
-        IPAllocation.objects.filter(vslice_id__in={g.vslice_id for g in groups})
+        AddressBlock.objects.filter(vslice_id__in={g.vslice_id for g in groups})
         .values_list("vslice_id")
-        .annotate(n=Count("*"))
+        .annotate(n=Sum("used"))
         .order_by()
     )
     list_url = reverse("inventory:endpoint_list")
     entries = []
     for group in groups:
-        counts = by_group.get(group.pk, {})
+        in_states = by_group.get(group.pk, {})
         capacity = usable_hosts(group.vslice.subnet)
         in_use = used.get(group.vslice_id, 0)
         entries.append(
             {
                 "group": group,
-                "total": sum(counts.values()),
+                "total": sum(in_states.values()),
                 "total_url": f"{list_url}?{urlencode({'group': group.pk})}",
                 "states": [
                     {
                         "value": value,
                         "label": label,
-                        "count": counts.get(value, 0),
+                        "count": in_states.get(value, 0),
                         "url": f"{list_url}?{urlencode({'group': group.pk, 'state': value})}",
                     }
                     for value, label in State.choices
@@ -70,5 +67,69 @@ def group_list(request):
     return render(
         request,
         "inventory/group_list.html",
-        {"entries": entries, "states": State.choices},
+        {
+            "entries": entries,
+            "states": State.choices,
+            "can_manage": request.member.has_role(Role.ADMIN),
+        },
     )
+
+
+def _group_of(request, pk: int) -> Group:
+    """The current account's group ``pk``, or 404."""
+    return get_object_or_404(
+        Group.objects.filter(account=request.account).select_related("vslice"), pk=pk
+    )
+
+
+def _refused(form: GroupForm, refusal: GroupRefused) -> None:
+    form.add_error(refusal.field or None, str(refusal))
+
+
+@member_required(Role.ADMIN)
+def group_create(request):
+    form = GroupForm(request.POST or None, account=request.account)
+    if request.method == "POST" and form.is_valid():
+        try:
+            group = create_group(account=request.account, settings=form.settings())
+        except GroupRefused as refusal:
+            _refused(form, refusal)
+        else:
+            messages.success(request, f"Group {group.name} created.")
+            return redirect("inventory:group_list")
+    return render(request, "inventory/group_form.html", {"form": form, "group": None})
+
+
+@member_required(Role.ADMIN)
+def group_edit(request, pk: int):
+    group = _group_of(request, pk)
+    form = GroupForm(request.POST or None, account=request.account, group=group)
+    if request.method == "POST" and form.is_valid():
+        try:
+            changes = update_group(
+                group=group, settings=form.settings(), actor=Actor.for_user(request.user)
+            )
+        except GroupRefused as refusal:
+            _refused(form, refusal)
+        else:
+            if changes:
+                messages.success(request, f"Group {form.settings().name} changed.")
+            else:
+                messages.info(request, "Nothing changed.")
+            return redirect("inventory:group_list")
+    return render(request, "inventory/group_form.html", {"form": form, "group": group})
+
+
+@member_required(Role.ADMIN)
+def group_delete(request, pk: int):
+    group = _group_of(request, pk)
+    if request.method == "POST":
+        try:
+            with transaction.atomic():
+                delete_group(group=group)
+        except GroupRefused as refusal:
+            messages.error(request, str(refusal))
+        else:
+            messages.success(request, f"Group {group.name} deleted.")
+        return redirect("inventory:group_list")
+    return render(request, "inventory/group_delete.html", {"group": group})

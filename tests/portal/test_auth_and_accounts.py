@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from api.models import ApiToken
 from api.tokens import create_token
-from inventory.models import State
+from inventory.models import Group, State
 from jobs.models import Action, Job
 from portal.models import Account, Member, Role
 from portal.tenancy import SESSION_KEY as ACCOUNT_SESSION_KEY
@@ -22,6 +22,7 @@ LIST = reverse("inventory:endpoint_list")
 
 #: Every portal screen and method.
 ROUTES = [
+    ("get", "inventory:dashboard"),
     ("get", "inventory:endpoint_list"),
     ("get", "inventory:endpoint_export"),
     ("post", "inventory:endpoint_bulk_assign"),
@@ -33,6 +34,7 @@ ROUTES = [
     ("get", "inventory:endpoint_history"),
     ("get", "inventory:endpoint_key_values"),
     ("post", "inventory:endpoint_key_values"),
+    ("get", "inventory:endpoint_usage"),
     ("get", "inventory:endpoint_edit"),
     ("post", "inventory:endpoint_edit"),
     ("get", "inventory:endpoint_suspend"),
@@ -42,6 +44,12 @@ ROUTES = [
     ("get", "inventory:activate"),
     ("post", "inventory:activate"),
     ("get", "inventory:group_list"),
+    ("get", "inventory:group_create"),
+    ("post", "inventory:group_create"),
+    ("get", "inventory:group_edit"),
+    ("post", "inventory:group_edit"),
+    ("get", "inventory:group_delete"),
+    ("post", "inventory:group_delete"),
     ("get", "inventory:event_list"),
     ("get", "jobs:job_list"),
     ("get", "jobs:job_detail"),
@@ -92,6 +100,7 @@ _BY_ICCID = {
     "inventory:endpoint_ips",
     "inventory:endpoint_history",
     "inventory:endpoint_key_values",
+    "inventory:endpoint_usage",
     "inventory:endpoint_edit",
     "inventory:endpoint_suspend",
     "inventory:endpoint_terminate",
@@ -101,6 +110,13 @@ _BY_ICCID = {
 _BY_JOB = {"jobs:job_detail", "jobs:job_cancel"}
 _BY_MEMBER = {"team:member_role", "team:member_remove"}
 _BY_TOKEN = {"api_tokens:token_revoke"}
+_BY_GROUP = {"inventory:group_edit", "inventory:group_delete"}
+
+
+def group_of(account_id: int) -> Group:
+    """A group of the account, made when first asked for."""
+    group = Group.objects.filter(account_id=account_id).order_by("pk").first()
+    return group or GroupFactory(account=Account.objects.get(pk=account_id))
 
 
 def token_of(account_id: int) -> ApiToken:
@@ -171,6 +187,8 @@ def route_url(name: str, endpoint) -> str:
         return reverse(name, args=[token_of(endpoint.account_id).pk])
     if name in _BY_WEBHOOK:
         return reverse(name, args=[webhook_of(endpoint.account_id).pk])
+    if name in _BY_GROUP:
+        return reverse(name, args=[group_of(endpoint.account_id).pk])
     return reverse(name, args=[endpoint.iccid]) if name in _BY_ICCID else reverse(name)
 
 

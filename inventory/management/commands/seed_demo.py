@@ -47,7 +47,7 @@ class Command(BaseCommand):
                 f"Created {result.endpoints:,} endpoints ({by_state}), {result.imsis:,} IMSIs, "
                 f"{result.addresses:,} IP addresses, {result.memberships:,} secondary "
                 f"memberships, {result.history:,} history rows, {result.events:,} network "
-                f"events in {result.seconds:.1f} s."
+                f"events, {result.usage_days:,} days of endpoint usage in {result.seconds:.1f} s."
             )
         )
         if result.no_address:

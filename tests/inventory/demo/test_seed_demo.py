@@ -35,6 +35,7 @@ from inventory.models import (
 )
 from inventory.network.contract import MAX_AGE as NETWORK_EVENT_AGE
 from portal.models import Account, Member
+from usage.models import AccountDailyUsage, EndpointDailyUsage, EndpointMonthlyUsage
 
 pytestmark = pytest.mark.django_db
 
@@ -274,7 +275,7 @@ def test_seeded_network_events_fill_the_events_page_and_match_each_endpoint():
     # Each in-service endpoint's last activity is the time of its newest
     # accepted event, of the type that left it in its state.
     expected_type = {
-        State.ACTIVE: {EventType.SESSION_START},
+        State.ACTIVE: {EventType.SESSION_START, EventType.SESSION_UPDATE},
         State.IDLE: {EventType.ATTACH, EventType.SESSION_END},
         State.DETACHED: {EventType.DETACH},
     }
@@ -295,3 +296,30 @@ def test_seeded_network_events_fill_the_events_page_and_match_each_endpoint():
         assert History.objects.filter(
             endpoint=event.endpoint, action="session_rejected", reason=event.reason, at=event.at
         ).exists()
+
+
+def test_the_seed_gives_thirty_days_of_usage_consistent_in_every_table():
+    seed(endpoints=300)
+    days = EndpointDailyUsage.objects.all()
+    assert days.count() > 300 * 0.3 * 30 * 0.5
+    assert days.values("day").distinct().count() == 30
+    in_service = set(
+        Endpoint.objects.filter(state__in=IN_SERVICE_STATES).values_list("pk", flat=True)
+    )
+    assert set(days.values_list("endpoint_id", flat=True)) <= in_service
+    by_account: dict = {}
+    for row in days:
+        total = by_account.setdefault((row.account_id, row.day), [0, 0])
+        total[0] += row.bytes_up
+        total[1] += row.bytes_down
+    kept = {
+        (r.account_id, r.day): [r.bytes_up, r.bytes_down] for r in AccountDailyUsage.objects.all()
+    }
+    assert kept == by_account
+    by_month: dict = {}
+    for row in days:
+        key = (row.endpoint_id, row.day.replace(day=1))
+        by_month[key] = by_month.get(key, 0) + row.bytes_up + row.bytes_down
+    assert {
+        (m.endpoint_id, m.month): m.bytes_total for m in EndpointMonthlyUsage.objects.all()
+    } == by_month

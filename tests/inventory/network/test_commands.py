@@ -9,6 +9,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from inventory.demo import simulator
@@ -24,6 +25,7 @@ from inventory.models import (
 from inventory.network import batch as network
 from inventory.network.tokens import create_token, hash_token
 from tests.factories import EndpointFactory, GroupFactory, imei_for
+from usage.models import EndpointDailyUsage
 
 
 def run(*args) -> str:
@@ -175,6 +177,24 @@ def test_simulated_events_are_valid_and_follow_the_answers(fleet):
         by_imsi[device.imsi].refresh_from_db()
         assert device.state == by_imsi[device.imsi].state
     assert History.objects.filter(actor_kind="network").exists()
+
+
+@pytest.mark.django_db
+def test_simulated_sessions_report_usage_that_is_counted(fleet):
+    devices = simulator.load_devices(account_slug="vantiq", limit=100)
+    traffic = simulator.Traffic(devices, run_id="u", rng=random.Random(2))
+    reported = 0
+    for _ in range(30):
+        events = traffic.next_events(6)
+        results = [r.as_json() for r in network.apply_events(events=events)]
+        accepted = {r["id"] for r in results if r["status"] == "accepted"}
+        reported += sum(
+            e.get("bytes_up", 0) + e.get("bytes_down", 0) for e in events if e["id"] in accepted
+        )
+        traffic.learn(results)
+    used = EndpointDailyUsage.objects.aggregate(n=Sum(F("bytes_up") + F("bytes_down")))["n"]
+    assert reported > 0
+    assert used == reported
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,0 +1,198 @@
+"""What an account admin may do to the account's endpoint groups (docs/usage.md
+"Groups"): create, change, delete an empty one. VSlices and their subnets stay
+with provider staff; a group may only use a VSlice of its own account.
+
+Changes apply at once: the packet core reads a group's APN and VSlice on each
+session start, and the allowance in each network batch. Each change is one
+History row per endpoint whose primary group it is (one INSERT … SELECT), so an
+endpoint's History tells when its network configuration changed.
+
+The portal's form and the API both call these functions; they raise
+``GroupRefused`` with a message for the person (the form shows it, the API
+answers 409 or 422 with it).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, fields
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import ProtectedError
+
+from inventory import history
+from inventory.history import Actor
+from inventory.models import (
+    Endpoint,
+    Group,
+    HistoryAction,
+    IPAllocation,
+    SecondaryMembership,
+    VSlice,
+)
+from portal.models import Account
+from usage.models import StateCount
+
+_quote = connection.ops.quote_name
+_ENDPOINTS = _quote(Endpoint._meta.db_table)
+_HISTORY = _quote(history.History._meta.db_table)
+
+MAX_APN = 100
+MAX_NAME = 100
+
+
+class GroupRefused(Exception):
+    """The change breaks a rule; ``str()`` says which, for the person."""
+
+    def __init__(self, message: str, *, field: str = "", conflict: bool = False):
+        super().__init__(message)
+        self.field = field
+        self.conflict = conflict
+
+
+@dataclass(frozen=True)
+class GroupSettings:
+    """Everything an account admin sets on a group."""
+
+    name: str
+    vslice: VSlice
+    apn: str
+    data_allowance_mb: int | None = None
+    warning_percent: int = 80
+    suspend_at_limit: bool = False
+
+
+def _check(account: Account, settings: GroupSettings) -> None:
+    if settings.vslice.account_id != account.pk:
+        raise GroupRefused("That VSlice is not one of this account's.", field="vslice")
+    if not settings.name.strip() or len(settings.name) > MAX_NAME:
+        raise GroupRefused(f"A name of 1 to {MAX_NAME} characters.", field="name")
+    if not settings.apn.strip() or len(settings.apn) > MAX_APN:
+        raise GroupRefused(f"An APN of 1 to {MAX_APN} characters.", field="apn")
+    if settings.data_allowance_mb is not None and not 1 <= settings.data_allowance_mb <= 2**31 - 1:
+        raise GroupRefused(
+            "The allowance is a whole number of MB, at least 1.", field="data_allowance_mb"
+        )
+    if not 1 <= settings.warning_percent <= 100:
+        raise GroupRefused("The warning is a percentage from 1 to 100.", field="warning_percent")
+
+
+def _taken(account: Account, name: str, exclude: int | None = None) -> bool:
+    others = Group.objects.filter(account=account, name=name)
+    if exclude is not None:
+        others = others.exclude(pk=exclude)
+    return others.exists()
+
+
+def create_group(*, account: Account, settings: GroupSettings) -> Group:
+    _check(account, settings)
+    if _taken(account, settings.name):
+        raise GroupRefused(
+            "The account already has a group of that name.", field="name", conflict=True
+        )
+    try:
+        with transaction.atomic():
+            return Group.objects.create(account=account, **_values(settings))
+    except IntegrityError as exc:  # the same name created meanwhile
+        raise GroupRefused(
+            "The account already has a group of that name.", field="name", conflict=True
+        ) from exc
+
+
+def _values(settings: GroupSettings) -> dict:
+    return {f.name: getattr(settings, f.name) for f in fields(settings)}
+
+
+def update_group(*, group: Group, settings: GroupSettings, actor: Actor) -> dict:
+    """Apply ``settings`` to ``group``; returns the changes as {field: [old, new]}
+    (empty when nothing changed) and records them on the group's endpoints."""
+    account = group.account
+    _check(account, settings)
+    with transaction.atomic():
+        group = Group.objects.select_for_update().select_related("vslice").get(pk=group.pk)
+        if settings.name != group.name and _taken(account, settings.name, exclude=group.pk):
+            raise GroupRefused(
+                "The account already has a group of that name.", field="name", conflict=True
+            )
+        changes = {}
+        for name, value in _values(settings).items():
+            old = getattr(group, name)
+            if old != value:
+                if name == "vslice":
+                    changes[name] = [old.name, value.name]
+                else:
+                    changes[name] = [old, value]
+        if not changes:
+            return {}
+        if "vslice" in changes and IPAllocation.objects.filter(group=group).exists():
+            raise GroupRefused(
+                "The group's endpoints hold addresses in its VSlice; a group moves to another"
+                " VSlice only while it holds none (terminate or move its endpoints first).",
+                field="vslice",
+                conflict=True,
+            )
+        for name, value in _values(settings).items():
+            setattr(group, name, value)
+        try:
+            group.save()
+        except IntegrityError as exc:
+            raise GroupRefused(
+                "The account already has a group of that name.", field="name", conflict=True
+            ) from exc
+        _record(group, changes, actor)
+    return changes
+
+
+def _record(group: Group, changes: dict, actor: Actor) -> None:
+    """One History row per endpoint whose primary group this is, in one statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {_HISTORY} ({history.COLUMN_LIST})
+            SELECT e.account_id, e.id, now(), %(kind)s, %(user)s, %(label)s, %(action)s,
+                   '', '', %(changes)s::jsonb, '', %(batch)s
+              FROM {_ENDPOINTS} e
+             WHERE e.account_id = %(account)s AND e.primary_group_id = %(group)s
+            """,
+            {
+                "kind": actor.kind,
+                "user": actor.user_id,
+                "label": actor.label,
+                "action": HistoryAction.GROUP_CHANGED.value,
+                "changes": _json({"group": group.name, **changes}),
+                "batch": uuid.uuid4(),
+                "account": group.account_id,
+                "group": group.pk,
+            },
+        )
+
+
+def _json(value: dict) -> str:
+    return json.dumps(value)
+
+
+def delete_group(*, group: Group) -> None:
+    """Delete ``group`` if no endpoint uses it (as primary or secondary group)."""
+    with transaction.atomic():
+        group = Group.objects.select_for_update().get(pk=group.pk)
+        in_use = (
+            Endpoint.objects.filter(account=group.account_id, primary_group=group).exists()
+            or SecondaryMembership.objects.filter(group=group).exists()
+            or IPAllocation.objects.filter(group=group).exists()
+        )
+        if in_use:
+            raise GroupRefused(
+                "Only an empty group can be deleted: move or terminate its endpoints first"
+                " (terminated endpoints keep their group until they are purged).",
+                conflict=True,
+            )
+        StateCount.objects.filter(account=group.account_id, group=group).delete()
+        try:
+            with transaction.atomic():
+                group.delete()
+        except ProtectedError as exc:  # a job of the past names it
+            raise GroupRefused(
+                "A job of this account names this group; it is kept with the job's record.",
+                conflict=True,
+            ) from exc

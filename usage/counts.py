@@ -1,0 +1,54 @@
+"""Exact endpoint counts read from ``StateCount`` (docs/usage.md "Exact counts").
+
+The triggers keep one row per (account, state, primary group), so an account's
+counts are a handful of rows, read along the unique index that leads with the
+account: the dashboard, the groups page and the list sum them instead of
+counting endpoints.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db.models import Sum
+
+from portal.models import Account
+from usage.models import StateCount
+
+
+def account_counts(account: Account) -> dict[tuple[str, int | None], int]:
+    """(state, primary group id or None) -> endpoints, zero rows left out."""
+    return {
+        (state, group_id): n
+        for state, group_id, n in StateCount.objects.filter(account=account, count__gt=0)
+        .values_list("state", "group_id", "count")
+        .order_by()
+    }
+
+
+def by_state(counts: dict[tuple[str, int | None], int]) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for (state, _), n in counts.items():
+        totals[state] += n
+    return dict(totals)
+
+
+def by_group(counts: dict[tuple[str, int | None], int]) -> dict[int | None, dict[str, int]]:
+    groups: dict[int | None, dict[str, int]] = defaultdict(dict)
+    for (state, group_id), n in counts.items():
+        groups[group_id][state] = n
+    return dict(groups)
+
+
+def matching(*, account: Account, states: Iterable[str] = (), group_id: int | None = None) -> int:
+    """Endpoints of ``account`` in any of ``states`` (all when empty) and, when
+    given, in primary group ``group_id``: what the list filtered by state and
+    group holds, exactly, in one query."""
+    rows = StateCount.objects.filter(account=account)
+    states = list(states)
+    if states:
+        rows = rows.filter(state__in=states)
+    if group_id is not None:
+        rows = rows.filter(group_id=group_id)
+    return rows.aggregate(n=Sum("count"))["n"] or 0

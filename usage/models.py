@@ -1,0 +1,165 @@
+"""Data usage per endpoint and per account per UTC day, usage warnings, and the
+exact endpoint counts per account × state × primary group (docs/usage.md).
+
+None of these is written by the ORM: the network batch upserts usage
+(``usage.rollup``), and database triggers keep the counts (migration 0001)
+whatever writes the endpoints. ``usage.derived`` rebuilds them from the source
+rows and reports any drift.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+
+from inventory.models import Endpoint, Group, State
+from portal.models import Account
+
+
+class EndpointDailyUsage(models.Model):
+    """Bytes one endpoint moved on one UTC day, summed from its session reports."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+    day = models.DateField()
+    bytes_up = models.BigIntegerField(default=0)
+    bytes_down = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "endpoint daily usage"
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "day"], name="endpointusage_unique_day"),
+            models.CheckConstraint(
+                condition=Q(bytes_up__gte=0, bytes_down__gte=0), name="endpointusage_nonnegative"
+            ),
+        ]
+        indexes = [
+            # Top endpoints of the month: one account's days.
+            models.Index(F("account"), F("day"), name="endpointusage_acct_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_id} on {self.day}"
+
+
+class EndpointMonthlyUsage(models.Model):
+    """Bytes (up and down) one endpoint moved in one UTC month: what its
+    allowance is measured against, the list's "this month" column and the
+    dashboard's top endpoints (read along ``endpointmonth_top``, not summed
+    over a month of days)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+    #: The first day of the month.
+    month = models.DateField()
+    bytes_total = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "endpoint monthly usage"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "month"], name="endpointmonth_unique_month"
+            ),
+            models.CheckConstraint(
+                condition=Q(bytes_total__gte=0), name="endpointmonth_nonnegative"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                F("account"),
+                F("month"),
+                F("bytes_total").desc(),
+                F("endpoint"),
+                name="endpointmonth_top",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_id} in {self.month:%Y-%m}"
+
+
+class AccountDailyUsage(models.Model):
+    """Bytes all of one account's endpoints moved on one UTC day."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
+    day = models.DateField()
+    bytes_up = models.BigIntegerField(default=0)
+    bytes_down = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "account daily usage"
+        constraints = [
+            models.UniqueConstraint(fields=["account", "day"], name="accountusage_unique_day"),
+            models.CheckConstraint(
+                condition=Q(bytes_up__gte=0, bytes_down__gte=0), name="accountusage_nonnegative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} on {self.day}"
+
+
+class WarningKind(models.TextChoices):
+    WARNING = "warning", "Warning threshold reached"
+    LIMIT = "limit", "Allowance used up"
+
+
+class UsageWarning(models.Model):
+    """An endpoint crossed its group's warning percentage (or 100 %) in one
+    month. Unique per endpoint, month and kind: raised exactly once."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, db_index=False)
+    group = models.ForeignKey(
+        Group, on_delete=models.SET_NULL, null=True, blank=True, db_index=False
+    )
+    #: The first day of the UTC month.
+    month = models.DateField()
+    kind = models.CharField(max_length=8, choices=WarningKind.choices)
+    at = models.DateTimeField()
+    used_bytes = models.BigIntegerField()
+    allowance_bytes = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "month", "kind"], name="usagewarning_once"),
+            models.CheckConstraint(
+                condition=Q(kind__in=WarningKind.values), name="usagewarning_kind_valid"
+            ),
+        ]
+        indexes = [models.Index(F("account"), F("at").desc(), name="usagewarning_acct_at")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_id} {self.kind} {self.month:%Y-%m}"
+
+
+class StateCount(models.Model):
+    """How many endpoints of an account are in one state in one primary group
+    (no group: ``group`` is null). Kept exact by statement triggers on
+    ``inventory_endpoint`` in the same transaction as every change."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
+    state = models.CharField(max_length=12, choices=State.choices)
+    # No database constraint: a deleted empty group leaves a zero row behind,
+    # which readers join away and the rebuild removes.
+    group = models.ForeignKey(
+        Group,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        db_constraint=False,
+        db_index=False,
+    )
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "state", "group"],
+                name="statecount_unique",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.state} {self.group_id}: {self.count}"
