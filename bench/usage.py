@@ -1,4 +1,4 @@
-"""Section 12: the dashboard, the groups page, the Usage tab and the list with
+"""Section 15: the dashboard, the groups page, the Usage tab and the list with
 exact counts (state and group filters), through the portal in-process, as
 sections 1–4 measure pages (docs/benchmark.md, docs/dashboard.md)."""
 
@@ -35,7 +35,7 @@ def pages(p: Picks) -> list[tuple[str, str, float]]:
 def measure_usage(*, p: Picks, portal: Client, runs: int) -> list[Row]:
     rows = []
     for name, url, target in pages(p):
-        row = Row(section="12 usage and dashboard", name=name, target=f"<= {target:.0f} ms")
+        row = Row(section="15 usage and dashboard", name=name, target=f"<= {target:.0f} ms")
         row.url = url
         try:
             row.portal_queries, _ = count_queries(portal, url)
