@@ -67,46 +67,61 @@ def _diff(cursor, *, expected: str, stored: str, key: str, value: str) -> tuple[
     return cursor.fetchone()
 
 
-def rebuild_counts(*, repair: bool = True) -> Drift:
-    expected = (
-        f"SELECT account_id, state, primary_group_id AS group_id, count(*) AS count "
-        f"FROM {_ENDPOINTS} GROUP BY 1, 2, 3"
-    )
-    stored = f"SELECT account_id, state, group_id, count FROM {_COUNTS} WHERE count <> 0"
+def _rebuild_whole(
+    *,
+    model,
+    source: str,
+    expected: str,
+    stored: str,
+    key: str,
+    value: str,
+    columns: str,
+    repair: bool,
+) -> Drift:
+    """Compare a small derived table with its recount from ``source`` (locked
+    against writers meanwhile); on any drift, replace it with the recount."""
+    table = connection.ops.quote_name(model._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {_ENDPOINTS} IN SHARE MODE")
+        cursor.execute(f"LOCK TABLE {source} IN SHARE MODE")
         missing, wrong, extra = _diff(
-            cursor,
-            expected=expected,
-            stored=stored,
-            key="row(e.account_id, e.state, e.group_id)::text",
-            value="e.count",
+            cursor, expected=expected, stored=stored, key=key, value=value
         )
         if repair and missing + wrong + extra:
-            cursor.execute(f"DELETE FROM {_COUNTS}")
-            cursor.execute(f"INSERT INTO {_COUNTS} (account_id, state, group_id, count) {expected}")
-    return Drift(StateCount._meta.db_table, missing, wrong, extra)
+            cursor.execute(f"DELETE FROM {table}")
+            cursor.execute(f"INSERT INTO {table} ({columns}) {expected}")
+    return Drift(model._meta.db_table, missing, wrong, extra)
+
+
+def rebuild_counts(*, repair: bool = True) -> Drift:
+    return _rebuild_whole(
+        model=StateCount,
+        source=_ENDPOINTS,
+        expected=(
+            f"SELECT account_id, state, primary_group_id AS group_id, count(*) AS count "
+            f"FROM {_ENDPOINTS} GROUP BY 1, 2, 3"
+        ),
+        stored=f"SELECT account_id, state, group_id, count FROM {_COUNTS} WHERE count <> 0",
+        key="row(e.account_id, e.state, e.group_id)::text",
+        value="e.count",
+        columns="account_id, state, group_id, count",
+        repair=repair,
+    )
 
 
 def rebuild_address_blocks(*, repair: bool = True) -> Drift:
-    expected = (
-        f"SELECT vslice_id, (address - '0.0.0.0'::inet) / 256 AS block, count(*) AS used "
-        f"FROM {_ALLOCATIONS} GROUP BY 1, 2"
+    return _rebuild_whole(
+        model=AddressBlock,
+        source=_ALLOCATIONS,
+        expected=(
+            f"SELECT vslice_id, (address - '0.0.0.0'::inet) / 256 AS block, count(*) AS used "
+            f"FROM {_ALLOCATIONS} GROUP BY 1, 2"
+        ),
+        stored=f"SELECT vslice_id, block, used FROM {_BLOCKS} WHERE used <> 0",
+        key="row(e.vslice_id, e.block)::text",
+        value="e.used",
+        columns="vslice_id, block, used",
+        repair=repair,
     )
-    stored = f"SELECT vslice_id, block, used FROM {_BLOCKS} WHERE used <> 0"
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {_ALLOCATIONS} IN SHARE MODE")
-        missing, wrong, extra = _diff(
-            cursor,
-            expected=expected,
-            stored=stored,
-            key="row(e.vslice_id, e.block)::text",
-            value="e.used",
-        )
-        if repair and missing + wrong + extra:
-            cursor.execute(f"DELETE FROM {_BLOCKS}")
-            cursor.execute(f"INSERT INTO {_BLOCKS} (vslice_id, block, used) {expected}")
-    return Drift(AddressBlock._meta.db_table, missing, wrong, extra)
 
 
 def rebuild_search_copy(*, repair: bool = True) -> Drift:

@@ -84,13 +84,9 @@ def job_row(job_id: int) -> Job:
     return Job.objects.get(pk=job_id)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_job_loses_nothing(account, group, operator, tmp_path):
-    endpoints = make_endpoints(account=account, group=group, count=ENDPOINTS, state_sql="'active'")
-    job = services.start(account=account, user=operator, action=Action.SUSPEND, endpoints=endpoints)
-    assert job.state == JobState.QUEUED
-    log = tmp_path / "worker.log"
-
+def kill_worker_mid_job(job: Job, log) -> Job:
+    """Run a real worker on ``job`` and SIGKILL it once 500 endpoints are done;
+    the job as the kill left it (still running, part done)."""
     first = Worker(log)
     try:
         wait_for(
@@ -103,10 +99,19 @@ def test_a_worker_killed_mid_job_loses_nothing(account, group, operator, tmp_pat
         first.process.wait(timeout=10)
     finally:
         first.stop()
-
     killed = job_row(job.pk)
     assert killed.state == JobState.RUNNING
     assert 500 <= killed.position < ENDPOINTS, "the job ended before the kill"
+    return killed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_job_loses_nothing(account, group, operator, tmp_path):
+    endpoints = make_endpoints(account=account, group=group, count=ENDPOINTS, state_sql="'active'")
+    job = services.start(account=account, user=operator, action=Action.SUSPEND, endpoints=endpoints)
+    assert job.state == JobState.QUEUED
+    log = tmp_path / "worker.log"
+    killed = kill_worker_mid_job(job, log)
     assert killed.position % 100 == 0
     assert History.objects.filter(batch=job.batch).count() == killed.changed == killed.position
     assert Endpoint.objects.filter(state=State.SUSPENDED).count() == killed.changed
@@ -145,23 +150,7 @@ def test_a_worker_killed_mid_set_key_value_job_loses_nothing(account, group, ope
     )
     assert job.state == JobState.QUEUED
     log = tmp_path / "worker.log"
-
-    first = Worker(log)
-    try:
-        wait_for(
-            lambda: job_row(job.pk).position >= 500,
-            timeout=60,
-            what="the first worker did not get 500 endpoints in",
-            log=log,
-        )
-        first.process.send_signal(signal.SIGKILL)
-        first.process.wait(timeout=10)
-    finally:
-        first.stop()
-
-    killed = job_row(job.pk)
-    assert killed.state == JobState.RUNNING
-    assert 500 <= killed.position < ENDPOINTS, "the job ended before the kill"
+    killed = kill_worker_mid_job(job, log)
     assert History.objects.filter(batch=job.batch).count() == killed.changed == killed.position
     assert KeyValue.objects.filter(key="depot", value="hamburg").count() == killed.changed
 
