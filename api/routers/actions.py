@@ -47,8 +47,8 @@ _PERMISSION = {
 }
 
 
-def _group(request, name: str | None, field: str) -> Group:
-    for group in account_groups(request.account):
+def _group(groups: list[Group], name: str | None, field: str) -> Group:
+    for group in groups:
         if group.name == name:
             return group
     if not name:
@@ -92,7 +92,7 @@ _SINGLE = answers({200: ActionResult}, 403, 404, 409)
 )
 def assign_endpoint(request, iccid: Iccid, body: AssignIn):
     require(request, Permission.OPERATE)
-    group = _group(request, body.group, "body.group")
+    group = _group(account_groups(request.account), body.group, "body.group")
     return _single(request, iccid, lifecycle.ASSIGN, group=group, reason=body.reason)
 
 
@@ -142,11 +142,11 @@ def _by_iccids(request, iccids: list[str]) -> QuerySet[Endpoint]:
 
 def _bulk(request, response: HttpResponse, action: str, body: BulkIn) -> tuple[int, dict]:
     require(request, _PERMISSION[action])
-    group = _group(request, body.group, "body.group") if action == lifecycle.ASSIGN else None
+    groups = account_groups(request.account)
+    group = _group(groups, body.group, "body.group") if action == lifecycle.ASSIGN else None
     if body.iccids is not None:
         endpoints = _by_iccids(request, body.iccids)
     else:
-        groups = account_groups(request.account)
         chosen = body.filter
         data = listing.filter_data(
             groups=groups,
