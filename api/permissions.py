@@ -7,8 +7,7 @@ from django.http import HttpRequest
 
 from api.problems import ProblemError
 from inventory.history import Actor
-from inventory.models import ActorKind
-from portal.models import Permission, Role
+from portal.models import ActorKind, Permission, Role
 
 
 def require(request: HttpRequest, needed: Permission | Role) -> None:

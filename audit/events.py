@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from audit.models import AuditAction, AuditActorKind, AuditEvent
 from portal.client_ip import client_ip
-from portal.models import Account, Member
+from portal.models import Account, ActorKind, Member
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -45,8 +45,6 @@ class AuditActor:
 def actor_of(actor) -> AbstractBaseUser | AuditActor:
     """The audit actor of a History ``Actor`` (``inventory.history``): its user,
     an API token by its label, or the system."""
-    from inventory.models import ActorKind
-
     if actor.user is not None:
         return actor.user
     if actor.kind == ActorKind.API:

@@ -21,12 +21,13 @@ from bench.measure import percentile
 from bench.pages import Row
 from bench.picks import Picks
 from bench.snapshot import Snapshot
+from events.models import AccountEvent
 from inventory import lifecycle
 from inventory.history import Actor
 from inventory.models import IN_SERVICE_STATES, Endpoint
 from tests.webhooks.receiver import Receiver
 from webhooks import services
-from webhooks.models import SUBSCRIBABLE, AccountEvent, Attempt, Webhook
+from webhooks.models import SUBSCRIBABLE, Attempt, Webhook
 
 CHUNK = 5_000
 DELIVERIES_TARGET = 1_000

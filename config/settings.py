@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "procrastinate.contrib.django",
     "ninja",
     "portal",
+    "events",
     "inventory",
     "jobs",
     "api",
@@ -195,6 +196,12 @@ PROCRASTINATE_WORKER_DEFAULTS = {
     "shutdown_graceful_timeout": 5.0,
     "delete_jobs": "successful",
 }
+
+# Who is told about account events (events/outbox.py): each module gives the SQL
+# condition under which an event is written (``wants``) and is woken after commit
+# (``wake``). A setting, not an import, so that the event log stays below the
+# feature apps (docs/architecture.md).
+ACCOUNT_EVENT_SUBSCRIBERS = ["webhooks.subscriptions"]
 
 # Webhooks (docs/webhooks.md). Networks a webhook URL may resolve into although
 # they are not public, and where plain http is accepted: comma-separated CIDRs

@@ -31,6 +31,8 @@ from django.utils import timezone
 import audit
 from audit.events import actor_of
 from audit.models import AuditAction
+from events import outbox
+from events.models import EventType as AccountEventType
 from inventory import activation_codes, history
 from inventory.history import Actor
 from inventory.identifiers import clean_iccid, label_digits
@@ -44,8 +46,6 @@ from inventory.models import (
     StockSim,
 )
 from portal.models import Account
-from webhooks import outbox
-from webhooks.models import EventType as AccountEventType
 
 MAX_FAILURES = 10
 FAILURE_WINDOW = timedelta(hours=1)
@@ -148,7 +148,7 @@ def _claim(sim: StockSim, *, account: Account, actor: Actor) -> Endpoint:
         changes={"imsis": list(sim.imsis)},
         reason="activation",
     )
-    outbox.record(
+    outbox.emit(
         account_id=account.pk,
         type=AccountEventType.STATE_CHANGED,
         endpoint_id=endpoint.pk,

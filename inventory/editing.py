@@ -21,6 +21,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from events import outbox
+from events.models import EventType
 from inventory import addressing
 from inventory.history import Actor, record
 from inventory.models import (
@@ -32,8 +34,6 @@ from inventory.models import (
     SecondaryMembership,
     State,
 )
-from webhooks import outbox
-from webhooks.models import EventType
 
 # Table names for the SQL below, quoted, from the models (never spelled out).
 _quote = connection.ops.quote_name
@@ -139,7 +139,7 @@ def apply_edit(*, endpoint: Endpoint, edit: Edit, actor: Actor) -> EditResult:
                 changes={"ip": addresses},
             )
         if changes or addresses:
-            outbox.record(
+            outbox.emit(
                 account_id=current.account_id,
                 type=EventType.UPDATED,
                 endpoint_id=current.pk,

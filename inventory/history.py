@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID
 
-from inventory.models import ActorKind, Endpoint, History
+from inventory.models import Endpoint, History
+from portal.models import ActorKind
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

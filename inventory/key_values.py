@@ -33,6 +33,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from events import outbox
+from events.models import EventType as AccountEventType
 from inventory import history
 from inventory.history import Actor
 from inventory.identifiers import (
@@ -49,8 +51,6 @@ from inventory.models import (
     KeyValueDigest,
     State,
 )
-from webhooks import outbox
-from webhooks.models import EventType as AccountEventType
 
 _quote = connection.ops.quote_name
 _ENDPOINTS = _quote(Endpoint._meta.db_table)
@@ -149,7 +149,7 @@ def change_key_values(
             action=HistoryAction.KEY_VALUES,
             changes={"key_values": changes},
         )
-        outbox.record(
+        outbox.emit(
             account_id=current_endpoint.account_id,
             type=AccountEventType.KEY_VALUES_CHANGED,
             endpoint_id=current_endpoint.pk,
@@ -286,7 +286,7 @@ def set_key_value(
             },
         )
     at = timezone.now()
-    outbox.record_rows(
+    outbox.emit_rows(
         [
             {
                 "account_id": account_id,
@@ -299,6 +299,7 @@ def set_key_value(
                 },
             }
             for endpoint_id, old in targets
-        ]
+        ],
+        endpoints=Endpoint,
     )
     return SetResult(len(targets), skipped)

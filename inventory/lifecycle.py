@@ -39,6 +39,8 @@ from django.db import connection, transaction
 from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from events import outbox
+from events.models import EventType
 from inventory import history
 from inventory.history import Actor
 from inventory.models import (
@@ -54,8 +56,6 @@ from inventory.models import (
     State,
 )
 from inventory.retention import RETENTION
-from webhooks import outbox
-from webhooks.models import EventType
 
 # Table names for the SQL below, quoted, from the models (never spelled out).
 _quote = connection.ops.quote_name

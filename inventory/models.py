@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from inventory.fields import CidrField
 from inventory.identifiers import clean_iccid, clean_imei, clean_imsi
-from portal.models import Account
+from portal.models import Account, ActorKind
 
 
 class State(models.TextChoices):
@@ -335,14 +335,6 @@ class AddressBlock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vslice_id}/{self.block}: {self.used}"
-
-
-class ActorKind(models.TextChoices):
-    USER = "user", "User"
-    NETWORK = "network", "Network"
-    SUPPORT = "support", "Support"
-    SYSTEM = "system", "System"
-    API = "api", "API token"
 
 
 class EventType(models.TextChoices):

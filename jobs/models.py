@@ -19,8 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inventory.lifecycle import TransitionResult
-from inventory.models import ActorKind, Group
-from portal.models import Account
+from inventory.models import Group
+from portal.models import Account, ActorKind
 
 
 class Action(models.TextChoices):

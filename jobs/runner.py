@@ -44,12 +44,13 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from events import outbox
+from events.models import EventType
 from inventory import key_values, lifecycle, sim_import
 from inventory.history import Actor
-from inventory.models import ActorKind, Endpoint
+from inventory.models import Endpoint
 from jobs.models import Action, ImportRow, Job, JobState, JobTarget
-from webhooks import outbox
-from webhooks.models import EventType
+from portal.models import ActorKind
 
 logger = logging.getLogger("jobs")
 
@@ -170,7 +171,7 @@ def finish(job: Job, state: JobState, error: str = "") -> None:
     job.finished_at = timezone.now()
     if error:
         job.error = error
-    outbox.record(
+    outbox.emit(
         account_id=job.account_id,
         type=EventType.JOB_FINISHED,
         data={

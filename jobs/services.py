@@ -22,11 +22,11 @@ from audit.events import AuditActor
 from audit.models import AuditAction
 from inventory.history import Actor
 from inventory.identifiers import clean_key, clean_value
-from inventory.models import ActorKind, Endpoint, Group
+from inventory.models import Endpoint, Group
 from inventory.sim_import import SimRow, copy_rows
 from jobs import runner
 from jobs.models import Action, ImportRow, Job, JobState, JobTarget
-from portal.models import Account
+from portal.models import Account, ActorKind
 
 logger = logging.getLogger("jobs")
 

@@ -53,6 +53,19 @@ class Permission(models.TextChoices):
         return {Permission.OPERATE: Role.OPERATOR, Permission.TERMINATE: Role.ADMIN}[self]
 
 
+class ActorKind(models.TextChoices):
+    """Who made a change (History, jobs, the audit log's API actor): a person
+    in the portal, the packet core, provider support, the system, an API token.
+    Here, below every app that records a change, so that none of them imports
+    another's models for it."""
+
+    USER = "user", "User"
+    NETWORK = "network", "Network"
+    SUPPORT = "support", "Support"
+    SYSTEM = "system", "System"
+    API = "api", "API token"
+
+
 class Member(models.Model):
     """A user's role in one account. A user may belong to several accounts."""
 

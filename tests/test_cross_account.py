@@ -22,6 +22,8 @@ from django.utils import timezone
 import audit
 from api.models import ApiToken
 from audit.models import AuditAction
+from events.models import AccountEvent
+from events.models import EventType as AccountEventType
 from inventory import activation_codes
 from inventory.models import (
     AllocationKind,
@@ -49,8 +51,7 @@ from tests.portal.test_auth_and_accounts import (
     token_of,
     webhook_of,
 )
-from webhooks.models import AccountEvent, Attempt, AttemptKind, Webhook
-from webhooks.models import EventType as AccountEventType
+from webhooks.models import Attempt, AttemptKind, Webhook
 
 SECRET_NAME = "northwind-secret-truck"
 SECRET_TAG = "nw-secret-tag"

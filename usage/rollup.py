@@ -245,14 +245,14 @@ def _record_crossings(crossings: list[Crossing], batch: uuid.UUID) -> None:
 
 def usage_warning_raised(*, crossings: list[Crossing]) -> None:
     """The account events ``endpoint.usage_warning``, one per crossing, written
-    in the batch's transaction by one statement (the webhooks outbox). The
+    in the batch's transaction by one statement (the account event outbox). The
     warnings are already recorded (``UsageWarning`` and History) when this is
     called; the suspension that may follow writes its own state change."""
-    from webhooks import outbox
-    from webhooks.models import EventType as AccountEventType
+    from events import outbox
+    from events.models import EventType as AccountEventType
 
     at = timezone.now()
-    outbox.record_rows(
+    outbox.emit_rows(
         [
             {
                 "account_id": c.account_id,
@@ -268,5 +268,6 @@ def usage_warning_raised(*, crossings: list[Crossing]) -> None:
                 },
             }
             for c in crossings
-        ]
+        ],
+        endpoints=Endpoint,
     )

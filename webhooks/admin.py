@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from events.models import AccountEvent
 from portal.changelists import RefusesNul
-from webhooks.models import AccountEvent, Attempt, Webhook
+from webhooks.models import Attempt, Webhook
 
 
 @admin.register(Webhook)

@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class WebhooksConfig(AppConfig):
     name = "webhooks"
-    verbose_name = "Events and webhooks"
+    verbose_name = "Webhooks"

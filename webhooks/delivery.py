@@ -30,15 +30,8 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from webhooks.models import (
-    LANES,
-    AccountEvent,
-    Attempt,
-    AttemptKind,
-    EventCounter,
-    Lane,
-    Webhook,
-)
+from events.models import LANES, AccountEvent
+from webhooks.models import Attempt, AttemptKind, EventCounter, Lane, Webhook
 from webhooks.sending import Connection
 
 logger = logging.getLogger("webhooks")

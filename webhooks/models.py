@@ -1,89 +1,25 @@
-"""Account events (the transactional outbox) and the webhooks that receive them
-(docs/webhooks.md).
+"""The webhooks that receive the account events (docs/webhooks.md), and where
+their delivery stands.
 
-An ``AccountEvent`` is written in the same transaction as the change it reports,
-set-based for bulk work, and only when an enabled webhook of the account wants
-its type. Its ``seq`` is given after commit, in commit order, by
-``webhooks.delivery.sequence``; deliveries follow ``seq``. ``lane`` spreads the
-account's endpoints over ``LANES`` lanes: a webhook delivers its lanes side by
-side, each lane strictly in order, so per endpoint the order is kept.
+The events themselves are the ``events`` app's (``events.models.AccountEvent``,
+written by ``events.outbox``). Their ``seq`` is given after commit, in commit
+order, by ``webhooks.delivery.sequence`` under the account's ``EventCounter``
+row; deliveries follow ``seq``. ``lane`` spreads the account's endpoints over
+``LANES`` lanes: a webhook delivers its lanes side by side, each lane strictly
+in order, so per endpoint the order is kept.
 """
 
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models.functions import Cast, Coalesce, Mod
 from django.utils import timezone
 
+from events.models import AccountEvent, EventType
 from portal.models import Account
-
-#: Lanes per webhook. Part of the schema (``AccountEvent.lane`` is computed by
-#: the database), so changing it needs a migration.
-LANES = 16
-
-
-class EventType(models.TextChoices):
-    """Every account event, as webhooks receive it in ``type``."""
-
-    STATE_CHANGED = "endpoint.state_changed", "Endpoint state changed"
-    UPDATED = "endpoint.updated", "Endpoint updated"
-    SESSION_STARTED = "endpoint.session_started", "Data session started"
-    SESSION_ENDED = "endpoint.session_ended", "Data session ended"
-    SESSION_REJECTED = "endpoint.session_rejected", "Data session rejected"
-    USAGE_WARNING = "endpoint.usage_warning", "Usage warning"
-    KEY_VALUES_CHANGED = "endpoint.key_values_changed", "Key values changed"
-    JOB_FINISHED = "job.finished", "Bulk job finished"
-    TEST = "webhook.test", "Test event"
-
 
 #: The types a webhook may subscribe to; ``webhook.test`` is sent on request only.
 SUBSCRIBABLE = [choice for choice in EventType if choice != EventType.TEST]
-
-
-class AccountEvent(models.Model):
-    """One thing that happened in an account, for its webhooks. ``payload`` is
-    the ``data`` of the delivered body, versioned (``"version": 1``)."""
-
-    id = models.BigAutoField(primary_key=True)
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
-    type = models.CharField(max_length=40, choices=EventType.choices)
-    endpoint_id = models.BigIntegerField(null=True, blank=True)
-    payload = models.JSONField()
-    created_at = models.DateTimeField(default=timezone.now)
-    seq = models.BigIntegerField(null=True, blank=True)
-    lane = models.GeneratedField(
-        expression=Cast(Mod(Coalesce("endpoint_id", 0), LANES), models.SmallIntegerField()),
-        output_field=models.SmallIntegerField(),
-        db_persist=True,
-    )
-
-    class Meta:
-        indexes = [
-            # What a lane reads: the account's events after its cursor.
-            models.Index(fields=["account", "lane", "seq"], name="accountevent_lane_seq"),
-            # What the sequencer reads: the account's events without a seq yet.
-            models.Index(
-                fields=["account", "id"],
-                name="accountevent_unsequenced",
-                condition=models.Q(seq__isnull=True),
-            ),
-            models.Index(fields=["created_at"], name="accountevent_created"),
-        ]
-        constraints = [
-            models.UniqueConstraint(fields=["account", "seq"], name="accountevent_unique_seq"),
-            models.CheckConstraint(
-                condition=models.Q(type__in=EventType.values), name="accountevent_type_valid"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.type} #{self.pk}"
-
-    @property
-    def webhook_id(self) -> str:
-        """The ``webhook-id`` header: the same for every attempt of this event."""
-        return f"evt_{self.pk}"
 
 
 class EventCounter(models.Model):

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from webhooks.models import AccountEvent, Attempt
+from events.models import AccountEvent
+from webhooks.models import Attempt
 
 RETENTION = timedelta(days=30)
 

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 import orjson
 from standardwebhooks.webhooks import Webhook as Signer
 
+from events.models import AccountEvent
 from webhooks import ssrf
-from webhooks.models import AccountEvent
 
 #: Seconds to connect, send and read the answer.
 TIMEOUT = 5.0

@@ -21,9 +21,11 @@ from django.utils import timezone
 
 import audit
 from audit.models import AuditAction
+from events import outbox
+from events.models import AccountEvent, EventType
 from portal.models import Account
-from webhooks import delivery, outbox, ssrf
-from webhooks.models import SUBSCRIBABLE, AccountEvent, AttemptKind, EventType, Lane, Webhook
+from webhooks import delivery, ssrf
+from webhooks.models import SUBSCRIBABLE, AttemptKind, Lane, Webhook
 
 MAX_WEBHOOKS = 20
 

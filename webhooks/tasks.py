@@ -20,8 +20,9 @@ from django.utils import timezone
 from procrastinate import exceptions
 from procrastinate.contrib.django import app
 
+from events.models import AccountEvent
 from webhooks import delivery, retention
-from webhooks.models import AccountEvent, AttemptKind, Lane, Webhook
+from webhooks.models import AttemptKind, Lane, Webhook
 
 logger = logging.getLogger("webhooks")
 

@@ -15,12 +15,12 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from events.models import AccountEvent
 from portal.models import Role
 from portal.params import ascii_int
 from portal.tenancy import member_required
 from webhooks import selectors, services
 from webhooks.forms import WebhookForm
-from webhooks.models import AccountEvent
 
 _SECRET_KEY = "webhook_secret_once"
 

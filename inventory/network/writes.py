@@ -22,10 +22,11 @@ import orjson
 from django.db import connection
 from django.utils import timezone
 
+from events import outbox
+from events.models import EventType
 from inventory import history
 from inventory.models import (
     IMSI,
-    ActorKind,
     Endpoint,
     Group,
     History,
@@ -35,8 +36,7 @@ from inventory.models import (
 )
 from inventory.network.contract import ACCEPTED, REJECTED
 from inventory.network.decisions import LoadedEndpoint, Outcome
-from webhooks import outbox
-from webhooks.models import EventType
+from portal.models import ActorKind
 
 # Table names for the SQL below, quoted, from the models (never spelled out).
 _quote = connection.ops.quote_name
@@ -326,4 +326,4 @@ def insert_account_events(outcomes: list[Outcome]) -> None:
                 "data": data,
             }
         )
-    outbox.record_rows(rows)
+    outbox.emit_rows(rows, endpoints=Endpoint)

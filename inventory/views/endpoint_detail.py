@@ -22,22 +22,14 @@ from inventory.history import Actor
 from inventory.identifiers import MAX_KEY_VALUES
 from inventory.key_values import key_values_of
 from inventory.lifecycle import REINSTATE_WINDOW
-from inventory.models import (
-    IMSI,
-    ActorKind,
-    AllocationKind,
-    Endpoint,
-    Group,
-    History,
-    IPAllocation,
-    State,
-)
+from inventory.models import IMSI, AllocationKind, Endpoint, Group, History, IPAllocation, State
 from inventory.selectors import (
     allocations_by_group,
     endpoint_for,
     endpoint_with_groups,
     member_groups,
 )
+from portal.models import ActorKind
 from portal.tenancy import member_required
 
 HISTORY_PAGE_SIZE = 25

@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from api.main import api as ninja_api
+from events.models import AccountEvent
 from inventory import activation_codes
 from inventory.models import (
     Endpoint,
@@ -29,7 +30,7 @@ from portal.models import Role
 from tests.api.conftest import ApiClient, make_token
 from tests.factories import EndpointFactory, GroupFactory
 from tests.portal.test_auth_and_accounts import webhook_of
-from webhooks.models import AccountEvent, Webhook
+from webhooks.models import Webhook
 
 SECRET_NAME = "northwind-secret-truck"
 SECRET_GROUP = "northwind-secret-group"

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from events.models import AccountEvent, EventType
 from portal.models import Role
 from tests.webhooks.conftest import run_queue
 from tests.webhooks.receiver import Receiver
-from webhooks.models import AccountEvent, EventType, Webhook
+from webhooks.models import Webhook
 
 BASE = "/api/v1/webhooks"
 

@@ -10,7 +10,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inventory.models import (
-    ActorKind,
     AllocationKind,
     EventType,
     History,
@@ -19,7 +18,7 @@ from inventory.models import (
     SecondaryMembership,
     State,
 )
-from portal.models import Role
+from portal.models import ActorKind, Role
 from tests.factories import EndpointFactory, GroupFactory, IMSIFactory, MemberFactory, imei_for
 
 TABS = ["inventory:endpoint_detail", "inventory:endpoint_ips", "inventory:endpoint_history"]

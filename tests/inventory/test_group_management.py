@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 
 from inventory import addressing
-from inventory.models import ActorKind, Group, History, HistoryAction, State
-from portal.models import Role
+from inventory.models import Group, History, HistoryAction, State
+from portal.models import ActorKind, Role
 from tests.api.conftest import ApiClient, make_token
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory, VSliceFactory
 

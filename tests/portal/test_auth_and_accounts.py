@@ -9,13 +9,14 @@ from django.urls import reverse
 
 from api.models import ApiToken
 from api.tokens import create_token
+from events.models import EventType
 from inventory.models import Group, State
 from jobs.models import Action, Job
 from portal.models import Account, Member, Role
 from portal.tenancy import SESSION_KEY as ACCOUNT_SESSION_KEY
 from team.models import Invitation
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory, UserFactory
-from webhooks.models import EventType, Webhook
+from webhooks.models import Webhook
 
 LIST = reverse("inventory:endpoint_list")
 

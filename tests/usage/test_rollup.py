@@ -10,8 +10,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from inventory.models import ActorKind, History, HistoryAction, SessionTeardown, State
+from inventory.models import History, HistoryAction, SessionTeardown, State
 from inventory.network.contract import MAX_BYTES
+from portal.models import ActorKind
 from tests.factories import GroupFactory
 from tests.inventory.network.test_rules import T0, apply, endpoint_in, ev
 from usage.models import AccountDailyUsage, EndpointDailyUsage, UsageWarning, WarningKind
@@ -195,8 +196,9 @@ def test_no_allowance_no_warning(group):
 
 @pytest.mark.django_db
 def test_a_crossing_is_an_account_event_with_its_suspension(account):
-    from webhooks.models import AccountEvent, Webhook
-    from webhooks.models import EventType as AccountEventType
+    from events.models import AccountEvent
+    from events.models import EventType as AccountEventType
+    from webhooks.models import Webhook
 
     Webhook.objects.create(
         account=account,

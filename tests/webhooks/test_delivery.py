@@ -8,13 +8,14 @@ from collections import defaultdict
 
 import pytest
 
+from events.models import AccountEvent, EventType
 from inventory import lifecycle
 from inventory.history import Actor
 from inventory.models import State
 from tests.factories import EndpointFactory
 from tests.jobs.conftest import make_endpoints
 from tests.webhooks.conftest import add_webhook, run_queue, run_until
-from webhooks.models import AccountEvent, Attempt, EventType, Lane
+from webhooks.models import Attempt, Lane
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,6 +8,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from events.models import AccountEvent, EventType
 from inventory import editing, lifecycle
 from inventory.history import Actor
 from inventory.models import Endpoint, State
@@ -17,7 +18,6 @@ from jobs.models import Action
 from tests.factories import EndpointFactory, GroupFactory
 from tests.webhooks.conftest import add_webhook, run_queue
 from tests.webhooks.receiver import Receiver
-from webhooks.models import AccountEvent, EventType
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from events.models import AccountEvent, EventType
 from inventory import key_values
 from inventory.history import Actor
 from inventory.models import State
 from tests.factories import EndpointFactory
 from tests.webhooks.conftest import add_webhook, run_queue
-from webhooks.models import AccountEvent, EventType
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

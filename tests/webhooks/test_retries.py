@@ -9,13 +9,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from events.models import AccountEvent, EventType
 from inventory import lifecycle
 from inventory.history import Actor
 from inventory.models import State
 from tests.factories import EndpointFactory
 from tests.webhooks.conftest import add_webhook, run_queue, run_until
 from webhooks import retention, tasks
-from webhooks.models import AccountEvent, Attempt, AttemptKind, EventType, Webhook
+from webhooks.models import Attempt, AttemptKind, Webhook
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from events.models import AccountEvent, EventType
 from portal.models import Role
 from tests.factories import MemberFactory
 from tests.webhooks.conftest import run_queue
-from webhooks.models import AccountEvent, Attempt, AttemptKind, EventType, Lane, Webhook
+from webhooks.models import Attempt, AttemptKind, Lane, Webhook
 
 LIST = reverse("webhooks:webhook_list")
 CREATE = reverse("webhooks:webhook_create")

@@ -10,12 +10,12 @@ from collections import defaultdict
 
 import pytest
 
+from events.models import AccountEvent
 from inventory import lifecycle
 from inventory.history import Actor
 from tests.jobs.conftest import make_endpoints
 from tests.jobs.test_worker import Worker, wait_for
 from tests.webhooks.conftest import add_webhook
-from webhooks.models import AccountEvent
 
 ENDPOINTS = 2_000
 

@@ -10,7 +10,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from inventory.models import (
-    ActorKind,
     AllocationKind,
     History,
     IPAllocation,
@@ -19,6 +18,7 @@ from inventory.models import (
     State,
 )
 from inventory.network import batch as network
+from portal.models import ActorKind
 from tests.factories import EndpointFactory, GroupFactory, imei_for, imsi_for
 
 T0 = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)

@@ -1,31 +1,36 @@
-"""What goes into the account events outbox, and when (docs/webhooks.md).
+"""What goes into the account event log, and when (docs/webhooks.md).
 
-Every writer inserts its events in the same transaction as the change, with one
+Every writer emits its events in the same transaction as the change, with one
 statement for a whole set (a bulk chunk, a network batch), and only for
-accounts with an enabled webhook subscribed to the type: ``SUBSCRIBED`` is the
-condition each INSERT … SELECT carries. An account without webhooks pays one
-index probe per statement and writes nothing (measured in docs/webhooks.md).
+accounts with a subscriber that wants the type: ``subscribed`` is the condition
+each INSERT … SELECT carries. The payload is built in that statement and never
+changes afterwards: it says what was true when the change committed. An account
+without webhooks pays one index probe per statement and writes nothing
+(measured in docs/webhooks.md).
 
-After the transaction commits, ``wake`` queues the delivery of the accounts'
-webhooks; if that is lost (a crash between commit and queueing) the periodic
-sweep delivers within a minute.
+Who wants events is not known here: ``settings.ACCOUNT_EVENT_SUBSCRIBERS``
+names the modules (``webhooks.subscriptions``) that give the SQL condition
+(``wants``) and are woken after commit (``wake``). So this module imports
+nothing above the account, and the rules that emit events import no feature
+app. If waking is lost (a crash between commit and queueing) the periodic sweep
+delivers within a minute.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from importlib import import_module
+from types import ModuleType
 
 import orjson
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import connection, models, transaction
 from django.utils import timezone
 
-from inventory.models import Endpoint
-from webhooks.models import AccountEvent, EventType, Webhook
+from events.models import AccountEvent, EventType
 
 _quote = connection.ops.quote_name
 EVENTS = _quote(AccountEvent._meta.db_table)
-WEBHOOKS = _quote(Webhook._meta.db_table)
-ENDPOINTS = _quote(Endpoint._meta.db_table)
 
 #: The payloads' version (``data.version``); bumped only with a new format.
 VERSION = 1
@@ -34,17 +39,22 @@ VERSION = 1
 COLUMN_LIST = "account_id, type, endpoint_id, payload, created_at"
 
 
+def _subscribers() -> list[ModuleType]:
+    return [import_module(path) for path in settings.ACCOUNT_EVENT_SUBSCRIBERS]
+
+
 def subscribed(account: str, type_: str) -> str:
-    """SQL: does the account (an SQL expression) have an enabled webhook that
-    wants events of ``type_`` (an SQL expression)?"""
-    return (
-        f"EXISTS (SELECT 1 FROM {WEBHOOKS} w WHERE w.account_id = {account} "
-        f"AND w.enabled AND {type_} = ANY(w.event_types))"
-    )
+    """SQL: does a subscriber of the account (an SQL expression) want events of
+    ``type_`` (an SQL expression)? For the webhooks: has the account an enabled
+    webhook subscribed to the type."""
+    conditions = [subscriber.wants(account, type_) for subscriber in _subscribers()]
+    if not conditions:
+        return "FALSE"
+    return conditions[0] if len(conditions) == 1 else "(" + " OR ".join(conditions) + ")"
 
 
-def record(*, account_id: int, type: EventType, data: dict, endpoint_id: int | None = None) -> bool:
-    """Write one event (if a webhook wants it) in the current transaction.
+def emit(*, account_id: int, type: EventType, data: dict, endpoint_id: int | None = None) -> bool:
+    """Write one event (if a subscriber wants it) in the current transaction.
     Returns whether it was written."""
     payload = {"version": VERSION, **data}
     with connection.cursor() as cursor:
@@ -66,10 +76,11 @@ def record(*, account_id: int, type: EventType, data: dict, endpoint_id: int | N
     return written
 
 
-def record_rows(rows: list[dict]) -> None:
+def emit_rows(rows: list[dict], *, endpoints: type[models.Model]) -> None:
     """Write a set of events in one INSERT, in the rows' order: each row has
     ``account_id``, ``type``, ``endpoint_id`` and ``data`` (the payload without
-    its version and endpoint, which are added here)."""
+    its version and endpoint, which are added here: the endpoint's id and ICCID
+    as they are now, read from ``endpoints``, the caller's endpoint model)."""
     if not rows:
         return
     with connection.cursor() as cursor:
@@ -81,7 +92,7 @@ def record_rows(rows: list[dict]) -> None:
             "ELSE jsonb_build_object('id', e.id, 'iccid', e.iccid) END) || v.data, %(now)s "
             "FROM json_to_recordset(%(rows)s::json) "
             "AS v(account_id bigint, type text, endpoint_id bigint, data jsonb, n bigint) "
-            f"LEFT JOIN {ENDPOINTS} e ON e.id = v.endpoint_id "
+            f"LEFT JOIN {_quote(endpoints._meta.db_table)} e ON e.id = v.endpoint_id "
             f"WHERE {subscribed('v.account_id', 'v.type')} "
             # The ids (and so the order per endpoint) follow the rows' order.
             "ORDER BY v.n "
@@ -99,14 +110,14 @@ def record_rows(rows: list[dict]) -> None:
 
 
 def wake(account_ids: Iterable[int]) -> None:
-    """After commit, queue the delivery of these accounts' enabled webhooks."""
+    """After commit, wake the subscribers for these accounts' new events (the
+    webhooks queue their delivery)."""
     accounts = sorted(set(account_ids))
     if not accounts:
         return
 
     def queue() -> None:
-        from webhooks import tasks
-
-        tasks.wake_accounts(accounts)
+        for subscriber in _subscribers():
+            subscriber.wake(accounts)
 
     transaction.on_commit(queue)

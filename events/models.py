@@ -1,0 +1,82 @@
+"""The account event log (docs/webhooks.md): what happened in an account, one
+row per event, with its payload frozen when it is written.
+
+An ``AccountEvent`` is written in the same transaction as the change it reports
+(``events.outbox``), set-based for bulk work, and only when a subscriber (the
+account's webhooks) wants its type. The app sits below the domain: it knows
+accounts and nothing of endpoints, jobs or webhooks, so every rule may write an
+event without importing a feature app. The table keeps the name it was created
+with (``webhooks_accountevent``): the model moved here without moving a row.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models.functions import Cast, Coalesce, Mod
+from django.utils import timezone
+
+from portal.models import Account
+
+#: Lanes per webhook. Part of the schema (``AccountEvent.lane`` is computed by
+#: the database), so changing it needs a migration.
+LANES = 16
+
+
+class EventType(models.TextChoices):
+    """Every account event, as webhooks receive it in ``type``."""
+
+    STATE_CHANGED = "endpoint.state_changed", "Endpoint state changed"
+    UPDATED = "endpoint.updated", "Endpoint updated"
+    SESSION_STARTED = "endpoint.session_started", "Data session started"
+    SESSION_ENDED = "endpoint.session_ended", "Data session ended"
+    SESSION_REJECTED = "endpoint.session_rejected", "Data session rejected"
+    USAGE_WARNING = "endpoint.usage_warning", "Usage warning"
+    KEY_VALUES_CHANGED = "endpoint.key_values_changed", "Key values changed"
+    JOB_FINISHED = "job.finished", "Bulk job finished"
+    TEST = "webhook.test", "Test event"
+
+
+class AccountEvent(models.Model):
+    """One thing that happened in an account, for its webhooks. ``payload`` is
+    the ``data`` of the delivered body, versioned (``"version": 1``)."""
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
+    type = models.CharField(max_length=40, choices=EventType.choices)
+    endpoint_id = models.BigIntegerField(null=True, blank=True)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+    seq = models.BigIntegerField(null=True, blank=True)
+    lane = models.GeneratedField(
+        expression=Cast(Mod(Coalesce("endpoint_id", 0), LANES), models.SmallIntegerField()),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        db_table = "webhooks_accountevent"
+        indexes = [
+            # What a lane reads: the account's events after its cursor.
+            models.Index(fields=["account", "lane", "seq"], name="accountevent_lane_seq"),
+            # What the sequencer reads: the account's events without a seq yet.
+            models.Index(
+                fields=["account", "id"],
+                name="accountevent_unsequenced",
+                condition=models.Q(seq__isnull=True),
+            ),
+            models.Index(fields=["created_at"], name="accountevent_created"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "seq"], name="accountevent_unique_seq"),
+            models.CheckConstraint(
+                condition=models.Q(type__in=EventType.values), name="accountevent_type_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk}"
+
+    @property
+    def webhook_id(self) -> str:
+        """The ``webhook-id`` header: the same for every attempt of this event."""
+        return f"evt_{self.pk}"
