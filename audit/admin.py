@@ -6,13 +6,13 @@ from __future__ import annotations
 from django.contrib import admin
 
 from audit.models import AuditEvent
-from inventory.admin.paging import LargeTableAdmin
+from portal.paging import LargeTableAdmin
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(LargeTableAdmin):
     """A year of every account's events: counted within bounds like the other
-    tables of millions (inventory/admin/paging.py)."""
+    tables of millions (portal/paging.py)."""
 
     list_display = ["id", "created_at", "account", "action", "actor_kind", "actor_label", "ip"]
     list_filter = ["action", "actor_kind"]

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from django.db.models import QuerySet
 
 from audit.models import AuditAction, AuditActorKind, AuditEvent
-from inventory.export import neutralise
+from portal.csv_cells import neutralise
 
 HEADER = ("id", "time", "event", "actor_kind", "actor", "ip", "target", "details")
 CHUNK_SIZE = 2000

@@ -106,7 +106,7 @@ class _Events:
 
 
 def measure_events(*, p: Picks, db_url: str, seconds: float) -> Row:
-    from inventory.network.tokens import create_token
+    from network.tokens import create_token
 
     row = Row(
         section="7 network API",

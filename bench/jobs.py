@@ -165,7 +165,7 @@ def measure_jobs(
     before (idle, ``seconds``) and during it."""
     from django.test import Client
 
-    from inventory.network.tokens import create_token
+    from network.tokens import create_token
     from portal.models import Member, Role
 
     operator = Client(raise_request_exception=False)

@@ -61,12 +61,14 @@ INSTALLED_APPS = [
     "portal",
     "events",
     "inventory",
+    "network",
     "jobs",
     "api",
     "webhooks",
     "audit",
     "team",
     "usage",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -59,7 +59,7 @@ urlpatterns = [
     path("account/audit-log/", include("audit.urls")),
     path("inventory/jobs/", include("jobs.urls")),
     path("inventory/", include("inventory.urls")),
-    path("api/v1/", include("inventory.network.urls")),
+    path("api/v1/", include("network.urls")),
     path("api/v1/", api.urls),
     path("account/api-tokens/", include("api.account_urls")),
     path("admin/", admin.site.urls),

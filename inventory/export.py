@@ -5,9 +5,8 @@ come, so exporting 600,000 endpoints holds one chunk in memory, never the whole
 result. Each row's IMSIs come from an array sub-select in the same query (no
 query per row).
 
-Cells that a spreadsheet would read as a formula (starting with = + - @, tab or
-carriage return) get a leading apostrophe: a name like ``=HYPERLINK(...)`` typed
-into the portal must not run when an operator opens the export.
+Cells that a spreadsheet would read as a formula get a leading apostrophe
+(``portal.csv_cells``).
 """
 
 from __future__ import annotations
@@ -20,14 +19,10 @@ from django.db.models import OuterRef, QuerySet
 
 from inventory.models import IMSI, Endpoint
 from inventory.pagination import Sort
+from portal.csv_cells import neutralise
 
 HEADER = ("iccid", "imsis", "name", "state", "group", "last_activity", "reference", "tags")
 CHUNK_SIZE = 2000
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: str) -> str:
-    return f"'{value}" if value.startswith(_FORMULA_START) else value
 
 
 class _Line:

@@ -32,7 +32,6 @@ from inventory.models import (
     VSlice,
 )
 from portal.models import Account
-from usage.models import StateCount
 
 _quote = connection.ops.quote_name
 _ENDPOINTS = _quote(Endpoint._meta.db_table)
@@ -187,7 +186,6 @@ def delete_group(*, group: Group) -> None:
                 " (terminated endpoints keep their group until they are purged).",
                 conflict=True,
             )
-        StateCount.objects.filter(account=group.account_id, group=group).delete()
         try:
             with transaction.atomic():
                 group.delete()

@@ -1,4 +1,4 @@
-"""Account-scoped reads shared by several screens (and, later, the API).
+"""Account-scoped reads shared by several screens and the API.
 
 Every function here takes the account first and starts its query from it, so
 another account's object is simply not found: a 404 in the views, never a 403.
@@ -7,10 +7,12 @@ Each loads what its callers show in a constant number of queries.
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from inventory.models import Endpoint, Group, IPAllocation, SecondaryMembership
+from inventory.models import Endpoint, Group, IPAllocation, NetworkEvent, SecondaryMembership
 from portal.models import Account
 
 
@@ -62,3 +64,32 @@ def allocations_by_group(endpoint: Endpoint) -> dict[int, IPAllocation]:
             endpoint=endpoint, account=endpoint.account_id
         )
     }
+
+
+#: The network events' keyset cursor counts microseconds from here.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def cursor_for(event: NetworkEvent) -> str:
+    micros = (event.at - EPOCH) // timedelta(microseconds=1)
+    return f"{micros}-{event.pk}"
+
+
+def filtered_events(*, account, filters: dict) -> QuerySet[NetworkEvent]:
+    """The account's events matching ``filters`` (cleaned form data), newest first."""
+    events = NetworkEvent.objects.filter(account=account)
+    if filters.get("type"):
+        events = events.filter(type=filters["type"])
+    if filters.get("status"):
+        events = events.filter(status=filters["status"])
+    if filters.get("start"):
+        events = events.filter(at__gte=filters["start"])
+    if filters.get("end"):
+        events = events.filter(at__lte=filters["end"])
+    if filters.get("endpoint"):
+        # The account filter above keeps another account's ICCID from matching.
+        events = events.filter(endpoint__iccid=filters["endpoint"])
+    if filters.get("cursor"):
+        at, pk = filters["cursor"]
+        events = events.filter(Q(at__lt=at) | Q(at=at, pk__lt=pk))
+    return events.order_by("-at", "-pk")

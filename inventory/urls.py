@@ -3,7 +3,7 @@
 Explicit paths, one view each; an ICCID in the URL is looked up inside the
 current account only (another account's endpoint is a 404)."""
 
-from django.urls import path, register_converter
+from django.urls import include, path, register_converter
 
 from inventory.views import (
     activation,
@@ -16,7 +16,6 @@ from inventory.views import (
     events,
     groups,
 )
-from usage import views as usage_views
 
 app_name = "inventory"
 
@@ -38,7 +37,8 @@ class IccidConverter:
 register_converter(IccidConverter, "iccid")
 
 urlpatterns = [
-    path("", usage_views.dashboard, name="dashboard"),
+    # The dashboard and the endpoint's Usage tab: usage/urls.py, in this namespace.
+    path("", include("usage.urls")),
     path("endpoints/", endpoint_list.endpoint_list, name="endpoint_list"),
     path("endpoints/export.csv", endpoint_list.endpoint_export, name="endpoint_export"),
     path("endpoints/bulk/assign/", endpoint_bulk.bulk_assign, name="endpoint_bulk_assign"),
@@ -59,7 +59,6 @@ urlpatterns = [
         endpoint_detail.key_values,
         name="endpoint_key_values",
     ),
-    path("endpoints/<iccid:iccid>/usage/", usage_views.endpoint_usage, name="endpoint_usage"),
     path("endpoints/<iccid:iccid>/edit/", endpoint_edit.edit, name="endpoint_edit"),
     path("endpoints/<iccid:iccid>/suspend/", endpoint_actions.suspend, name="endpoint_suspend"),
     path(

@@ -17,7 +17,7 @@ from django.test import Client, override_settings
 from django.urls import include, path, reverse
 
 from inventory.models import EventStatus, EventType, NetworkEvent, NetworkToken, State
-from inventory.network.tokens import create_token
+from network.tokens import create_token
 from tests.factories import EndpointFactory, UserFactory
 
 

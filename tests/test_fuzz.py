@@ -46,7 +46,7 @@ from inventory.models import (
     SessionTeardown,
     State,
 )
-from inventory.network.tokens import create_token
+from network.tokens import create_token
 from portal.models import Member, Role
 from portal.tenancy import SESSION_KEY as ACCOUNT_SESSION_KEY
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory

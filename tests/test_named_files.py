@@ -1,7 +1,7 @@
 """Every file of the project that a docstring, comment or document names exists.
 
 Docs and docstrings point readers at modules and documents by path
-(``docs/product.md``, ``inventory/network/writes.py``); after a module moves or a
+(``docs/product.md``, ``network/writes.py``); after a module moves or a
 document is renamed, such a pointer would silently lead nowhere."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_TOP = "docs|inventory|portal|config|jobs|tests|bench|templates|static|\\.ci"
+_TOP = "docs|inventory|network|demo|events|portal|config|jobs|tests|bench|templates|static|\\.ci"
 #: A file inside the repository, as text names it: a top-level folder, then a
 #: file with an extension. (A folder with a trailing slash is as often a URL.)
 NAMED_PATH = re.compile(
@@ -43,13 +43,13 @@ def named_paths(text: str) -> set[str]:
 
 def test_the_pattern_finds_paths_in_prose_and_ignores_other_text():
     text = (
-        "see docs/product.md, ``inventory/network/writes.py`` and [x](docs/jobs.md); "
+        "see docs/product.md, ``network/writes.py`` and [x](docs/jobs.md); "
         "the /api/v1/docs page and https://example.com/docs/a.md are not files; "
         "nor is tests/inventory/... ; README.md counts."
     )
     assert named_paths(text) == {
         "docs/product.md",
-        "inventory/network/writes.py",
+        "network/writes.py",
         "docs/jobs.md",
         "README.md",
     }

@@ -140,11 +140,12 @@ class StateCount(models.Model):
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
     state = models.CharField(max_length=12, choices=State.choices)
-    # No database constraint: a deleted empty group leaves a zero row behind,
-    # which readers join away and the rebuild removes.
+    # No database constraint: a group deleted by SQL leaves a zero row behind,
+    # which readers join away and the rebuild removes. Deleting an (empty) group
+    # through Django removes its rows here too, so inventory need not know them.
     group = models.ForeignKey(
         Group,
-        on_delete=models.DO_NOTHING,
+        on_delete=models.CASCADE,
         null=True,
         blank=True,
         db_constraint=False,

@@ -30,8 +30,7 @@ from django.utils import timezone
 
 from inventory import history, lifecycle
 from inventory.history import Actor
-from inventory.models import Endpoint, Group, HistoryAction
-from inventory.network.contract import ACCEPTED, USAGE_TYPES
+from inventory.models import Endpoint, EventStatus, EventType, Group, HistoryAction
 from usage.models import (
     AccountDailyUsage,
     EndpointDailyUsage,
@@ -52,6 +51,11 @@ _HISTORY = _quote(history.History._meta.db_table)
 #: Bytes in one MB of an allowance (decimal, as operators bill).
 MB = 1_000_000
 LIMIT_REASON = "Monthly data allowance used up"
+#: What counts from a batch: accepted events of the types that report bytes
+#: (the network contract's ``USAGE_TYPES``; the network imports usage, not
+#: the other way round).
+ACCEPTED = EventStatus.ACCEPTED.value
+USAGE_TYPES = frozenset({EventType.SESSION_UPDATE.value, EventType.SESSION_END.value})
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
+from inventory.endpoint_page import base_context
 from inventory.models import IN_SERVICE_STATES, Endpoint, State
 from inventory.selectors import account_groups, endpoint_for
-from inventory.views.endpoint_detail import _base_context
 from jobs.selectors import account_jobs
 from portal.tenancy import member_required
 from usage import charts, counts, selectors
@@ -96,7 +96,7 @@ def endpoint_usage(request, iccid: str):
     endpoint = endpoint_for(request.account, iccid)
     period = PERIODS[1] if request.GET.get("days") == str(PERIODS[1]) else PERIODS[0]
     days = selectors.endpoint_days(endpoint, days=period)
-    context = _base_context(request, endpoint, "usage")
+    context = base_context(request, endpoint, "usage")
     context.update(
         period=period,
         periods=PERIODS,

@@ -21,7 +21,7 @@ from api.schemas.inventory import GroupIn, GroupOut, GroupPatch, NetworkEventPag
 from inventory.forms.events import EventFilterForm
 from inventory.groups import GroupRefused, GroupSettings, create_group, delete_group, update_group
 from inventory.models import EventStatus, EventType, Group, VSlice
-from inventory.views.events import cursor_for, filtered_events
+from inventory.selectors import cursor_for, filtered_events
 from portal.models import Role
 
 groups_router = Router(tags=["groups"])

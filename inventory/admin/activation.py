@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from inventory.admin.paging import LargeTableAdmin
 from inventory.models import ActivationBlock, ActivationFailure, StockSim
 from portal.changelists import RefusesNul
+from portal.paging import LargeTableAdmin
 
 
 class ClaimedFilter(admin.SimpleListFilter):

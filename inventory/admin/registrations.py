@@ -26,7 +26,6 @@ from inventory.admin.actions import (
     terminate_selected,
 )
 from inventory.admin.forms import EndpointForm, GroupForm, IMSIForm, IMSIInlineForm, VSliceForm
-from inventory.admin.paging import LargeTableAdmin, fixed_choices_filter
 from inventory.admin.search import search_endpoints, search_imsis
 from inventory.editing import Edit, EditRefused, apply_edit
 from inventory.history import Actor, record
@@ -44,8 +43,9 @@ from inventory.models import (
     State,
     VSlice,
 )
-from inventory.network.tokens import hash_token, new_token
+from network.tokens import hash_token, new_token
 from portal.changelists import RefusesNul
+from portal.paging import LargeTableAdmin, fixed_choices_filter
 
 # --- endpoints ----------------------------------------------------------------------
 

@@ -8,10 +8,8 @@ from datetime import UTC, datetime, timedelta
 from django import forms
 
 from inventory.models import EventStatus, EventType
+from inventory.selectors import EPOCH
 from portal.params import ascii_int
-
-#: The cursor counts microseconds from here.
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class UtcDateTimeField(forms.DateTimeField):

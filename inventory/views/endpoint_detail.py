@@ -18,6 +18,7 @@ from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 
 from inventory import key_values as kv_rules
+from inventory.endpoint_page import base_context
 from inventory.history import Actor
 from inventory.identifiers import MAX_KEY_VALUES
 from inventory.key_values import key_values_of
@@ -56,42 +57,12 @@ FIELD_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class Actions:
-    """Which actions the current member may take on this endpoint now."""
-
-    edit: bool
-    suspend: bool
-    terminate: bool
-
-    @property
-    def any(self) -> bool:
-        return self.edit or self.suspend or self.terminate
-
-
-def actions_for(member, endpoint: Endpoint) -> Actions:
-    terminated = endpoint.state == State.TERMINATED
-    return Actions(
-        edit=member.can_operate and not terminated,
-        suspend=member.can_operate and endpoint.in_service,
-        terminate=member.can_terminate and not terminated,
-    )
-
-
-def _base_context(request, endpoint: Endpoint, tab: str) -> dict:
-    return {
-        "endpoint": endpoint,
-        "tab": tab,
-        "actions": actions_for(request.member, endpoint),
-    }
-
-
 @member_required()
 def overview(request, iccid: str):
     endpoint = endpoint_with_groups(
         request.account, iccid, Prefetch("imsis", queryset=IMSI.objects.order_by("imsi"))
     )
-    context = _base_context(request, endpoint, "overview")
+    context = base_context(request, endpoint, "overview")
     if endpoint.terminated_at:
         context["deletion_date"] = endpoint.terminated_at + REINSTATE_WINDOW
     return render(request, "inventory/endpoint_overview.html", context)
@@ -120,7 +91,7 @@ def address_rows(endpoint: Endpoint) -> list[AddressRow]:
 @member_required()
 def ip_addresses(request, iccid: str):
     endpoint = endpoint_with_groups(request.account, iccid)
-    context = _base_context(request, endpoint, "ips")
+    context = base_context(request, endpoint, "ips")
     context["rows"] = address_rows(endpoint)
     return render(request, "inventory/endpoint_ips.html", context)
 
@@ -130,7 +101,7 @@ def key_values(request, iccid: str):
     """The Key Values tab: everyone reads them; operators and admins also get
     the form, which saves the whole set (``key_values.change_key_values``)."""
     endpoint = endpoint_with_groups(request.account, iccid)
-    context = _base_context(request, endpoint, "key_values")
+    context = base_context(request, endpoint, "key_values")
     pairs = list(key_values_of(endpoint).items())
     editable = context["actions"].edit
     if request.method == "POST":
@@ -250,6 +221,6 @@ def history(request, iccid: str):
         entry.who = entry.actor_label or entry.get_actor_kind_display()
         entry.what = entry.get_action_display()
         entry.by_person = entry.actor_kind in (ActorKind.USER, ActorKind.SUPPORT)
-    context = _base_context(request, endpoint, "history")
+    context = base_context(request, endpoint, "history")
     context.update(page=page, entries=entries)
     return render(request, "inventory/endpoint_history.html", context)

@@ -9,15 +9,14 @@ kept 30 days (``purge_network_events``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
-from django.db.models import Q, QuerySet
 from django.shortcuts import render
 from django.utils.http import urlencode
 
-from inventory.forms.events import EPOCH, EventFilterForm
+from inventory.forms.events import EventFilterForm
 from inventory.models import EventStatus, NetworkEvent
-from inventory.network.batch import Reason
+from inventory.selectors import cursor_for, filtered_events
+from network.batch import Reason
 from portal.tenancy import member_required
 
 PAGE_SIZE = 50
@@ -42,31 +41,6 @@ _STATUS_BADGES = {
     EventStatus.DUPLICATE: "text-bg-light border",
     EventStatus.INVALID: "text-bg-warning",
 }
-
-
-def cursor_for(event: NetworkEvent) -> str:
-    micros = (event.at - EPOCH) // timedelta(microseconds=1)
-    return f"{micros}-{event.pk}"
-
-
-def filtered_events(*, account, filters: dict) -> QuerySet[NetworkEvent]:
-    """The account's events matching ``filters`` (cleaned form data), newest first."""
-    events = NetworkEvent.objects.filter(account=account)
-    if filters.get("type"):
-        events = events.filter(type=filters["type"])
-    if filters.get("status"):
-        events = events.filter(status=filters["status"])
-    if filters.get("start"):
-        events = events.filter(at__gte=filters["start"])
-    if filters.get("end"):
-        events = events.filter(at__lte=filters["end"])
-    if filters.get("endpoint"):
-        # The account filter above keeps another account's ICCID from matching.
-        events = events.filter(endpoint__iccid=filters["endpoint"])
-    if filters.get("cursor"):
-        at, pk = filters["cursor"]
-        events = events.filter(Q(at__lt=at) | Q(at=at, pk__lt=pk))
-    return events.order_by("-at", "-pk")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from api.models import ApiToken
 from api.tokens import TokenRefused, create_token, revoke_token
-from inventory.network.tokens import create_token as create_network_token
+from network.tokens import create_token as create_network_token
 from portal.models import Role
 from tests.api.conftest import ApiClient, make_token
 from tests.factories import EndpointFactory, MemberFactory

@@ -31,7 +31,7 @@ from django.test import Client
 from django.urls import reverse
 
 from inventory.models import Endpoint, History, NetworkEvent, SessionTeardown, State
-from inventory.network.tokens import create_token
+from network.tokens import create_token
 from tests.confirming import hidden_fields, text
 from tests.factories import EndpointFactory
 

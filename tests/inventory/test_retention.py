@@ -172,7 +172,7 @@ def test_one_definition_of_each_retention_period():
     """Reinstating is possible exactly as long as the purge keeps the endpoint,
     and the network API accepts events exactly as old as the purge keeps them."""
     from inventory import lifecycle, retention
-    from inventory.network import contract
+    from network import contract
 
     assert lifecycle.REINSTATE_WINDOW is retention.RETENTION
     assert contract.MAX_AGE is retention.EVENT_RETENTION

@@ -18,8 +18,8 @@ from django.utils import timezone
 from inventory import addressing, lifecycle, retention
 from inventory.history import Actor
 from inventory.models import AddressBlock, Endpoint, EndpointSearch, State
-from inventory.network import batch as network
 from inventory.sim_import import import_sims
+from network import batch as network
 from tests.factories import EndpointFactory, GroupFactory, iccid_for, imsi_for
 from usage import counts
 from usage.derived import rebuild_all

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from inventory.models import History, HistoryAction, SessionTeardown, State
-from inventory.network.contract import MAX_BYTES
+from network.contract import MAX_BYTES
 from portal.models import ActorKind
 from tests.factories import GroupFactory
 from tests.inventory.network.test_rules import T0, apply, endpoint_in, ev
@@ -226,3 +226,13 @@ def test_a_crossing_is_an_account_event_with_its_suspension(account):
     assert [e.payload["to_state"] for e in changed if e.payload.get("action") == "suspend"] == [
         "suspended"
     ]
+
+
+def test_usage_counts_what_the_network_contract_lets_carry_bytes():
+    """The rollup keeps its own copy of the types that report bytes (usage sits
+    below the network adapter and does not import it); the two must agree."""
+    from network import contract
+    from usage import rollup
+
+    assert rollup.USAGE_TYPES == contract.USAGE_TYPES
+    assert rollup.ACCEPTED == contract.ACCEPTED

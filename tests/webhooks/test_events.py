@@ -12,9 +12,9 @@ from events.models import AccountEvent, EventType
 from inventory import editing, lifecycle
 from inventory.history import Actor
 from inventory.models import Endpoint, State
-from inventory.network.batch import apply_events
 from jobs import services as jobs
 from jobs.models import Action
+from network.batch import apply_events
 from tests.factories import EndpointFactory, GroupFactory
 from tests.webhooks.conftest import add_webhook, run_queue
 from tests.webhooks.receiver import Receiver

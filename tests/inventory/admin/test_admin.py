@@ -12,7 +12,6 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from inventory.admin import paging as admin_paging
 from inventory.admin import registrations as inventory_admin
 from inventory.models import (
     IMSI,
@@ -28,7 +27,8 @@ from inventory.models import (
     SessionTeardown,
     State,
 )
-from inventory.network.tokens import create_token, hash_token
+from network.tokens import create_token, hash_token
+from portal import paging as admin_paging
 from portal.models import Member
 from tests.factories import (
     EndpointFactory,

@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from inventory.demo import seed as demo_data
+from demo import seed as demo_data
 from inventory.identifiers import clean_iccid, clean_imsi
 from inventory.models import (
     IMSI,
@@ -33,7 +33,7 @@ from inventory.models import (
     State,
     VSlice,
 )
-from inventory.network.contract import MAX_AGE as NETWORK_EVENT_AGE
+from network.contract import MAX_AGE as NETWORK_EVENT_AGE
 from portal.models import Account, Member
 from usage.models import AccountDailyUsage, EndpointDailyUsage, EndpointMonthlyUsage
 

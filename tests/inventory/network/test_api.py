@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inventory.models import NetworkEvent, NetworkToken, SessionTeardown, State
-from inventory.network.tokens import create_token
+from network.tokens import create_token
 from tests.factories import EndpointFactory, imsi_for
 
 EVENTS = reverse("api:network_events")

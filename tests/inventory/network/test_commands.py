@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from inventory.demo import simulator
+from demo import simulator
 from inventory.models import (
     EventType,
     History,
@@ -22,8 +22,8 @@ from inventory.models import (
     SessionTeardown,
     State,
 )
-from inventory.network import batch as network
-from inventory.network.tokens import create_token, hash_token
+from network import batch as network
+from network.tokens import create_token, hash_token
 from tests.factories import EndpointFactory, GroupFactory, imei_for
 from usage.models import EndpointDailyUsage
 

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 
 from inventory.models import History, IPAllocation, NetworkEvent, State
-from inventory.network import batch as network
+from network import batch as network
 from tests.factories import EndpointFactory, GroupFactory, imsi_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

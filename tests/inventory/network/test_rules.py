@@ -1,4 +1,4 @@
-"""What network events do (inventory/network/batch.py), checked in the database: state
+"""What network events do (network/batch.py), checked in the database: state
 moves, last activity, addresses, history, and every refusal."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from inventory.models import (
     SecondaryMembership,
     State,
 )
-from inventory.network import batch as network
+from network import batch as network
 from portal.models import ActorKind
 from tests.factories import EndpointFactory, GroupFactory, imei_for, imsi_for
 

@@ -18,15 +18,15 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connection, transaction
 from django.utils import timezone
 
-from inventory.demo.accounts import (
+from demo.accounts import (
     ACCOUNTS,
     DEFAULT_PASSWORD,
     demo_accounts_exist,
     logins,
     prepare,
 )
-from inventory.demo.fleet import Addresses, Fleet, Rows, SeedResult, next_serial
-from inventory.demo.writers import write_rows
+from demo.fleet import Addresses, Fleet, SeedResult, next_serial
+from demo.writers import Rows, write_rows
 from inventory.models import (
     IMSI,
     Endpoint,

@@ -32,8 +32,8 @@ import uuid
 from django.db import transaction
 
 from inventory import addressing
-from inventory.network import writes
-from inventory.network.contract import (
+from network import writes
+from network.contract import (
     DUPLICATE,
     MAX_EVENTS,
     SESSION_START,
@@ -42,7 +42,7 @@ from inventory.network.contract import (
     Reason,
     parse_event,
 )
-from inventory.network.decisions import LoadedEndpoint, Outcome, decide
+from network.decisions import LoadedEndpoint, Outcome, decide
 from usage.rollup import record_usage
 
 __all__ = ["MAX_EVENTS", "Event", "EventResult", "Reason", "apply_events", "parse_event"]

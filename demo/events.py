@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING
 
 from inventory.identifiers import luhn_check_digit
 from inventory.models import EventStatus, EventType, HistoryAction, State
-from inventory.network.contract import MAX_AGE, Reason
-from inventory.network.writes import NETWORK_LABEL
+from network.contract import MAX_AGE, Reason
+from network.writes import NETWORK_LABEL
 
 if TYPE_CHECKING:
-    from inventory.demo.fleet import Rows
+    from demo.writers import Rows
 
 #: How far back events are seeded (and in-service endpoints were last active).
 WINDOW = MAX_AGE - timedelta(days=1)

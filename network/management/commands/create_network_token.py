@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from inventory.models import NetworkToken
-from inventory.network.tokens import create_token
+from network.tokens import create_token
 
 
 class Command(BaseCommand):

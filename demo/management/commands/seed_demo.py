@@ -1,10 +1,10 @@
-"""``manage.py seed_demo``: the demo accounts, users and fleet (see inventory/demo/seed.py)."""
+"""``manage.py seed_demo``: the demo accounts, users and fleet (see demo/seed.py)."""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.demo import seed as demo_data
+from demo import seed as demo_data
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from inventory.network import api
+from network import api
 
 app_name = "api"
 

@@ -1,5 +1,5 @@
 """``manage.py simulate_network --url http://127.0.0.1:8000 --token T``: realistic
-network traffic for a running portal (see inventory/demo/simulator.py).
+network traffic for a running portal (see demo/simulator.py).
 
 It reads the chosen account's in-service endpoints from the database, posts
 their events to the URL given (and nowhere else) until ``--duration`` is up,
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.demo import simulator
+from demo import simulator
 
 MAX_DURATION = 24 * 3600
 

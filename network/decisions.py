@@ -16,7 +16,7 @@ from datetime import datetime
 
 from inventory.identifiers import imei_matches
 from inventory.models import IN_SERVICE_STATES, EventType, HistoryAction, State
-from inventory.network.contract import (
+from network.contract import (
     ACCEPTED,
     REJECTED,
     SESSION_START,

@@ -4,12 +4,12 @@ index dropped, in the caller's transaction."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection
 
 from inventory import history
-from inventory.demo.fleet import Rows
 from inventory.models import (
     IMSI,
     Endpoint,
@@ -51,6 +51,19 @@ _COPY = {
 _NO_DETAILS = ("{}", "")
 #: Demo history rows belong to no batch.
 _NO_BATCH = (None,)
+
+
+@dataclass
+class Rows:
+    """One chunk of the fleet, a list per table."""
+
+    endpoints: list[tuple] = field(default_factory=list)
+    imsis: list[tuple] = field(default_factory=list)
+    addresses: list[tuple] = field(default_factory=list)
+    memberships: list[tuple] = field(default_factory=list)
+    #: (…, to_state), or with the changes and reason after it.
+    history: list[tuple] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)
 
 
 def _copy(cursor, table: str, rows: Iterator[tuple]) -> None:

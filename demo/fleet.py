@@ -18,10 +18,11 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
+from demo.accounts import SECONDARY_SHARE, AccountContext
+from demo.events import WINDOW, Device, EventTrail, active_event, idle_event
+from demo.writers import Rows
 from inventory import lifecycle
 from inventory.addressing import last_host_offset
-from inventory.demo.accounts import SECONDARY_SHARE, AccountContext
-from inventory.demo.events import WINDOW, Device, EventTrail, active_event, idle_event
 from inventory.identifiers import luhn_check_digit
 from inventory.models import (
     IN_SERVICE_STATES,
@@ -130,19 +131,6 @@ class Addresses:
                 alloc_cursor=min(self.next[vslice_id], max(self.last[vslice_id], 1))
             )
             vslice.alloc_cursor = self.next[vslice_id]
-
-
-@dataclass
-class Rows:
-    """One chunk of the fleet, a list per table."""
-
-    endpoints: list[tuple] = field(default_factory=list)
-    imsis: list[tuple] = field(default_factory=list)
-    addresses: list[tuple] = field(default_factory=list)
-    memberships: list[tuple] = field(default_factory=list)
-    #: (…, to_state), or with the changes and reason after it.
-    history: list[tuple] = field(default_factory=list)
-    events: list[tuple] = field(default_factory=list)
 
 
 class Fleet:

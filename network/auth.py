@@ -1,7 +1,7 @@
 """Who may call the network API: the provider's packet core, by bearer token.
 
 Tokens belong to the provider, not to an account, and only their SHA-256 is
-stored (``inventory.network.tokens``). A token is looked up on every request, so that
+stored (``network.tokens``). A token is looked up on every request, so that
 disabling one in Django admin takes effect at once; its ``last_used_at`` is
 written at most once a minute, so that a core posting ten batches a second does
 not turn every request into an extra UPDATE of the same row.
@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from inventory.models import NetworkToken
-from inventory.network.tokens import hash_token
+from network.tokens import hash_token
 
 #: How stale ``last_used_at`` may get before a request refreshes it.
 LAST_USED_RESOLUTION = timedelta(minutes=1)

@@ -15,8 +15,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from inventory.models import SessionTeardown
-from inventory.network import batch as network
-from inventory.network.auth import authenticate
+from network import batch as network
+from network.auth import authenticate
 from portal.params import ascii_int
 
 #: Most teardowns one disconnects page returns.

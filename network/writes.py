@@ -34,8 +34,8 @@ from inventory.models import (
     NetworkEvent,
     SecondaryMembership,
 )
-from inventory.network.contract import ACCEPTED, REJECTED
-from inventory.network.decisions import LoadedEndpoint, Outcome
+from network.contract import ACCEPTED, REJECTED
+from network.decisions import LoadedEndpoint, Outcome
 from portal.models import ActorKind
 
 # Table names for the SQL below, quoted, from the models (never spelled out).
