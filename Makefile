@@ -29,9 +29,11 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# What CI checks besides the tests: lint and formatting, migrations complete, and
-# the deploy check with production settings (a throw-away secret key).
+# What CI checks besides the tests: lint and formatting, the apps' layers
+# (import-linter's contracts in pyproject.toml, docs/architecture.md), migrations
+# complete, and the deploy check with production settings (a throw-away secret key).
 check: lint
+	$(VENV)/bin/lint-imports --no-logo
 	$(PY) manage.py makemigrations --check --dry-run
 	env -u DEBUG SECRET_KEY="check-$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
 		ALLOWED_HOSTS=portal.example.com \
