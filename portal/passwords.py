@@ -25,6 +25,7 @@ from django.urls import reverse_lazy
 
 import audit
 from audit.models import AuditAction
+from portal import links
 from portal.client_ip import client_ip
 
 #: Reset requests allowed per window, from one client address and for one e-mail address.
@@ -67,6 +68,8 @@ class PasswordResetView(auth_views.PasswordResetView):
         if not reset_mail_allowed(email=form.cleaned_data["email"]):
             # The same answer as a sent e-mail: nothing tells the limit from a send.
             return auth_views.HttpResponseRedirect(self.get_success_url())
+        # The link's origin is PORTAL_BASE_URL, not the request's Host (portal/links.py).
+        self.extra_email_context = {"base_url": links.base_url(self.request)}
         return super().form_valid(form)
 
 

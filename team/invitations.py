@@ -29,6 +29,7 @@ from django.utils import timezone
 
 import audit
 from audit.models import AuditAction
+from portal import links
 from portal.models import Account, Member, Role
 from team.models import Invitation
 
@@ -55,7 +56,8 @@ def token_for(invitation: Invitation) -> str:
 
 
 def link_for(request: HttpRequest, invitation: Invitation) -> str:
-    return request.build_absolute_uri(reverse("invitation_accept", args=[token_for(invitation)]))
+    """The link of the e-mail, on ``PORTAL_BASE_URL`` (never the request's Host)."""
+    return links.absolute(request, reverse("invitation_accept", args=[token_for(invitation)]))
 
 
 def invite(*, account: Account, email: str, role: Role, request: HttpRequest) -> Sent:
