@@ -27,6 +27,7 @@ class AuditAction(models.TextChoices):
     PASSWORD_RESET = "password_reset", "Password reset"
     API_TOKEN_CREATED = "api_token_created", "API token created"
     API_TOKEN_REVOKED = "api_token_revoked", "API token revoked"
+    API_TOKEN_ROLE_LOWERED = "api_token_role_lowered", "API token role lowered"
     WEBHOOK_CREATED = "webhook_created", "Webhook created"
     WEBHOOK_CHANGED = "webhook_changed", "Webhook changed"
     WEBHOOK_DELETED = "webhook_deleted", "Webhook deleted"

@@ -40,7 +40,7 @@ from inventory.models import (
 )
 from jobs.models import Action, Job, JobState
 from portal.models import Account, Member, Role
-from team.models import Invitation
+from team.models import Invitation, InvitationRevoked
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory
 from tests.portal.test_auth_and_accounts import (
     PERSONAL,
@@ -63,6 +63,7 @@ SECRET_WEBHOOK = "nw-secret-webhook"
 THEIR_CODE = "NWSECRET01"
 SECRET_KV_VALUE = "northwind-secret-depot"
 SECRET_INVITEE = "nw-secret-invitee@northwind.example"
+SECRET_REVOKED_INVITEE = "nw-secret-revoked@northwind.example"
 
 
 @dataclass
@@ -135,6 +136,14 @@ def world(account, other_account, group):
     their_invitation = Invitation.objects.create(
         account=other_account, email=SECRET_INVITEE, role=Role.ADMIN
     )
+    # Revoked with their sender's membership: listed on their Members page only.
+    Invitation.objects.create(
+        account=other_account,
+        email=SECRET_REVOKED_INVITEE,
+        invited_by=their_member,
+        revoked_at=timezone.now(),
+        revoked_because=InvitationRevoked.CREATOR_REMOVED,
+    )
     audit.record(
         action=AuditAction.BULK_JOB_STARTED,
         account=other_account,
@@ -191,6 +200,7 @@ def world(account, other_account, group):
             SECRET_WEBHOOK,
             their_webhook.url,
             SECRET_INVITEE,
+            SECRET_REVOKED_INVITEE,
             theirs.iccid,
             SECRET_NAME,
             SECRET_TAG,
@@ -217,9 +227,9 @@ def db_state() -> tuple:
         sorted(SecondaryMembership.objects.values_list("endpoint_id", "group_id")),
         SessionTeardown.objects.count(),
         sorted(Job.objects.values_list("pk", "state", "cancel_requested", "position")),
-        sorted(ApiToken.objects.values_list("pk", "account_id", "revoked_at")),
+        sorted(ApiToken.objects.values_list("pk", "account_id", "role", "revoked_at")),
         sorted(Member.objects.values_list("account_id", "user_id", "role")),
-        sorted(Invitation.objects.values_list("pk", "accepted_at")),
+        sorted(Invitation.objects.values_list("pk", "accepted_at", "revoked_at")),
         sorted(Account.objects.values_list("pk", "require_mfa")),
         sorted(
             Webhook.objects.values_list(
