@@ -102,7 +102,8 @@ class AccountAdmin(RefusesNul, AuditsMemberInlines, admin.ModelAdmin):
 
 @admin.register(Member)
 class MemberAdmin(RefusesNul, admin.ModelAdmin):
-    list_display = ["user", "account", "role"]
+    list_display = ["user", "account", "role", "joined_at"]
+    readonly_fields = ["joined_at"]
     list_filter = ["role", "account"]
     list_select_related = ["user", "account"]
     search_fields = ["user__username", "user__email", "account__name", "account__slug"]
