@@ -21,6 +21,7 @@ from django.utils import timezone
 
 import audit
 from api.models import ApiToken
+from api.tokens import create_token
 from audit.models import AuditAction
 from inventory import activation_codes
 from inventory.models import (
@@ -64,6 +65,7 @@ THEIR_CODE = "NWSECRET01"
 SECRET_KV_VALUE = "northwind-secret-depot"
 SECRET_INVITEE = "nw-secret-invitee@northwind.example"
 SECRET_REVOKED_INVITEE = "nw-secret-revoked@northwind.example"
+SECRET_TOKEN = "northwind-secret-token"
 
 
 @dataclass
@@ -136,6 +138,14 @@ def world(account, other_account, group):
     their_invitation = Invitation.objects.create(
         account=other_account, email=SECRET_INVITEE, role=Role.ADMIN
     )
+    # A token their admin made: its name and creator show on their tokens page only.
+    create_token(
+        account=other_account,
+        name=SECRET_TOKEN,
+        role=Role.ADMIN,
+        created_by=their_member,
+        creator_role=Role.ADMIN,
+    )
     # Revoked with their sender's membership: listed on their Members page only.
     Invitation.objects.create(
         account=other_account,
@@ -201,6 +211,7 @@ def world(account, other_account, group):
             their_webhook.url,
             SECRET_INVITEE,
             SECRET_REVOKED_INVITEE,
+            SECRET_TOKEN,
             theirs.iccid,
             SECRET_NAME,
             SECRET_TAG,
@@ -398,6 +409,12 @@ CASES = [
     ("job cancel of theirs", "post", lambda w: reverse("jobs:job_cancel", args=[w.their_job.pk]),
      lambda w: {}, "404"),
     ("api tokens list", "get", lambda w: reverse("api_tokens:token_list"), lambda w: {}, "empty"),
+    ("api tokens ?creator=their admin", "get", lambda w: reverse("api_tokens:token_list"),
+     lambda w: {"creator": SECRET_JOB_USER}, "form_error:Select a valid choice"),
+    ("api tokens ?role=admin&used=never", "get", lambda w: reverse("api_tokens:token_list"),
+     lambda w: {"role": "admin", "used": "never"}, "empty"),
+    ("api tokens ?page=2&used=stale&days=1", "get", lambda w: reverse("api_tokens:token_list"),
+     lambda w: {"page": "2", "used": "stale", "days": "1"}, "empty"),
     ("revoke GET of their token", "get",
      lambda w: reverse("api_tokens:token_revoke", args=[token_of(w.theirs.account_id).pk]),
      lambda w: {}, "404"),
