@@ -36,7 +36,7 @@ check: lint
 	$(VENV)/bin/lint-imports --no-logo
 	$(PY) manage.py makemigrations --check --dry-run
 	env -u DEBUG SECRET_KEY="check-$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
-		ALLOWED_HOSTS=portal.example.com \
+		ALLOWED_HOSTS=portal.example.com PORTAL_BASE_URL=https://portal.example.com \
 		DATABASE_URL=$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
 		$(PY) manage.py check --deploy --fail-level WARNING
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import HttpBearer
@@ -22,21 +22,39 @@ from api.models import ApiToken
 from api.problems import ProblemError
 from api.tokens import MAX_TOKEN_LENGTH, TOKEN_PREFIX, hash_token
 from portal import access_log
+from portal.models import Member, Role
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def token_for(plain: str) -> ApiToken | None:
-    """The live token ``plain`` names, with its account; None otherwise."""
+    """The live token ``plain`` names, with its account; None otherwise.
+
+    A token acts with the lower of its own role and its creator's role in the
+    account now, and not at all once its creator is no longer a member (staff's
+    tokens have no creator). Removing or demoting a member already revokes or
+    lowers their tokens (team/grants.py); this is the same rule read again, in
+    the same query, for any change that bypassed it."""
     if not plain.startswith(TOKEN_PREFIX) or len(plain) > MAX_TOKEN_LENGTH:
         return None
     now = timezone.now()
-    return (
+    creator_role = Member.objects.filter(
+        account_id=OuterRef("account_id"), user_id=OuterRef("created_by_id")
+    ).values("role")[:1]
+    token = (
         ApiToken.objects.select_related("account")
         .filter(token_hash=hash_token(plain), revoked_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .annotate(creator_role=Subquery(creator_role))
         .first()
     )
+    if token is None or token.created_by_id is None:
+        return token
+    if token.creator_role is None:
+        return None
+    if Role(token.creator_role).rank < Role(token.role).rank:
+        token.role = token.creator_role  # this request only; never saved
+    return token
 
 
 def _touch(token: ApiToken) -> None:

@@ -1,13 +1,17 @@
-"""The form of the API tokens page."""
+"""The forms of the API tokens page: a new token, and the list's filters."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
 from django import forms
+from django.db import models
 from django.utils import timezone
 
 from portal.models import Role
+
+#: "Last used within / more than N days ago" when N is not given.
+DEFAULT_DAYS = 30
 
 
 class ApiTokenForm(forms.Form):
@@ -48,3 +52,40 @@ class ApiTokenForm(forms.Form):
     def expires_at(self) -> datetime | None:
         day = self.cleaned_data.get("expires_on")
         return None if day is None else datetime.combine(day, time.min, tzinfo=UTC)
+
+
+class LastUsed(models.TextChoices):
+    """The "Last used" filter of the tokens page."""
+
+    NEVER = "never", "Never"
+    RECENT = "recent", "Within the last N days"
+    STALE = "stale", "More than N days ago"
+
+
+class ApiTokenFilterForm(forms.Form):
+    """The filters of the tokens list: role, creator (one of the names that
+    created a token of this account), last use; a bad value is a message above
+    the list, never a 500. Every choice is of the current account only."""
+
+    role = forms.ChoiceField(choices=[("", "Any role"), *Role.choices], required=False)
+    creator = forms.ChoiceField(choices=[("", "Anyone")], required=False, label="Created by")
+    used = forms.ChoiceField(
+        choices=[("", "Any time"), *LastUsed.choices], required=False, label="Last used"
+    )
+    days = forms.IntegerField(
+        min_value=1, max_value=3650, required=False, label="N days", initial=DEFAULT_DAYS
+    )
+    page = forms.IntegerField(min_value=1, max_value=10**6, required=False)
+
+    def __init__(self, *args, creators: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["creator"].choices = [("", "Anyone"), *((c, c) for c in creators)]
+
+    def filters(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "role": data["role"],
+            "creator": data["creator"],
+            "used": data["used"],
+            "days": data["days"] or DEFAULT_DAYS,
+        }

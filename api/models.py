@@ -1,7 +1,9 @@
 """API tokens: how a customer's own systems act in their account (docs/api.md).
 
 A token belongs to one account and carries one role, never more than the role of
-the admin who created it. Only its SHA-256 is stored (a database dump hands out
+the admin who created it, then or now: a creator's demotion lowers it, their
+removal revokes it (team/grants.py), and a request is answered with the lower of
+the two roles (api/auth.py). Only its SHA-256 is stored (a database dump hands out
 no working credential) beside a short visible prefix that tells tokens apart in
 lists. Revocation and expiry are checked on every request.
 """
@@ -14,6 +16,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.models import Account, Role
+
+
+class RevokedBecause(models.TextChoices):
+    """Why a token was revoked, as its page says it."""
+
+    ADMIN = "admin", "revoked by an admin"
+    SUPPORT = "support", "revoked by support"
+    CREATOR_REMOVED = "creator_removed", "revoked because its creator was removed"
 
 
 class ApiToken(models.Model):
@@ -35,6 +45,11 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_because = models.CharField(
+        max_length=20, choices=RevokedBecause.choices, blank=True, default=""
+    )
+    #: The role it had before its creator was demoted below it (team/grants.py).
+    capped_from = models.CharField(max_length=10, choices=Role.choices, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-pk"]

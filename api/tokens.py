@@ -16,8 +16,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from api.models import ApiToken
-from portal.models import Account, Role
+from api.models import ApiToken, RevokedBecause
+from portal.models import Account, Member, Role
 
 TOKEN_PREFIX = "epk_"
 #: How much of the token the lists show.
@@ -59,6 +59,8 @@ def create_token(
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     try:
         with transaction.atomic():
+            if created_by is not None and creator_role is not None:
+                _lock_creator(account=account, user=created_by, role=role)
             token = ApiToken.objects.create(
                 account=account,
                 name=name,
@@ -74,10 +76,31 @@ def create_token(
     return token, plain
 
 
-def revoke_token(*, token: ApiToken) -> bool:
+def _lock_creator(*, account: Account, user: AbstractBaseUser, role: Role) -> None:
+    """The creating member's row, locked: a removal or demotion of the creator
+    happening now either waits for this token (and then revokes or lowers it,
+    team/grants.py) or has happened, and the token is refused."""
+    held = (
+        Member.objects.select_for_update()
+        .filter(account=account, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
+    if held is None or Role(held) != Role.ADMIN:
+        raise TokenRefused("Only an admin of the account may create tokens.")
+    if Role(held).rank < role.rank:
+        raise TokenRefused(
+            f"A token cannot have more rights than you: your role is {Role(held).label}."
+        )
+
+
+def revoke_token(*, token: ApiToken, because: RevokedBecause = RevokedBecause.ADMIN) -> bool:
     """Revoke ``token`` from the next request on; False if it already was."""
     now = timezone.now()
-    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
+    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=now, revoked_because=because
+    )
     if revoked:
         token.revoked_at = now
+        token.revoked_because = because
     return bool(revoked)

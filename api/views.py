@@ -1,5 +1,7 @@
 """Account → API tokens (``/account/api-tokens/``), for account admins: create
 a token (shown once), see each token's role, expiry and last use, revoke one.
+The list is paged (50 a page, newest first) and filtered by role, creator and
+last use; every page and filter is a link.
 
 The new token is kept in the session only until the page after the redirect
 shows it, so a reload neither shows it again nor creates a second one.
@@ -8,10 +10,13 @@ shows it, so a reload neither shows it again nor creates a second one.
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import urlencode
 
 import audit
-from api.forms import ApiTokenForm
+from api import selectors
+from api.forms import DEFAULT_DAYS, ApiTokenFilterForm, ApiTokenForm
 from api.models import ApiToken
 from api.tokens import TokenRefused, create_token, revoke_token
 from audit.models import AuditAction
@@ -20,6 +25,33 @@ from portal.models import Role
 from portal.tenancy import member_required
 
 _SHOW_ONCE = "api.new-token"
+PAGE_SIZE = 50
+_FILTERS = ("role", "creator", "used", "days")
+
+
+def _query(filters: ApiTokenFilterForm, **extra) -> str:
+    """The list's URL query for these filters (as typed) and ``extra``."""
+    params = {k: v for k in _FILTERS if (v := filters.data.get(k))}
+    return "?" + urlencode({**params, **extra})
+
+
+def _listing(request, filters: ApiTokenFilterForm) -> dict:
+    """The page of tokens the filters ask for, with its navigation links."""
+    if not filters.is_valid():
+        return {"tokens": [], "page": None}
+    paginator = Paginator(
+        selectors.account_tokens(account=request.account, **filters.filters()), PAGE_SIZE
+    )
+    page = paginator.get_page(filters.cleaned_data["page"] or 1)
+    return {
+        "tokens": page.object_list,
+        "page": page,
+        "filtered": any(filters.cleaned_data[k] for k in ("role", "creator", "used")),
+        "newer_url": _query(filters, page=page.previous_page_number())
+        if page.has_previous()
+        else "",
+        "older_url": _query(filters, page=page.next_page_number()) if page.has_next() else "",
+    }
 
 
 @member_required(Role.ADMIN)
@@ -50,13 +82,15 @@ def token_list(request):
             request.session[_SHOW_ONCE] = {"id": token.pk, "token": plain}
             return redirect("api_tokens:token_list")
     new = request.session.pop(_SHOW_ONCE, None)
-    tokens = ApiToken.objects.filter(account=request.account).order_by("-created_at", "-pk")
+    filters = ApiTokenFilterForm(request.GET, creators=selectors.creators(account=request.account))
     return render(
         request,
         "api/token_list.html",
         {
             "form": form,
-            "tokens": tokens[:200],
+            "filters": filters,
+            "default_days": DEFAULT_DAYS,
+            **_listing(request, filters),
             "new_token": new["token"] if new else "",
             "new_token_id": new["id"] if new else None,
         },

@@ -39,3 +39,17 @@ def record(
         details=details,
         ip=ip,
     )
+
+
+def record_many(
+    *,
+    action: AuditAction,
+    account: Account | None,
+    rows: list[tuple[str, dict[str, Any]]],
+    request: HttpRequest | None = None,
+    actor: AbstractBaseUser | str | None = None,
+) -> int:
+    """One row per ``(target, details)``; see ``audit.events.record_many``."""
+    from audit.events import record_many as _record_many
+
+    return _record_many(action=action, account=account, rows=rows, request=request, actor=actor)

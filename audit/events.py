@@ -64,6 +64,18 @@ def _kind_of(user: AbstractBaseUser, account: Account | None) -> AuditActorKind:
     return AuditActorKind.USER
 
 
+def _who(
+    *, account: Account | None, request, actor
+) -> tuple[AbstractBaseUser | None, AuditActorKind, str]:
+    if actor is None and request is not None and request.user.is_authenticated:
+        actor = request.user
+    if isinstance(actor, AuditActor):
+        return None, actor.kind, actor.label
+    if actor is not None:
+        return actor, _kind_of(actor, account), actor.get_username()
+    return None, AuditActorKind.SYSTEM, "system"
+
+
 def record(
     *,
     action: AuditAction,
@@ -78,14 +90,7 @@ def record(
     user rather than an account: sign-in, password, two-factor). ``ip`` is for
     callers that have the address but not the request (a rule function)."""
     action = AuditAction(action)
-    if actor is None and request is not None and request.user.is_authenticated:
-        actor = request.user
-    if isinstance(actor, AuditActor):
-        user, kind, label = None, actor.kind, actor.label
-    elif actor is not None:
-        user, kind, label = actor, _kind_of(actor, account), actor.get_username()
-    else:
-        user, kind, label = None, AuditActorKind.SYSTEM, "system"
+    user, kind, label = _who(account=account, request=request, actor=actor)
     return AuditEvent.objects.create(
         account=account,
         actor=user,
@@ -96,3 +101,33 @@ def record(
         target=str(target)[:TARGET_LENGTH],
         details=details or {},
     )
+
+
+def record_many(
+    *,
+    action: AuditAction,
+    account: Account | None,
+    rows: list[tuple[str, dict[str, Any]]],
+    request: HttpRequest | None = None,
+    actor: AbstractBaseUser | AuditActor | None = None,
+) -> int:
+    """One row per ``(target, details)`` of ``rows``, all by the same actor from
+    the same address, in one INSERT: a rule that changes many things at once
+    (the tokens of a removed member) records each without a query per row."""
+    action = AuditAction(action)
+    user, kind, label = _who(account=account, request=request, actor=actor)
+    ip = client_ip(request) if request is not None else None
+    created = AuditEvent.objects.bulk_create(
+        AuditEvent(
+            account=account,
+            actor=user,
+            actor_kind=kind,
+            actor_label=label[:LABEL_LENGTH],
+            action=action,
+            ip=ip,
+            target=str(target)[:TARGET_LENGTH],
+            details=details or {},
+        )
+        for target, details in rows
+    )
+    return len(created)

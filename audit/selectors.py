@@ -1,7 +1,8 @@
 """Reading an account's audit log (docs/audit-log.md).
 
 An account's log is its own rows plus the rows of no account (sign-ins,
-password and two-factor changes) whose actor is one of its current members.
+password and two-factor changes) whose actor is one of its current members,
+written since that member joined the account (``Member.joined_at``).
 Another account's rows are never in it.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from audit.models import AuditAction, AuditEvent
 from portal.models import Account, Member
@@ -44,9 +45,13 @@ def account_events(
         conditions &= Q(created_at__lt=until)
     if before is not None:
         conditions &= Q(pk__lt=before)
-    members = Member.objects.filter(account=account).values("user_id")
+    # A member's own rows count from the moment they joined this account: what
+    # they did before (another employer's sign-ins, addresses) is not ours to see.
+    member_then = Member.objects.filter(
+        account=account, user_id=OuterRef("actor_id"), joined_at__lte=OuterRef("created_at")
+    )
     own = AuditEvent.objects.filter(conditions, account=account).order_by("-id")[:limit]
     theirs = AuditEvent.objects.filter(
-        conditions, account__isnull=True, actor_id__in=members
+        conditions, Exists(member_then), account__isnull=True
     ).order_by("-id")[:limit]
     return own.union(theirs, all=True).order_by("-id")[:limit]

@@ -29,6 +29,7 @@ SECTIONS = (
     "api",
     "audit",
     "usage",
+    "tokens",
 )
 
 
@@ -286,6 +287,12 @@ def measure(args, db_url: str, started: float):
 
         step(f"15 dashboard, groups, Usage tab, exact counts ({args.runs} runs)", started)
         rows += measure_usage(p=p, portal=portal, runs=args.runs)
+    if "tokens" in args.only:
+        from bench.tokens import measure_tokens
+
+        tokens = 2_000 if args.smoke else 20_000
+        step(f"16 API tokens page with {tokens:,} tokens in the account", started)
+        rows += measure_tokens(p=p, tokens=tokens, runs=args.runs)
     meta["seconds"] = round(time.monotonic() - started)
     report.write(Path(args.out), rows, meta)
     return rows, meta

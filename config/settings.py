@@ -228,6 +228,16 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Endpoint Portal <port
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both.")
 
+# The portal's public origin (scheme://host[:port]), the base of the links in
+# e-mails (password reset, invitations): portal/links.py. Unset, they use the
+# request's Host header, which `check --deploy` warns about (portal.W001).
+PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "").strip().rstrip("/")
+if PORTAL_BASE_URL and not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", PORTAL_BASE_URL):
+    raise ImproperlyConfigured(
+        f"PORTAL_BASE_URL={PORTAL_BASE_URL!r}: give the portal's origin only, e.g. "
+        "https://portal.example.com (no path)."
+    )
+
 # --- security: on by default, loosened only for local HTTP runs ---------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

@@ -21,6 +21,9 @@ from dataclasses import dataclass, fields
 from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 
+import audit
+from audit.events import actor_of
+from audit.models import AuditAction
 from inventory import history
 from inventory.history import Actor
 from inventory.models import (
@@ -84,7 +87,32 @@ def _taken(account: Account, name: str, exclude: int | None = None) -> bool:
     return others.exists()
 
 
-def create_group(*, account: Account, settings: GroupSettings) -> Group:
+def _audit(action: AuditAction, group: Group, actor: Actor, ip: str | None, details: dict):
+    """The audit row of a group change, in the change's transaction."""
+    audit.record(
+        action=action,
+        account=group.account,
+        actor=actor_of(actor),
+        target=group.name,
+        details={"group": group.pk, **details},
+        ip=ip,
+    )
+
+
+def _described(group: Group) -> dict:
+    return {
+        "vslice": group.vslice.name,
+        "apn": group.apn,
+        "data_allowance_mb": group.data_allowance_mb,
+        "warning_percent": group.warning_percent,
+        "suspend_at_limit": group.suspend_at_limit,
+    }
+
+
+def create_group(
+    *, account: Account, settings: GroupSettings, actor: Actor, ip: str | None = None
+) -> Group:
+    """A new group of ``account``; ``actor`` and ``ip`` are for its audit row."""
     _check(account, settings)
     if _taken(account, settings.name):
         raise GroupRefused(
@@ -92,7 +120,9 @@ def create_group(*, account: Account, settings: GroupSettings) -> Group:
         )
     try:
         with transaction.atomic():
-            return Group.objects.create(account=account, **_values(settings))
+            group = Group.objects.create(account=account, **_values(settings))
+            _audit(AuditAction.GROUP_CREATED, group, actor, ip, _described(group))
+            return group
     except IntegrityError as exc:  # the same name created meanwhile
         raise GroupRefused(
             "The account already has a group of that name.", field="name", conflict=True
@@ -103,7 +133,9 @@ def _values(settings: GroupSettings) -> dict:
     return {f.name: getattr(settings, f.name) for f in fields(settings)}
 
 
-def update_group(*, group: Group, settings: GroupSettings, actor: Actor) -> dict:
+def update_group(
+    *, group: Group, settings: GroupSettings, actor: Actor, ip: str | None = None
+) -> dict:
     """Apply ``settings`` to ``group``; returns the changes as {field: [old, new]}
     (empty when nothing changed) and records them on the group's endpoints."""
     account = group.account
@@ -140,6 +172,7 @@ def update_group(*, group: Group, settings: GroupSettings, actor: Actor) -> dict
                 "The account already has a group of that name.", field="name", conflict=True
             ) from exc
         _record(group, changes, actor)
+        _audit(AuditAction.GROUP_CHANGED, group, actor, ip, {"changes": changes})
     return changes
 
 
@@ -171,7 +204,7 @@ def _json(value: dict) -> str:
     return json.dumps(value)
 
 
-def delete_group(*, group: Group) -> None:
+def delete_group(*, group: Group, actor: Actor, ip: str | None = None) -> None:
     """Delete ``group`` if no endpoint uses it (as primary or secondary group)."""
     with transaction.atomic():
         group = Group.objects.select_for_update().get(pk=group.pk)
@@ -188,6 +221,7 @@ def delete_group(*, group: Group) -> None:
             )
         try:
             with transaction.atomic():
+                _audit(AuditAction.GROUP_DELETED, group, actor, ip, {})
                 group.delete()
         except ProtectedError as exc:  # a job of the past names it
             raise GroupRefused(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.db import transaction
 
 import audit
 from audit.models import AuditAction
@@ -27,6 +28,18 @@ def _audit_member(request, member: Member, action: AuditAction, **details) -> No
     )
 
 
+def _follow(request, member: Member, role: str | None) -> None:
+    """The member's tokens and invitations follow the change (team/grants.py),
+    in the admin's transaction; the staff user is told what changed."""
+    from team.grants import follow_membership
+
+    followed = follow_membership(
+        account=member.account, user=member.user, role=role, request=request
+    )
+    if followed:
+        messages.warning(request, followed.sentence(member.user.get_username()))
+
+
 def _audit_member_change(request, member: Member, *, created: bool, before: str | None) -> None:
     if created:
         _audit_member(request, member, AuditAction.MEMBER_JOINED, role=member.role, by="support")
@@ -34,6 +47,12 @@ def _audit_member_change(request, member: Member, *, created: bool, before: str 
         _audit_member(
             request, member, AuditAction.MEMBER_ROLE_CHANGED, **{"from": before, "to": member.role}
         )
+        _follow(request, member, member.role)
+
+
+def _member_removed(request, member: Member) -> None:
+    _audit_member(request, member, AuditAction.MEMBER_REMOVED, role=member.role)
+    _follow(request, member, None)
 
 
 class AuditsMemberInlines:
@@ -56,7 +75,7 @@ class AuditsMemberInlines:
         for member, _fields in formset.changed_objects:
             _audit_member_change(request, member, created=False, before=before.get(member.pk))
         for member in formset.deleted_objects:
-            _audit_member(request, member, AuditAction.MEMBER_REMOVED, role=member.role)
+            _member_removed(request, member)
 
 
 class MemberInline(admin.TabularInline):
@@ -83,7 +102,8 @@ class AccountAdmin(RefusesNul, AuditsMemberInlines, admin.ModelAdmin):
 
 @admin.register(Member)
 class MemberAdmin(RefusesNul, admin.ModelAdmin):
-    list_display = ["user", "account", "role"]
+    list_display = ["user", "account", "role", "joined_at"]
+    readonly_fields = ["joined_at"]
     list_filter = ["role", "account"]
     list_select_related = ["user", "account"]
     search_fields = ["user__username", "user__email", "account__name", "account__slug"]
@@ -96,11 +116,12 @@ class MemberAdmin(RefusesNul, admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
-        _audit_member(request, obj, AuditAction.MEMBER_REMOVED, role=obj.role)
+        _member_removed(request, obj)
 
     def delete_queryset(self, request, queryset):
-        for member in queryset.select_related("user", "account"):
-            self.delete_model(request, member)
+        with transaction.atomic():
+            for member in queryset.select_related("user", "account"):
+                self.delete_model(request, member)
 
 
 User = get_user_model()
@@ -110,6 +131,20 @@ class PortalUserAdmin(RefusesNul, AuditsMemberInlines, UserAdmin):
     """The stock user admin, plus the user's accounts and roles."""
 
     inlines = [*UserAdmin.inlines, MemberInline]
+
+    def delete_model(self, request, obj):
+        """A deleted user leaves every account they were in: their tokens and
+        invitations are revoked first (the foreign keys would only be emptied)."""
+        with transaction.atomic():
+            memberships = list(obj.memberships.select_related("user", "account"))
+            for member in memberships:
+                _member_removed(request, member)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for user in queryset:
+                self.delete_model(request, user)
 
 
 admin.site.unregister(User)

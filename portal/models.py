@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 # The recovery-code device is a model of this app: a proxy of django-otp's static
 # device that keeps only hashes (portal/two_factor/recovery.py).
@@ -74,6 +75,9 @@ class Member(models.Model):
     )
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="members")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    #: When this membership began: the account's admins see the person's own
+    #: audit rows (sign-ins, two-factor) from here on only (audit/selectors.py).
+    joined_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         constraints = [

@@ -24,7 +24,9 @@ from django.shortcuts import render
 from django.urls import reverse_lazy
 
 import audit
-from audit.models import AuditAction
+from audit.events import AuditActor
+from audit.models import AuditAction, AuditActorKind
+from portal import links
 from portal.client_ip import client_ip
 
 #: Reset requests allowed per window, from one client address and for one e-mail address.
@@ -55,6 +57,33 @@ def reset_mail_allowed(*, email: str) -> bool:
     return _counted(f"password-reset:address:{digest}") <= RESETS_PER_ADDRESS
 
 
+def _audit_request(request, form, *, email: str, mailed: bool) -> None:
+    """One row per user the reset would mail (Django's ``get_users``: active,
+    with a usable password), on that user, so the admins of their accounts see
+    who asked from where; for an address no such user has, one row with no
+    actor, which only staff see. The answer to the client is the same either
+    way."""
+    users = list(form.get_users(email))
+    for user in users:
+        audit.record(
+            action=AuditAction.PASSWORD_RESET_REQUESTED,
+            account=None,
+            request=request,
+            actor=user,
+            target=email,
+            details={"mailed": mailed},
+        )
+    if not users:
+        audit.record(
+            action=AuditAction.PASSWORD_RESET_REQUESTED,
+            account=None,
+            request=request,
+            actor=AuditActor(kind=AuditActorKind.USER, label=""),
+            target=email,
+            details={"mailed": False},
+        )
+
+
 class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("password_reset_done")
 
@@ -64,9 +93,14 @@ class PasswordResetView(auth_views.PasswordResetView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
-        if not reset_mail_allowed(email=form.cleaned_data["email"]):
+        email = form.cleaned_data["email"]
+        mailed = reset_mail_allowed(email=email)
+        _audit_request(self.request, form, email=email, mailed=mailed)
+        if not mailed:
             # The same answer as a sent e-mail: nothing tells the limit from a send.
             return auth_views.HttpResponseRedirect(self.get_success_url())
+        # The link's origin is PORTAL_BASE_URL, not the request's Host (portal/links.py).
+        self.extra_email_context = {"base_url": links.base_url(self.request)}
         return super().form_valid(form)
 
 

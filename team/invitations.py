@@ -29,6 +29,7 @@ from django.utils import timezone
 
 import audit
 from audit.models import AuditAction
+from portal import links
 from portal.models import Account, Member, Role
 from team.models import Invitation
 
@@ -55,15 +56,21 @@ def token_for(invitation: Invitation) -> str:
 
 
 def link_for(request: HttpRequest, invitation: Invitation) -> str:
-    return request.build_absolute_uri(reverse("invitation_accept", args=[token_for(invitation)]))
+    """The link of the e-mail, on ``PORTAL_BASE_URL`` (never the request's Host)."""
+    return links.absolute(request, reverse("invitation_accept", args=[token_for(invitation)]))
 
 
 def invite(*, account: Account, email: str, role: Role, request: HttpRequest) -> Sent:
     """Invite ``email`` into ``account`` with ``role`` and mail the link. The
     caller has checked the address is not a member already (``already_member``)."""
     with transaction.atomic():
+        # The inviter's own row, locked: a removal or demotion of the inviter
+        # happening now either waits for this invitation (and then revokes it,
+        # team/grants.py) or has happened, and the invitation is refused.
+        if _role_of(account_id=account.pk, user=request.user, lock=True) != Role.ADMIN:
+            raise InvitationError(f"Only an admin of {account.name} may invite.")
         replaced, _ = Invitation.objects.filter(
-            account=account, email__iexact=email, accepted_at__isnull=True
+            account=account, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
         ).delete()
         invitation = Invitation.objects.create(
             account=account, email=email, role=role, invited_by=request.user
@@ -104,8 +111,46 @@ def already_member(*, account: Account, email: str) -> bool:
 def pending(*, account: Account):
     """The account's invitations still waiting, newest first."""
     return Invitation.objects.filter(
-        account=account, accepted_at__isnull=True, created_at__gte=timezone.now() - VALID_FOR
+        account=account,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        created_at__gte=timezone.now() - VALID_FOR,
     ).select_related("invited_by")
+
+
+def recently_revoked(*, account: Account):
+    """Invitations revoked with their creator's membership whose link would
+    still be valid otherwise, newest first: the admins see why they stopped."""
+    return Invitation.objects.filter(
+        account=account,
+        accepted_at__isnull=True,
+        revoked_at__isnull=False,
+        created_at__gte=timezone.now() - VALID_FOR,
+    ).select_related("invited_by")
+
+
+def _role_of(*, account_id: int, user, lock: bool = False) -> Role | None:
+    """``user``'s (a user or its id) role in the account now; None if not a member."""
+    if user is None:
+        return None
+    rows = Member.objects.filter(account_id=account_id, user=user)
+    if lock:
+        rows = rows.select_for_update()
+    held = rows.values_list("role", flat=True).first()
+    return Role(held) if held else None
+
+
+def _still_given(invitation: Invitation) -> bool:
+    """Whether the sender may still give the invitation's role (team/grants.py):
+    they are a member whose role is that role or higher."""
+    held = _role_of(account_id=invitation.account_id, user=invitation.invited_by_id)
+    return held is not None and held.rank >= Role(invitation.role).rank
+
+
+REVOKED = (
+    "This invitation was revoked: the admin who sent it is no longer an admin of the "
+    "account. Ask an admin of the account to invite you again."
+)
 
 
 def open_invitation(token: str) -> Invitation:
@@ -134,6 +179,8 @@ def open_invitation(token: str) -> Invitation:
         )
     if invitation.accepted_at is not None:
         raise InvitationError("This invitation has already been used. Sign in to continue.")
+    if invitation.revoked_at is not None:
+        raise InvitationError(REVOKED)
     if timezone.now() - invitation.created_at > VALID_FOR:
         raise InvitationError(
             "This invitation has expired (links work for 24 hours). Ask an admin of the "
@@ -156,6 +203,10 @@ def accept(*, invitation: Invitation, user: AbstractBaseUser, request: HttpReque
         locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if locked.accepted_at is not None:
             raise InvitationError("This invitation has already been used. Sign in to continue.")
+        # Revoked with its creator's membership, or (should a change ever bypass
+        # team/grants.py) sent by someone who may no longer give this role.
+        if locked.revoked_at is not None or not _still_given(locked):
+            raise InvitationError(REVOKED)
         if Member.objects.filter(account_id=locked.account_id, user=user).exists():
             raise InvitationError(f"You are already a member of {invitation.account.name}.")
         member = Member.objects.create(user=user, account_id=locked.account_id, role=locked.role)

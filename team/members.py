@@ -5,7 +5,9 @@ Both lock the account's admin rows (``SELECT … FOR UPDATE``, in id order)
 before they look at how many admins there are: two admins demoting each other
 at the same moment are serialised, and the second sees one admin left and is
 refused. A changed role takes effect on the member's next request (the portal
-reads memberships per request, portal.tenancy).
+reads memberships per request, portal.tenancy), and so does what the member
+created: their API tokens and pending invitations follow the new role in the
+same transaction (team/grants.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from django.http import HttpRequest
 import audit
 from audit.models import AuditAction
 from portal.models import Member, Role
+from team.grants import Followed, follow_membership
 
 
 class LastAdminError(Exception):
@@ -42,13 +45,14 @@ def _lock(member: Member) -> Member:
     return locked
 
 
-def change_role(*, member: Member, role: Role, request: HttpRequest) -> Member:
-    """Give ``member`` ``role``; refused (``LastAdminError``) for the last admin."""
+def change_role(*, member: Member, role: Role, request: HttpRequest) -> tuple[Member, Followed]:
+    """Give ``member`` ``role``; refused (``LastAdminError``) for the last admin.
+    Returns the member and what their tokens and invitations went through."""
     role = Role(role)
     with transaction.atomic():
         locked = _lock(member)
         if locked.role == role:
-            return locked
+            return locked, Followed()
         if locked.is_last_admin and role != Role.ADMIN:
             raise LastAdminError(LAST_ADMIN)
         before = locked.role
@@ -61,11 +65,15 @@ def change_role(*, member: Member, role: Role, request: HttpRequest) -> Member:
             target=locked.user.get_username(),
             details={"from": before, "to": role.value},
         )
-    return locked
+        followed = follow_membership(
+            account=locked.account, user=locked.user, role=role, request=request
+        )
+    return locked, followed
 
 
-def remove(*, member: Member, request: HttpRequest) -> None:
-    """Take ``member`` out of the account; refused for the last admin."""
+def remove(*, member: Member, request: HttpRequest) -> Followed:
+    """Take ``member`` out of the account; refused for the last admin. Their
+    tokens and pending invitations are revoked (the returned ``Followed``)."""
     with transaction.atomic():
         locked = _lock(member)
         if locked.is_last_admin:
@@ -77,4 +85,7 @@ def remove(*, member: Member, request: HttpRequest) -> None:
             request=request,
             target=locked.user.get_username(),
             details={"role": locked.role},
+        )
+        return follow_membership(
+            account=locked.account, user=locked.user, role=None, request=request
         )

@@ -31,6 +31,7 @@ def _member_page(request, form: InviteForm, status: int = 200):
         {
             "team": team,
             "invitations": invitations.pending(account=request.account),
+            "revoked_invitations": invitations.recently_revoked(account=request.account),
             "form": form,
             "roles": Role.choices,
         },
@@ -52,6 +53,9 @@ def member_invite(request):
     email, role = form.cleaned_data["email"], Role(form.cleaned_data["role"])
     try:
         sent = invitations.invite(account=request.account, email=email, role=role, request=request)
+    except invitations.InvitationError as error:
+        messages.error(request, str(error))
+        return redirect("team:member_list")
     except IntegrityError:
         # The same address invited in another request at the same moment.
         messages.info(request, f"{email} was being invited at the same time; check the list.")
@@ -80,11 +84,13 @@ def member_role(request, pk: int):
         return redirect("team:member_list")
     role = Role(form.cleaned_data["role"])
     try:
-        changed = members.change_role(member=member, role=role, request=request)
+        changed, followed = members.change_role(member=member, role=role, request=request)
     except members.LastAdminError as error:
         messages.error(request, str(error))
         return redirect("team:member_list")
     messages.success(request, f"{changed.user.get_username()} is now {role.label}.")
+    if followed:
+        messages.warning(request, followed.sentence(changed.user.get_username()))
     if changed.user_id == request.user.pk and role != Role.ADMIN:
         return redirect("home")  # no longer an admin: the team page is not theirs
     return redirect("team:member_list")
@@ -98,13 +104,15 @@ def member_remove(request, pk: int):
     if request.method != "POST":
         return render(request, "team/member_remove.html", {"member": member})
     try:
-        members.remove(member=member, request=request)
+        followed = members.remove(member=member, request=request)
     except members.LastAdminError as error:
         messages.error(request, str(error))
         return redirect("team:member_list")
     messages.success(
         request, f"{member.user.get_username()} was removed from {request.account.name}."
     )
+    if followed:
+        messages.warning(request, followed.sentence(member.user.get_username()))
     if member.user_id == request.user.pk:
         return redirect("home")
     return redirect("team:member_list")
@@ -114,7 +122,11 @@ def member_remove(request, pk: int):
 @require_POST
 def invitation_withdraw(request, pk: int):
     invitation = get_object_or_404(
-        Invitation, account=request.account, pk=pk, accepted_at__isnull=True
+        Invitation,
+        account=request.account,
+        pk=pk,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
     )
     invitations.withdraw(invitation=invitation, request=request)
     messages.success(request, f"The invitation of {invitation.email} was withdrawn.")

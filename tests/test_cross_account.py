@@ -21,6 +21,7 @@ from django.utils import timezone
 
 import audit
 from api.models import ApiToken
+from api.tokens import create_token
 from audit.models import AuditAction
 from events.models import AccountEvent
 from events.models import EventType as AccountEventType
@@ -42,7 +43,7 @@ from inventory.models import (
 )
 from jobs.models import Action, Job, JobState
 from portal.models import Account, Member, Role
-from team.models import Invitation
+from team.models import Invitation, InvitationRevoked
 from tests.factories import EndpointFactory, GroupFactory, MemberFactory
 from tests.portal.test_auth_and_accounts import (
     PERSONAL,
@@ -64,6 +65,8 @@ SECRET_WEBHOOK = "nw-secret-webhook"
 THEIR_CODE = "NWSECRET01"
 SECRET_KV_VALUE = "northwind-secret-depot"
 SECRET_INVITEE = "nw-secret-invitee@northwind.example"
+SECRET_REVOKED_INVITEE = "nw-secret-revoked@northwind.example"
+SECRET_TOKEN = "northwind-secret-token"
 
 
 @dataclass
@@ -136,6 +139,22 @@ def world(account, other_account, group):
     their_invitation = Invitation.objects.create(
         account=other_account, email=SECRET_INVITEE, role=Role.ADMIN
     )
+    # A token their admin made: its name and creator show on their tokens page only.
+    create_token(
+        account=other_account,
+        name=SECRET_TOKEN,
+        role=Role.ADMIN,
+        created_by=their_member,
+        creator_role=Role.ADMIN,
+    )
+    # Revoked with their sender's membership: listed on their Members page only.
+    Invitation.objects.create(
+        account=other_account,
+        email=SECRET_REVOKED_INVITEE,
+        invited_by=their_member,
+        revoked_at=timezone.now(),
+        revoked_because=InvitationRevoked.CREATOR_REMOVED,
+    )
     audit.record(
         action=AuditAction.BULK_JOB_STARTED,
         account=other_account,
@@ -192,6 +211,8 @@ def world(account, other_account, group):
             SECRET_WEBHOOK,
             their_webhook.url,
             SECRET_INVITEE,
+            SECRET_REVOKED_INVITEE,
+            SECRET_TOKEN,
             theirs.iccid,
             SECRET_NAME,
             SECRET_TAG,
@@ -218,9 +239,9 @@ def db_state() -> tuple:
         sorted(SecondaryMembership.objects.values_list("endpoint_id", "group_id")),
         SessionTeardown.objects.count(),
         sorted(Job.objects.values_list("pk", "state", "cancel_requested", "position")),
-        sorted(ApiToken.objects.values_list("pk", "account_id", "revoked_at")),
+        sorted(ApiToken.objects.values_list("pk", "account_id", "role", "revoked_at")),
         sorted(Member.objects.values_list("account_id", "user_id", "role")),
-        sorted(Invitation.objects.values_list("pk", "accepted_at")),
+        sorted(Invitation.objects.values_list("pk", "accepted_at", "revoked_at")),
         sorted(Account.objects.values_list("pk", "require_mfa")),
         sorted(
             Webhook.objects.values_list(
@@ -389,6 +410,12 @@ CASES = [
     ("job cancel of theirs", "post", lambda w: reverse("jobs:job_cancel", args=[w.their_job.pk]),
      lambda w: {}, "404"),
     ("api tokens list", "get", lambda w: reverse("api_tokens:token_list"), lambda w: {}, "empty"),
+    ("api tokens ?creator=their admin", "get", lambda w: reverse("api_tokens:token_list"),
+     lambda w: {"creator": SECRET_JOB_USER}, "form_error:Select a valid choice"),
+    ("api tokens ?role=admin&used=never", "get", lambda w: reverse("api_tokens:token_list"),
+     lambda w: {"role": "admin", "used": "never"}, "empty"),
+    ("api tokens ?page=2&used=stale&days=1", "get", lambda w: reverse("api_tokens:token_list"),
+     lambda w: {"page": "2", "used": "stale", "days": "1"}, "empty"),
     ("revoke GET of their token", "get",
      lambda w: reverse("api_tokens:token_revoke", args=[token_of(w.theirs.account_id).pk]),
      lambda w: {}, "404"),

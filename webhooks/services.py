@@ -152,8 +152,9 @@ def delete_webhook(*, webhook: Webhook, request=None, actor=None) -> None:
         webhook.delete()
 
 
-def send_test(*, webhook: Webhook) -> AccountEvent:
-    """Queue a ``webhook.test`` event to this webhook alone."""
+def send_test(*, webhook: Webhook, request=None, actor=None) -> AccountEvent:
+    """Queue a ``webhook.test`` event to this webhook alone (an audit row by
+    ``request``'s user or the API token ``actor``)."""
     from webhooks import tasks
 
     with transaction.atomic():
@@ -167,10 +168,11 @@ def send_test(*, webhook: Webhook) -> AccountEvent:
             },
         )
         tasks.send_once.defer(webhook_id=webhook.pk, event_id=event.pk, kind=AttemptKind.TEST)
+        _audit(AuditAction.WEBHOOK_TESTED, webhook, request, actor, {"event": event.webhook_id})
     return event
 
 
-def redeliver(*, webhook: Webhook, event_id: int) -> AccountEvent:
+def redeliver(*, webhook: Webhook, event_id: int, request=None, actor=None) -> AccountEvent:
     """Queue one more attempt of an event this webhook was sent (one in its
     delivery log), outside the lanes' order. Any other event, another
     account's included, is an ``AccountEvent.DoesNotExist``."""
@@ -183,5 +185,9 @@ def redeliver(*, webhook: Webhook, event_id: int) -> AccountEvent:
         .distinct()
         .get()
     )
-    tasks.send_once.defer(webhook_id=webhook.pk, event_id=event.pk, kind=AttemptKind.REDELIVERY)
+    with transaction.atomic():
+        tasks.send_once.defer(webhook_id=webhook.pk, event_id=event.pk, kind=AttemptKind.REDELIVERY)
+        _audit(
+            AuditAction.WEBHOOK_REDELIVERED, webhook, request, actor, {"event": event.webhook_id}
+        )
     return event

@@ -122,7 +122,7 @@ def webhook_rotate(request, pk: int):
 @member_required(Role.ADMIN)
 def webhook_test(request, pk: int):
     webhook = selectors.webhook_for(account=request.account, pk=pk)
-    services.send_test(webhook=webhook)
+    services.send_test(webhook=webhook, request=request)
     messages.success(request, "Test event queued; its attempt appears below in a moment.")
     return redirect("webhooks:webhook_detail", pk=webhook.pk)
 
@@ -135,7 +135,7 @@ def webhook_redeliver(request, pk: int):
     if event_id is None:
         raise Http404("No such event.")
     try:
-        event = services.redeliver(webhook=webhook, event_id=event_id)
+        event = services.redeliver(webhook=webhook, event_id=event_id, request=request)
     except AccountEvent.DoesNotExist as exc:
         raise Http404("No such event.") from exc
     messages.success(request, f"Event {event.webhook_id} queued for redelivery.")

@@ -22,6 +22,7 @@ from inventory.forms.events import EventFilterForm
 from inventory.groups import GroupRefused, GroupSettings, create_group, delete_group, update_group
 from inventory.models import EventStatus, EventType, Group, VSlice
 from inventory.selectors import cursor_for, filtered_events
+from portal.client_ip import client_ip
 from portal.models import Role
 
 groups_router = Router(tags=["groups"])
@@ -95,7 +96,12 @@ def create_group_op(request, body: GroupIn):
     """Account admins: a group of one of the account's VSlices."""
     require(request, Role.ADMIN)
     try:
-        group = create_group(account=request.account, settings=_settings(request, body, None))
+        group = create_group(
+            account=request.account,
+            settings=_settings(request, body, None),
+            actor=actor(request),
+            ip=client_ip(request),
+        )
     except GroupRefused as refusal:
         raise _refusal(refusal) from refusal
     return 201, group_out(_account_group(request, group.name))
@@ -113,7 +119,7 @@ def edit_group(request, name: Annotated[str, Path(max_length=100)], body: GroupP
     group = _account_group(request, name)
     settings = _settings(request, body, group)
     try:
-        update_group(group=group, settings=settings, actor=actor(request))
+        update_group(group=group, settings=settings, actor=actor(request), ip=client_ip(request))
     except GroupRefused as refusal:
         raise _refusal(refusal) from refusal
     return group_out(_account_group(request, settings.name))
@@ -130,7 +136,7 @@ def delete_group_op(request, name: Annotated[str, Path(max_length=100)]):
     require(request, Role.ADMIN)
     group = _account_group(request, name)
     try:
-        delete_group(group=group)
+        delete_group(group=group, actor=actor(request), ip=client_ip(request))
     except GroupRefused as refusal:
         raise _refusal(refusal) from refusal
     return 204, None

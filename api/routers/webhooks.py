@@ -156,5 +156,7 @@ def rotate_webhook_secret(request, webhook_id: WebhookId):
 def test_webhook(request, webhook_id: WebhookId):
     """Queues one ``webhook.test`` event to this webhook; its attempt appears
     in the delivery log (not retried)."""
-    event = services.send_test(webhook=_webhook(request, webhook_id))
+    event = services.send_test(
+        webhook=_webhook(request, webhook_id), request=request, actor=audit_actor(request)
+    )
     return 202, {"event_id": event.webhook_id}

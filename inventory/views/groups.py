@@ -22,6 +22,7 @@ from inventory.groups import GroupRefused, create_group, delete_group, update_gr
 from inventory.history import Actor
 from inventory.identifiers import usable_hosts
 from inventory.models import AddressBlock, Group, State
+from portal.client_ip import client_ip
 from portal.models import Role
 from portal.tenancy import member_required
 from usage import counts
@@ -91,7 +92,12 @@ def group_create(request):
     form = GroupForm(request.POST or None, account=request.account)
     if request.method == "POST" and form.is_valid():
         try:
-            group = create_group(account=request.account, settings=form.settings())
+            group = create_group(
+                account=request.account,
+                settings=form.settings(),
+                actor=Actor.for_user(request.user),
+                ip=client_ip(request),
+            )
         except GroupRefused as refusal:
             _refused(form, refusal)
         else:
@@ -107,7 +113,10 @@ def group_edit(request, pk: int):
     if request.method == "POST" and form.is_valid():
         try:
             changes = update_group(
-                group=group, settings=form.settings(), actor=Actor.for_user(request.user)
+                group=group,
+                settings=form.settings(),
+                actor=Actor.for_user(request.user),
+                ip=client_ip(request),
             )
         except GroupRefused as refusal:
             _refused(form, refusal)
@@ -126,7 +135,7 @@ def group_delete(request, pk: int):
     if request.method == "POST":
         try:
             with transaction.atomic():
-                delete_group(group=group)
+                delete_group(group=group, actor=Actor.for_user(request.user), ip=client_ip(request))
         except GroupRefused as refusal:
             messages.error(request, str(refusal))
         else:

@@ -327,3 +327,25 @@ def test_each_role_gets_what_it_may(account, role_world, role, method, path, dat
         assert response.status_code in (200, 201, 202, 204), response.content
         # Allowed: a read changes nothing, a change is in the database.
         assert (db_state() == before) == (method == "get"), (method, response.content)
+
+
+@pytest.mark.django_db
+def test_a_tokens_creator_counts_in_the_tokens_account_only(account, other_account):
+    """The creator's role is read in the token's own account: being an admin of
+    another account keeps nothing alive here (api/auth.py)."""
+    from api.tokens import create_token
+    from portal.models import Member
+    from tests.factories import MemberFactory
+
+    ours = MemberFactory(account=account, role=Role.ADMIN)
+    MemberFactory(account=other_account, user=ours.user, role=Role.ADMIN)
+    _, plain = create_token(
+        account=account, name="ci", role=Role.ADMIN, created_by=ours.user, creator_role=Role.ADMIN
+    )
+    api = ApiClient(plain)
+    assert api.get("/api/v1/webhooks").status_code == 200
+
+    Member.objects.filter(pk=ours.pk).update(role=Role.VIEWER)  # bypassing team/grants.py
+    assert api.get("/api/v1/webhooks").status_code == 403
+    Member.objects.filter(pk=ours.pk).delete()
+    assert api.get("/api/v1/endpoints").status_code == 401

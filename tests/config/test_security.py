@@ -23,6 +23,7 @@ BASE_DIR = Path(settings.BASE_DIR)
 PRODUCTION_ENV = {
     "SECRET_KEY": "k7$Rq2!vX9mLp0#zTw4eYb8uNc6hJd1sGf5aKo3iVl-PqWr_Zx" * 2,
     "ALLOWED_HOSTS": "portal.example.com",
+    "PORTAL_BASE_URL": "https://portal.example.com",
     "DJANGO_SETTINGS_MODULE": "config.settings",
 }
 
@@ -57,6 +58,15 @@ def test_deploy_check_fails_without_a_secret_key():
     )
     assert result.returncode != 0
     assert "security.W009" in result.stdout + result.stderr
+
+
+def test_deploy_check_warns_without_a_base_url_for_links():
+    result = _manage_check_deploy(
+        {k: v for k, v in PRODUCTION_ENV.items() if k != "PORTAL_BASE_URL"},
+        drop=("PORTAL_BASE_URL",),
+    )
+    assert result.returncode != 0
+    assert "portal.W001" in result.stdout + result.stderr
 
 
 def test_deploy_check_fails_with_debug_on():

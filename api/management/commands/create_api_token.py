@@ -1,14 +1,19 @@
 """Create an API token for an account, as provider staff: the token is printed
-on the last line, once (docs/api.md)."""
+on the last line, once (docs/api.md); the account's audit log has its row
+(actor kind "system")."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from django.utils import timezone
 
+import audit
 from api.tokens import TokenRefused, create_token
+from audit.events import AuditActor
+from audit.models import AuditAction
 from portal.models import Account, Role
 
 
@@ -33,14 +38,22 @@ class Command(BaseCommand):
                 raise CommandError("--expires-in-days must be 1 or more.")
             expires_at = timezone.now() + timedelta(days=expires_in_days)
         try:
-            token, plain = create_token(
-                account=found,
-                name=name,
-                role=role,
-                created_by=None,
-                creator_role=None,
-                expires_at=expires_at,
-            )
+            with transaction.atomic():
+                token, plain = create_token(
+                    account=found,
+                    name=name,
+                    role=role,
+                    created_by=None,
+                    creator_role=None,
+                    expires_at=expires_at,
+                )
+                audit.record(
+                    action=AuditAction.API_TOKEN_CREATED,
+                    account=found,
+                    actor=AuditActor.system("manage.py create_api_token"),
+                    target=token.name,
+                    details={"token": token.pk, "role": token.role, "by": "create_api_token"},
+                )
         except TokenRefused as exc:
             raise CommandError(str(exc)) from exc
         self.stderr.write(
