@@ -136,3 +136,46 @@ def parse_answer(output: str) -> Answer | None:
                 answer = None if answer.code is None else answer
                 break
     return answer
+
+
+class NasProcess:
+    """A NAS's Disconnect listener (tests/network/nas.py) in its own process."""
+
+    def __init__(self, log: Path, *, mode: str = "ack", host: str = "127.0.0.1"):
+        self.log = log
+        self.host = host
+        log.touch()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.network.nas",
+                "--host",
+                host,
+                "--secret",
+                SECRET,
+                "--mode",
+                mode,
+                "--log",
+                str(log),
+            ],
+            cwd=BASE_DIR,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.process.stdout.readline()
+        match = re.search(r"listening on (\d+)", line)
+        if not match:
+            self.stop()
+            raise AssertionError(f"the NAS did not start: {line!r}")
+        self.port = int(match[1])
+
+    def requests(self) -> list[dict]:
+        import json
+
+        return [json.loads(line) for line in self.log.read_text().splitlines() if line]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
