@@ -29,6 +29,7 @@ SECTIONS = (
     "api",
     "audit",
     "usage",
+    "radius",
 )
 
 
@@ -286,6 +287,13 @@ def measure(args, db_url: str, started: float):
 
         step(f"15 dashboard, groups, Usage tab, exact counts ({args.runs} runs)", started)
         rows += measure_usage(p=p, portal=portal, runs=args.runs)
+    if "radius" in args.only:
+        from bench.radius import measure_radius
+
+        step("16 RADIUS: auth and accounting from 50 senders, radclient, disconnects", started)
+        rows += measure_radius(
+            p=p, db_url=db_url, seconds=min(args.events_seconds, 10.0), smoke=args.smoke
+        )
     meta["seconds"] = round(time.monotonic() - started)
     report.write(Path(args.out), rows, meta)
     return rows, meta
