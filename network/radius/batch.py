@@ -15,8 +15,9 @@ module's own writes (the accounting state of the sessions):
 An accounting event's id is the NAS, the Acct-Session-Id, the status and the
 counters: a retransmission, or the same report sent again, is the same event and
 so a ``duplicate`` the batch code ignores (answered, applied once). Reports of
-one session are serialised across batches and processes by a transaction-level
-advisory lock per session, taken in key order before anything else.
+one session are serialised across batches and processes: by the session's row
+lock, or for a session not stored yet by a transaction-level advisory lock on
+it, taken before anything else.
 
 Nothing is answered before the transaction commits: the server sends the
 answers this returns only afterwards.
@@ -116,40 +117,52 @@ def decide(requests: list[Request]) -> list[Answer]:
 
 def _lock_sessions(requests: list[Request]) -> dict[tuple[int, str], _Session]:
     """Lock the batch's sessions (and, for Accounting-On/Off, every open
-    session of that NAS) and read their state."""
+    session of that NAS) and read their state.
+
+    A session that exists is locked by its row (FOR UPDATE waits for, then
+    reads, the latest version). One that does not exist yet has no row to
+    lock: an advisory lock per such session, taken in key order, serialises
+    the batches that would create it, and the row is read again after it."""
     keys = {(r.client_id, r.session_id) for r in requests if r.session_id}
     resets = sorted({r.client_id for r in requests if r.kind == "acct" and _is_reset(r)})
     sessions: dict[tuple[int, str], _Session] = {}
+    if not keys and not resets:
+        return sessions
     with connection.cursor() as cursor:
-        if keys:
+        _select_sessions(cursor, keys, resets, sessions)
+        missing = keys - sessions.keys()
+        if missing:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%(space)s, k) FROM unnest(%(keys)s::int[]) AS k",
-                {"space": _LOCK_SPACE, "keys": sorted({_lock_key(*key) for key in keys})},
+                {"space": _LOCK_SPACE, "keys": sorted({_lock_key(*key) for key in missing})},
             )
-        if keys or resets:
-            cursor.execute(
-                f"""
-                SELECT client_id, session_id, imsi, user_name, host(framed_ip), input_octets,
-                       output_octets, account_id, endpoint_id, ended_at IS NOT NULL
-                  FROM {_SESSIONS}
-                 WHERE (client_id, session_id) IN (
-                           SELECT * FROM json_to_recordset(%(keys)s::json)
-                                  AS k(client_id bigint, session_id text))
-                    OR (client_id = ANY(%(resets)s::bigint[]) AND ended_at IS NULL)
-                 ORDER BY client_id, session_id
-                   FOR UPDATE
-                """,
-                {
-                    "keys": orjson.dumps(
-                        [{"client_id": c, "session_id": s} for c, s in sorted(keys)]
-                    ).decode(),
-                    "resets": resets,
-                },
-            )
-            for row in cursor.fetchall():
-                session = _Session(*row[:9], ended=row[9])
-                sessions[(session.client_id, session.session_id)] = session
+            _select_sessions(cursor, missing, [], sessions)
     return sessions
+
+
+def _select_sessions(cursor, keys: set, resets: list[int], sessions: dict) -> None:
+    cursor.execute(
+        f"""
+        SELECT client_id, session_id, imsi, user_name, host(framed_ip), input_octets,
+               output_octets, account_id, endpoint_id, ended_at IS NOT NULL
+          FROM {_SESSIONS}
+         WHERE (client_id, session_id) IN (
+                   SELECT * FROM json_to_recordset(%(keys)s::json)
+                          AS k(client_id bigint, session_id text))
+            OR (client_id = ANY(%(resets)s::bigint[]) AND ended_at IS NULL)
+         ORDER BY client_id, session_id
+           FOR UPDATE
+        """,
+        {
+            "keys": orjson.dumps(
+                [{"client_id": c, "session_id": s} for c, s in sorted(keys)]
+            ).decode(),
+            "resets": resets,
+        },
+    )
+    for row in cursor.fetchall():
+        session = _Session(*row[:9], ended=row[9])
+        sessions[(session.client_id, session.session_id)] = session
 
 
 def _is_reset(request: Request) -> bool:

@@ -12,7 +12,7 @@ serves them to cores that poll. For RADIUS the worker (``network.tasks``) runs
 2. ``send``: every pending one goes to its NAS (address, ``coa_port``, secret)
    with ``User-Name``, ``Acct-Session-Id``, ``Framed-IP-Address`` and a
    Message-Authenticator, each NAS on its own sockets and at the same time as
-   the others; a request is sent again with a doubling timeout
+   the others (512 requests in flight per NAS); a request is sent again with a doubling timeout
    (``RADIUS_DISCONNECT_TIMEOUT``, ``RADIUS_DISCONNECT_ATTEMPTS`` times) until a
    Disconnect-ACK, or a NAK whose Error-Cause is 503 (Session-Context-Not-Found:
    the session is gone anyway). A NAS that answers nothing at all while one
@@ -73,7 +73,7 @@ _RUN_LOCK = (0x52414444, 1)
 CHUNK = 20_000
 #: Requests in flight per socket (the identifier is one octet) and sockets per NAS.
 IDS = 256
-SOCKETS = 4
+SOCKETS = 2
 ERROR_CAUSE = 101
 SESSION_CONTEXT_NOT_FOUND = 503
 ACTION = HistoryAction.RADIUS_DISCONNECT.value
@@ -153,12 +153,14 @@ def collect() -> int:
             INSERT INTO {_DISCONNECTS}
                    (teardown_id, session_id, client_id, account_id, endpoint_id, reason, state,
                     attempts, detail, created_at)
-            SELECT t.id, s.id, s.client_id, t.account_id, t.endpoint_id, t.reason, %(pending)s,
+            SELECT DISTINCT ON (s.id)
+                   t.id, s.id, s.client_id, t.account_id, t.endpoint_id, t.reason, %(pending)s,
                    0, '', %(now)s
               FROM {_TEARDOWNS} t
               JOIN {_SESSIONS} s ON s.endpoint_id = t.endpoint_id AND s.ended_at IS NULL
              WHERE t.id > %(position)s AND t.id <= %(last)s
-             ORDER BY t.id, s.id
+             -- one request per session, however many IMSIs (teardowns) its endpoint has
+             ORDER BY s.id, t.id
             ON CONFLICT (teardown_id, session_id) DO NOTHING
             """,
             {
