@@ -6,8 +6,10 @@ database the portal reads."""
 from __future__ import annotations
 
 import socket
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from pyrad import packet as rp
 
@@ -253,3 +255,35 @@ def test_wrong_secret_unknown_client_and_unsigned_requests_get_nothing(fleet, tm
         server.stop()
     assert "unknown_client=1" in server.log.read_text()
     assert NetworkEvent.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simulate_network_drives_sessions_through_radius(fleet, radius):
+    out = StringIO()
+    call_command(
+        "simulate_network",
+        "--radius",
+        "--account",
+        "vantiq",
+        "--auth-port",
+        str(radius.auth_port),
+        "--acct-port",
+        str(radius.acct_port),
+        "--secret",
+        SECRET,
+        "--duration",
+        "3",
+        "--rate",
+        "40",
+        "--concurrency",
+        "2",
+        "--seed",
+        "7",
+        stdout=out,
+    )
+    assert "Total:" in out.getvalue() and "timeouts 0" in out.getvalue()
+    events = NetworkEvent.objects.filter(event_id__startswith="radius-")
+    assert events.filter(type="session_start", status="accepted").exists()
+    assert events.filter(type="session_update", status="accepted").exists()
+    assert EndpointDailyUsage.objects.filter(endpoint=fleet["idle"]).exists()
+    assert RadiusSession.objects.filter(endpoint=fleet["idle"]).exists()
