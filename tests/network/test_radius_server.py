@@ -186,6 +186,21 @@ def test_accounting_counts_exactly_the_octets_sent_once(fleet, radius, client, a
     page = client.get(reverse("inventory:endpoint_usage", args=[idle.iccid]))
     assert human_bytes(up + down) in page.content.decode()
 
+    # The NAS restarts (Accounting-On): every session it had open ends.
+    for other in ("5f2a0002", "5f2a0003"):
+        assert radclient(radius.acct_port, "acct", accounting(imsi, "Start", other)).code
+    idle.refresh_from_db()
+    assert idle.state == State.ACTIVE
+    assert RadiusSession.objects.filter(ended_at=None).count() == 2
+    restarted = radclient(
+        radius.acct_port, "acct", ["Acct-Status-Type = Accounting-On", 'NAS-Identifier = "pgw"']
+    )
+    assert restarted.code == "Accounting-Response"
+    assert not RadiusSession.objects.filter(ended_at=None).exists()
+    idle.refresh_from_db()
+    assert idle.state == State.IDLE
+    assert NetworkEvent.objects.filter(event_id__contains="-nasreset-").count() == 2
+
 
 @pytest.mark.django_db(transaction=True)
 def test_a_retransmitted_packet_is_answered_again_and_applied_once(fleet, radius):
