@@ -42,8 +42,6 @@ log = logging.getLogger("network.radius")
 
 #: How long an answer is kept for retransmissions of its request.
 REPLY_CACHE_SECONDS = 30.0
-#: Threads deciding batches at the same time (each with its own connection).
-WORKERS = 2
 STATS_SECONDS = 60.0
 
 
@@ -110,7 +108,11 @@ class RadiusServer:
         self._busy = 0
         self._in_flight: set[tuple] = set()
         self._replies: dict[tuple, tuple[float, bytes]] = {}
-        self._executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="radius-db")
+        #: Threads deciding batches at the same time (each with its own connection).
+        self.workers = settings.RADIUS_WORKERS
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.workers + 1, thread_name_prefix="radius-db"
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self.bound: dict[str, int] = {}
 
@@ -211,7 +213,7 @@ class RadiusServer:
     # --- batching -------------------------------------------------------------------
 
     def _schedule(self) -> None:
-        if self._busy >= WORKERS:
+        if self._busy >= self.workers:
             return  # a worker that finishes takes what has gathered meanwhile
         if len(self._pending) >= self.batch_size:
             self._flush()
@@ -222,7 +224,7 @@ class RadiusServer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if not self._pending or self._busy >= WORKERS:
+        if not self._pending or self._busy >= self.workers:
             return
         taken = self._pending[: self.batch_size * 2]
         self._pending = self._pending[len(taken) :]
