@@ -268,10 +268,8 @@ def _disconnect_row(p: Picks, client: RadiusClient, size: int) -> Row:
         ids = cursor.fetchone()[0] or []
     snapshot = Snapshot("e.id = ANY(%s)", [ids])
     snapshot.take()
-    nas_log = BASE_DIR / "bench" / "results" / "nas.jsonl.tmp"
-    nas_log.write_text("")
     nas = subprocess.Popen(
-        [sys.executable, "-m", "tests.network.nas", "--secret", SECRET, "--log", str(nas_log)],
+        [sys.executable, "-m", "tests.network.nas", "--secret", SECRET],
         cwd=BASE_DIR,
         stdout=subprocess.PIPE,
         text=True,

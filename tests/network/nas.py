@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 
@@ -44,14 +45,15 @@ class NasProtocol(asyncio.DatagramProtocol):
             )
         except rp.PacketError:
             return
-        record = {
-            "verified": verified,
-            "user_name": _text(request, "User-Name"),
-            "session_id": _text(request, "Acct-Session-Id"),
-            "framed_ip": _text(request, "Framed-IP-Address"),
-        }
-        self.log.write(json.dumps(record) + "\n")
-        self.log.flush()
+        if self.log is not None:
+            record = {
+                "verified": verified,
+                "user_name": _text(request, "User-Name"),
+                "session_id": _text(request, "Acct-Session-Id"),
+                "framed_ip": _text(request, "Framed-IP-Address"),
+            }
+            self.log.write(json.dumps(record) + "\n")
+            self.log.flush()
         if not verified or self.mode == "silent":
             return
         reply = request.CreateReply()
@@ -69,7 +71,7 @@ def _text(request, name: str) -> str:
 
 async def serve(host: str, port: int, secret: str, mode: str, log_path: str) -> None:
     loop = asyncio.get_running_loop()
-    with open(log_path, "a") as log:
+    with open(log_path, "a") if log_path else contextlib.nullcontext() as log:
         transport, _ = await loop.create_datagram_endpoint(
             lambda: NasProtocol(secret.encode(), mode, log), local_addr=(host, port)
         )
@@ -86,7 +88,7 @@ def main(argv=None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--secret", required=True)
     parser.add_argument("--mode", choices=["ack", "nak503", "silent"], default="ack")
-    parser.add_argument("--log", default="/dev/null")
+    parser.add_argument("--log", default="", help="JSON lines of the requests (none if empty)")
     args = parser.parse_args(argv)
     try:
         asyncio.run(serve(args.host, args.port, args.secret, args.mode, args.log))
