@@ -30,6 +30,7 @@ SECTIONS = (
     "audit",
     "usage",
     "tokens",
+    "radius",
 )
 
 
@@ -293,6 +294,13 @@ def measure(args, db_url: str, started: float):
         tokens = 2_000 if args.smoke else 20_000
         step(f"16 API tokens page with {tokens:,} tokens in the account", started)
         rows += measure_tokens(p=p, tokens=tokens, runs=args.runs)
+    if "radius" in args.only:
+        from bench.radius import measure_radius
+
+        step("17 RADIUS: auth and accounting from 50 senders, radclient, disconnects", started)
+        rows += measure_radius(
+            p=p, db_url=db_url, seconds=min(args.events_seconds, 10.0), smoke=args.smoke
+        )
     meta["seconds"] = round(time.monotonic() - started)
     report.write(Path(args.out), rows, meta)
     return rows, meta

@@ -209,6 +209,22 @@ ACCOUNT_EVENT_SUBSCRIBERS = ["webhooks.subscriptions"]
 # they are not public, and where plain http is accepted: comma-separated CIDRs
 # (tests use 127.0.0.0/8 for their local receiver; on-premises receivers).
 WEBHOOK_ALLOWED_NETWORKS = os.environ.get("WEBHOOK_ALLOWED_NETWORKS", "")
+# RADIUS for the packet core (docs/radius.md): where `manage.py radius` listens
+# (an address; the ports are 1812 and 1813 unless set), the interim interval
+# given in every Access-Accept, the key the clients' secrets are encrypted with
+# (derived from SECRET_KEY when unset), how a batch is gathered and how many are
+# decided at once, and how a
+# Disconnect-Request is retried (first timeout, doubling, this many attempts).
+RADIUS_BIND = os.environ.get("RADIUS_BIND", "127.0.0.1")
+RADIUS_AUTH_PORT = int(os.environ.get("RADIUS_AUTH_PORT", "1812"))
+RADIUS_ACCT_PORT = int(os.environ.get("RADIUS_ACCT_PORT", "1813"))
+RADIUS_INTERIM_INTERVAL = int(os.environ.get("RADIUS_INTERIM_INTERVAL", "600"))
+RADIUS_SECRET_KEY = os.environ.get("RADIUS_SECRET_KEY", "")
+RADIUS_BATCH_SIZE = int(os.environ.get("RADIUS_BATCH_SIZE", "250"))
+RADIUS_BATCH_WAIT_MS = float(os.environ.get("RADIUS_BATCH_WAIT_MS", "5"))
+RADIUS_WORKERS = int(os.environ.get("RADIUS_WORKERS", "2"))
+RADIUS_DISCONNECT_TIMEOUT = float(os.environ.get("RADIUS_DISCONNECT_TIMEOUT", "1"))
+RADIUS_DISCONNECT_ATTEMPTS = int(os.environ.get("RADIUS_DISCONNECT_ATTEMPTS", "4"))
 # E-mail (invitations, password resets): printed to the console in development;
 # in production an SMTP server from the environment (docs/production.md "E-mail").
 EMAIL_BACKEND = os.environ.get(

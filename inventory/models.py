@@ -367,6 +367,8 @@ class HistoryAction(models.TextChoices):
     KEY_VALUES = "key_values", "Key values changed"
     USAGE_WARNING = "usage_warning", "Usage warning"
     GROUP_CHANGED = "group_changed", "Group settings changed"
+    #: A RADIUS Disconnect-Request's outcome (answered or given up; docs/radius.md).
+    RADIUS_DISCONNECT = "radius_disconnect", "Session disconnect (RADIUS)"
 
 
 class History(models.Model):

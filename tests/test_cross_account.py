@@ -601,3 +601,52 @@ def test_anonymous_is_sent_to_login(client, world, method, name):
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login") + "?next=")
     assert db_state() == before
+
+
+# --- the provider's RADIUS clients: staff only -----------------------------------------
+
+RADIUS_SECRET = "provider-nas-secret-0001"
+
+
+def _radius_client():
+    from network.models import RadiusClient
+
+    nas = RadiusClient(name="provider-pgw", address="10.20.0.5/32")
+    nas.set_secret(RADIUS_SECRET)
+    nas.save()
+    return nas
+
+
+RADIUS_CASES = [
+    ("RADIUS clients list", "get", lambda nas: "/admin/network/radiusclient/", {}),
+    ("RADIUS client add GET", "get", lambda nas: "/admin/network/radiusclient/add/", {}),
+    ("RADIUS client add POST", "post", lambda nas: "/admin/network/radiusclient/add/",
+     {"name": "mine", "address": "192.0.2.0/24", "secret": "x" * 20, "coa_port": "3799"}),
+    ("RADIUS client change GET", "get",
+     lambda nas: f"/admin/network/radiusclient/{nas.pk}/change/", {}),
+    ("RADIUS client change POST", "post",
+     lambda nas: f"/admin/network/radiusclient/{nas.pk}/change/",
+     {"name": "taken-over", "address": "0.0.0.0/0", "secret": "y" * 20, "coa_port": "1"}),
+    ("RADIUS sessions list", "get", lambda nas: "/admin/network/radiussession/", {}),
+    ("RADIUS disconnects list", "get", lambda nas: "/admin/network/radiusdisconnect/", {}),
+]  # fmt: skip
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "url", "data"), [c[1:] for c in RADIUS_CASES], ids=[c[0] for c in RADIUS_CASES]
+)
+def test_radius_clients_are_out_of_a_customers_reach(client, admin_member, method, url, data):
+    """The NAS list belongs to the provider: an account's admin (not staff) is
+    sent to the admin's sign-in, sees nothing of it and changes nothing."""
+    from network.models import RadiusClient
+
+    nas = _radius_client()
+    before = sorted(RadiusClient.objects.values_list("pk", "name", "address", "secret_encrypted"))
+    client.force_login(admin_member)
+    response = getattr(client, method)(url(nas), data)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    assert "provider-pgw" not in content(response) and RADIUS_SECRET not in content(response)
+    after = sorted(RadiusClient.objects.values_list("pk", "name", "address", "secret_encrypted"))
+    assert after == before

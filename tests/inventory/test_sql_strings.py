@@ -17,10 +17,10 @@ import pytest
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("inventory", "jobs", "portal", "config")
+PACKAGES = ("inventory", "jobs", "portal", "config", "network")
 
 #: The tables of our own apps, which SQL names through ``Model._meta.db_table``.
-OWN_TABLE_PREFIXES = ("inventory_", "portal_", "jobs_")
+OWN_TABLE_PREFIXES = ("inventory_", "portal_", "jobs_", "network_")
 
 # An uppercase SQL keyword, then a table name (optionally quoted); not a call
 # such as ``FROM unnest(...)``, nor a template's ``search_{n}``.

@@ -17,10 +17,17 @@ from tests.jobs.test_worker import BASE_DIR, test_database_url
 
 
 @pytest.mark.django_db(transaction=True)
-def test_devserver_runs_web_and_worker_and_ctrl_c_stops_both(tmp_path):
+def test_devserver_runs_web_worker_and_radius_and_ctrl_c_stops_them(tmp_path):
     port = free_port()
     log = tmp_path / "devserver.log"
-    env = {**os.environ, "DATABASE_URL": test_database_url(), "DEBUG": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "DEBUG": "1",
+        # The RADIUS server on free ports: another run may hold 1812/1813.
+        "RADIUS_AUTH_PORT": "0",
+        "RADIUS_ACCT_PORT": "0",
+    }
     with open(log, "wb") as out:
         supervisor = subprocess.Popen(
             [sys.executable, "manage.py", "devserver", f"127.0.0.1:{port}"],
@@ -38,12 +45,15 @@ def test_devserver_runs_web_and_worker_and_ctrl_c_stops_both(tmp_path):
                         answered = True
                 except OSError:
                     time.sleep(0.3)
-            while time.monotonic() < deadline and "Starting worker" not in log.read_text():
+            while time.monotonic() < deadline and not all(
+                started in log.read_text() for started in ("Starting worker", "RADIUS listening")
+            ):
                 time.sleep(0.3)
             output = log.read_text()
             assert answered, output
             assert "worker | " in output and "Starting worker" in output, output
             assert "   web | " in output, output
+            assert "radius | RADIUS listening on 127.0.0.1" in output, output
 
             supervisor.send_signal(signal.SIGINT)  # what Ctrl-C sends
             assert supervisor.wait(timeout=30) == 0

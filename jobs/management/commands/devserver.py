@@ -1,11 +1,11 @@
-"""``manage.py devserver [addrport]``: the development server and a job worker in
-one command (what ``make run`` runs).
+"""``manage.py devserver [addrport]``: the development server, a job worker and
+the RADIUS server in one command (what ``make run`` runs).
 
-Both run as child processes whose output is printed line by line, prefixed
-``web |`` and ``worker |``. Ctrl-C (or SIGTERM) stops both; if either exits on
-its own, the other is stopped too and the command exits with its code, so a
-broken worker is never silently missing. Production runs the two as separate
-services instead (docs/production.md).
+All run as child processes whose output is printed line by line, prefixed
+``web |``, ``worker |`` and ``radius |``. Ctrl-C (or SIGTERM) stops them all; if
+one exits on its own, the others are stopped too and the command exits with its
+code, so a broken worker is never silently missing. Production runs them as
+separate services instead (docs/production.md).
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ STOP_TIMEOUT = 10.0
 
 
 class Command(BaseCommand):
-    help = "Run the development server and a background-job worker; Ctrl-C stops both."
+    help = (
+        "Run the development server, a background-job worker and the RADIUS server; "
+        "Ctrl-C stops them all."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
@@ -36,6 +39,8 @@ class Command(BaseCommand):
         commands = {
             "web": [sys.executable, str(MANAGE), "runserver", addrport],
             "worker": [sys.executable, str(MANAGE), "procrastinate", "worker"],
+            # RADIUS_BIND, RADIUS_AUTH_PORT and RADIUS_ACCT_PORT say where (docs/radius.md).
+            "radius": [sys.executable, str(MANAGE), "radius"],
         }
         children = {
             # Own process groups: runserver's reloader has a child of its own,
