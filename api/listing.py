@@ -78,6 +78,7 @@ def page(
     limit: int,
     cursor: str | None,
     columns: Sequence[str],
+    segments: pagination.Segments | None = None,
 ) -> pagination.Page:
     sort = pagination.parse_sort(sort_name)
     after = None
@@ -97,4 +98,10 @@ def page(
         groups=groups,
         after=after,
         columns=columns,
+        segments=segments,
     )
+
+
+def segments(*, account: Account, state=()) -> pagination.Segments:
+    """What the kept counts tell the group sort about ``state`` (docs/api.md)."""
+    return pagination.Segments(account_id=account.pk, states=tuple(state or ()))

@@ -115,6 +115,10 @@ def build_list(request, groups: list[Group]) -> ListState:
         groups=groups,
         after=after,
         before=before,
+        segments=listing.Segments(
+            account_id=request.account.pk,
+            states=tuple(state.filterset.form.cleaned_data.get("state") or ()),
+        ),
     )
     if "usage" in state.columns:
         used = month_totals(request.account, [row.pk for row in state.page.rows])
