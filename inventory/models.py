@@ -165,7 +165,15 @@ class Endpoint(models.Model):
                 F("iccid"),
                 name="endpoint_acct_activity",
             ),
-            models.Index(F("primary_group"), F("state"), name="endpoint_group_state"),
+            # Carries the account and the tags so that the bounded count of a
+            # group + state (+ tag) filter is an index-only scan (59 → 1.4 ms at
+            # a million endpoints, docs/benchmark.md); same number of indexes.
+            models.Index(
+                F("primary_group"),
+                F("state"),
+                name="endpoint_group_state_tags",
+                include=["account", "tags"],
+            ),
             GinIndex(fields=["tags"], name="endpoint_tags"),
             models.Index(
                 OpClass(Reverse("iccid"), name="text_pattern_ops"), name="endpoint_iccid_rev"

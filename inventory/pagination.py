@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 from django.core import signing
 from django.db import connection
-from django.db.models import BigIntegerField, BooleanField, F, Q, QuerySet
+from django.db.models import BigIntegerField, BooleanField, F, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Collate
 
@@ -406,7 +406,7 @@ def _group_ranges(
 
     The first group is a range of its own so that PostgreSQL plans it knowing the
     group: the lateral join is planned once for an average group, and for a state
-    filter it then reads a 300,000-endpoint group through ``endpoint_group_state``
+    filter it then reads a 300,000-endpoint group through ``endpoint_group_state_tags``
     and sorts (75 ms) instead of walking the ICCIDs (0.5 ms). Only a page that
     crosses into the next groups pays that."""
     descending = reading.key.descending
@@ -506,6 +506,9 @@ def fetch_page(
 
 def bounded_count(endpoints: QuerySet[Endpoint]) -> tuple[int, bool]:
     """(count, more): the exact count up to ``COUNT_LIMIT``, and whether there are
-    more. One ``SELECT count(*) FROM (... LIMIT 10001)``."""
-    counted = endpoints.order_by().values("pk")[: COUNT_LIMIT + 1].count()
+    more. One ``SELECT count(*) FROM (SELECT FROM ... LIMIT 1001)``: no column
+    of the row is selected (not even the id), so an index that holds the
+    filtered columns answers it without reading the table
+    (``endpoint_group_state_tags``)."""
+    counted = endpoints.order_by().annotate(one=Value(1)).values("one")[: COUNT_LIMIT + 1].count()
     return min(counted, COUNT_LIMIT), counted > COUNT_LIMIT
