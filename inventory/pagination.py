@@ -37,9 +37,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from django.core import signing
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import BigIntegerField, BooleanField, F, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Collate
@@ -175,7 +176,7 @@ def parse_page_size(value: str | None) -> int:
 # --- cursors ---------------------------------------------------------------------
 
 
-def _key_value(sort: Sort, row: Endpoint, group_names: dict[int, str]):
+def _key_value(sort: Sort, row: ListRow, group_names: dict[int, str]):
     if sort.by_group_name:
         group_id = row.primary_group_id
         return None if group_id is None else [group_names[group_id], group_id]
@@ -183,7 +184,7 @@ def _key_value(sort: Sort, row: Endpoint, group_names: dict[int, str]):
     return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
-def encode_cursor(sort: Sort, row: Endpoint, group_names: dict[int, str]) -> str:
+def encode_cursor(sort: Sort, row: ListRow, group_names: dict[int, str]) -> str:
     """An opaque, signed token for the position of ``row`` in ``sort``. The group
     sort's position is the group's (name, id): it stays right if groups are added
     or renamed between two pages, where a rank would shift."""
@@ -268,7 +269,7 @@ def _segments(sort: Sort) -> list[Q | None]:
     return [no_value, has_value] if sort.key.nulls_first else [has_value, no_value]
 
 
-def _python_order(sort: Sort, rows: list[Endpoint]) -> list[Endpoint]:
+def _python_order(sort: Sort, rows: list[ListRow]) -> list[ListRow]:
     """The SQL order of rows from a UNION ALL (whose result order SQL leaves open)."""
     rows = sorted(rows, key=lambda r: r.iccid, reverse=sort.iccid.descending)
     if sort.key is None:
@@ -281,8 +282,12 @@ def _python_order(sort: Sort, rows: list[Endpoint]) -> list[Endpoint]:
 
 
 def _index_ranges(
-    endpoints: QuerySet[Endpoint], reading: Sort, cursor: tuple | None, limit: int
-) -> list[Endpoint]:
+    endpoints: QuerySet[Endpoint],
+    reading: Sort,
+    cursor: tuple | None,
+    limit: int,
+    columns: Sequence[str],
+) -> list[ListRow]:
     """Up to ``limit`` rows in ``reading`` order from the cursor on, read along the
     ordering's index: one range, or two joined by ``UNION ALL``."""
     branches = []
@@ -301,14 +306,16 @@ def _index_ranges(
     branches += [endpoints.filter(segment) for segment in segments[start:] if segment is not None]
     if not branches:
         branches = [endpoints]
-    limited = [b.order_by(*reading.index_order_by())[:limit] for b in branches]
+    names = list(dict.fromkeys(["id", *columns]))
+    limited = [b.order_by(*reading.index_order_by()).values_list(*names)[:limit] for b in branches]
     if len(limited) == 1:
-        return list(limited[0])
+        return [ListRow(**dict(zip(names, values, strict=True))) for values in limited[0]]
     # The outer LIMIT stops PostgreSQL's Append, which reads its branches in
     # order, as soon as the first range has filled the page: the second range
     # is only read on the page that crosses into it.
     combined = limited[0].union(*limited[1:], all=True)[:limit]
-    return _python_order(reading, list(combined))
+    rows = [ListRow(**dict(zip(names, values, strict=True))) for values in combined]
+    return _python_order(reading, rows)
 
 
 # --- the group sort ----------------------------------------------------------------
@@ -398,7 +405,7 @@ def _group_ranges(
     cursor: tuple | None,
     limit: int,
     segments: Segments | None = None,
-) -> list[Endpoint]:
+) -> list[ListRow]:
     """Up to ``limit`` rows in the group sort's ``reading`` order, in one query of
     up to three ranges: the page's first group (from the cursor's ICCID), the
     groups after it (``_GROUP_RANGES_SQL``), and the endpoints without a group,
@@ -446,7 +453,10 @@ def _group_ranges(
         # that fill the page.
         sql = " UNION ALL ".join(f"({branch_sql})" for branch_sql, _ in branches) + " LIMIT %s"
         params = (*(p for _, branch_params in branches for p in branch_params), limit)
-    rows = list(Endpoint.objects.raw(sql, params, using=endpoints.db))
+    with connections[endpoints.db].cursor() as db:
+        db.execute(sql, params)
+        names = [column.name for column in db.description]
+        rows = [ListRow(**dict(zip(names, values, strict=True))) for values in db.fetchall()]
     rank = {group.pk: n for n, group in enumerate(ranked)}
     # No group sorts after every group; the UNION ALL leaves the order open.
     return sorted(
@@ -454,9 +464,20 @@ def _group_ranges(
     )
 
 
+class ListRow(SimpleNamespace):
+    """One endpoint of a page: the columns read, as attributes (what the table,
+    the cursors and the API read of it), and ``pk``. Not a model instance:
+    building ``Endpoint`` objects from a deferred-column queryset cost more
+    than reading the rows (docs/benchmark.md, "Issue #26")."""
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
 @dataclass
 class Page:
-    rows: list[Endpoint]
+    rows: list[ListRow]
     sort: Sort
     has_next: bool = False
     has_prev: bool = False
@@ -488,7 +509,7 @@ def fetch_page(
         ranked = rank_groups(groups)
         rows = _group_ranges(endpoints, reading, ranked, cursor, per_page + 1, segments)
     else:
-        rows = _index_ranges(endpoints, reading, cursor, per_page + 1)
+        rows = _index_ranges(endpoints, reading, cursor, per_page + 1, columns)
     more = len(rows) > per_page
     rows = rows[:per_page]
     if before:
