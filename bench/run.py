@@ -29,6 +29,7 @@ SECTIONS = (
     "api",
     "audit",
     "usage",
+    "combinations",
 )
 
 
@@ -286,6 +287,11 @@ def measure(args, db_url: str, started: float):
 
         step(f"15 dashboard, groups, Usage tab, exact counts ({args.runs} runs)", started)
         rows += measure_usage(p=p, portal=portal, runs=args.runs)
+    if "combinations" in args.only:
+        from bench.combinations import measure_combinations
+
+        step("16 every filter x sort of the list and the API, first page", started)
+        rows += measure_combinations(p=p, portal=portal, runs=1 if args.smoke else 3)
     meta["seconds"] = round(time.monotonic() - started)
     report.write(Path(args.out), rows, meta)
     return rows, meta
