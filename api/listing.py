@@ -19,6 +19,7 @@ from inventory import pagination
 from inventory.filters import EndpointFilterSet
 from inventory.models import Endpoint, Group
 from portal.models import Account
+from usage.models import StateCount
 
 _UNKNOWN_GROUP = "-"
 
@@ -78,6 +79,7 @@ def page(
     limit: int,
     cursor: str | None,
     columns: Sequence[str],
+    segments: pagination.Segments | None = None,
 ) -> pagination.Page:
     sort = pagination.parse_sort(sort_name)
     after = None
@@ -97,4 +99,14 @@ def page(
         groups=groups,
         after=after,
         columns=columns,
+        segments=segments,
+    )
+
+
+def segments(*, account: Account, state=()) -> pagination.Segments:
+    """What the kept counts tell the group sort about ``state`` (docs/api.md)."""
+    return pagination.Segments(
+        account_id=account.pk,
+        counts_table=StateCount._meta.db_table,
+        states=tuple(state or ()),
     )

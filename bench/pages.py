@@ -88,8 +88,13 @@ def endpoint_sql(queries: list[str]) -> list[str]:
     return [sql for sql in queries if '"inventory_endpoint"' in sql or "inventory_endpoint " in sql]
 
 
+#: The session settings of the portal's own connections (config/settings.py),
+#: so that the floor runs the plans the portal gets.
+FLOOR_OPTIONS = "-c max_parallel_workers_per_gather=0"
+
+
 def time_sql(db_url: str, statements: list[str], *, runs: int) -> Timing:
-    with psycopg.connect(db_url, autocommit=True) as conn:
+    with psycopg.connect(db_url, autocommit=True, options=FLOOR_OPTIONS) as conn:
 
         def run() -> None:
             with conn.cursor() as cursor:

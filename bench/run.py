@@ -31,6 +31,7 @@ SECTIONS = (
     "usage",
     "tokens",
     "radius",
+    "combinations",
 )
 
 
@@ -301,6 +302,11 @@ def measure(args, db_url: str, started: float):
         rows += measure_radius(
             p=p, db_url=db_url, seconds=min(args.events_seconds, 10.0), smoke=args.smoke
         )
+    if "combinations" in args.only:
+        from bench.combinations import measure_combinations
+
+        step("18 every filter x sort of the list and the API, first page", started)
+        rows += measure_combinations(p=p, portal=portal, runs=1 if args.smoke else 3)
     meta["seconds"] = round(time.monotonic() - started)
     report.write(Path(args.out), rows, meta)
     return rows, meta

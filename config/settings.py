@@ -120,6 +120,17 @@ TEMPLATES = [
 
 DATABASES = {"default": database_config(BASE_DIR)}
 
+# One query, one core. A list or API page is a short query among many at once,
+# and PostgreSQL's parallel workers for it are processes started per query: on
+# the 2-core machine a parallel plan of the API's kv= page took 84 ms where the
+# same plan on one core took 22 ms (docs/benchmark.md, "Issue #26").
+# DB_PARALLEL_QUERY=1 keeps PostgreSQL's default (2 workers per query).
+if not env_bool("DB_PARALLEL_QUERY"):
+    _options = DATABASES["default"]["OPTIONS"]
+    _options["options"] = (
+        f"{_options.get('options', '')} -c max_parallel_workers_per_gather=0".strip()
+    )
+
 # PostgreSQL cancels any one statement that runs longer, so a request ends with
 # the portal's "took too long" page instead of gunicorn killing its worker.
 # gunicorn.conf.py sets it for web workers only (docs/production.md "gunicorn");

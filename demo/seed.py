@@ -25,11 +25,13 @@ from demo.accounts import (
     logins,
     prepare,
 )
+from demo.bulk_load import indexes_after_load
 from demo.fleet import Addresses, Fleet, SeedResult, next_serial
 from demo.writers import Rows, write_rows
 from inventory.models import (
     IMSI,
     Endpoint,
+    EndpointSearch,
     History,
     IPAllocation,
     NetworkEvent,
@@ -42,6 +44,9 @@ __all__ = ["DEFAULT_PASSWORD", "SeedResult", "demo_accounts_exist", "logins", "s
 
 CHUNK = 20_000
 _WRITTEN = (Endpoint, IMSI, IPAllocation, SecondaryMembership, History, NetworkEvent)
+#: What a seed writes, the search copy of names and references included (a
+#: trigger fills it): when all of it is empty, its indexes are built after the load.
+_LOADED = [connection.ops.quote_name(m._meta.db_table) for m in (*_WRITTEN, EndpointSearch)]
 
 
 def seed(
@@ -62,7 +67,9 @@ def seed(
     server's work per row is the cost, and one backend with the generator
     beside it keeps both cores busy.) The next chunk is generated in a thread
     while the server writes this one. Other inserts of endpoints wait until
-    the seed commits (``reserve_endpoint_ids`` locks the table)."""
+    the seed commits (``reserve_endpoint_ids`` locks the table). Into empty
+    tables the indexes and foreign keys are built once the rows are in
+    (``bulk_load``)."""
     started = time.monotonic()
     result = SeedResult()
     now = timezone.now()
@@ -99,7 +106,7 @@ def seed(
                 fleet.rows(ctx, first_id + i, first_serial + i, rows)
             return rows
 
-        with connection.cursor() as cursor:
+        with connection.cursor() as cursor, indexes_after_load(cursor, _LOADED):
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             for rows in generated_ahead(chunk, range(0, endpoints, CHUNK)):
                 write_rows(cursor, rows, now)

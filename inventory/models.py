@@ -165,7 +165,19 @@ class Endpoint(models.Model):
                 F("iccid"),
                 name="endpoint_acct_activity",
             ),
-            models.Index(F("primary_group"), F("state"), name="endpoint_group_state"),
+            # Group + state in ICCID order, the list's default: a page of both
+            # filters is one range, even when nothing matches (pending in a
+            # group: 1,962 ms along the ICCID index before). Carries the
+            # account and the tags so that their bounded count (+ tag) is an
+            # index-only scan (59 → 1.4 ms); same number of indexes as before
+            # (docs/benchmark.md).
+            models.Index(
+                F("primary_group"),
+                F("state"),
+                F("iccid"),
+                name="endpoint_group_state_tags",
+                include=["account", "tags"],
+            ),
             GinIndex(fields=["tags"], name="endpoint_tags"),
             models.Index(
                 OpClass(Reverse("iccid"), name="text_pattern_ops"), name="endpoint_iccid_rev"

@@ -22,9 +22,14 @@ per_page + 1``. The ordinality keeps the groups' order, so PostgreSQL stops afte
 the groups that fill the page (an incremental sort on the rank, then the ICCID).
 Endpoints without a group are the last segment (the first when descending). The
 cursor holds the group's name and id, not its rank, so groups added or renamed
-between two pages shift nothing. With 600,000 endpoints in one account over 204
-groups a page costs 0.4-0.7 ms of SQL (250 rows across small groups: 2-3 ms)
-wherever it starts (docs/benchmark.md).
+between two pages shift nothing. A group (or the ungrouped segment) that holds
+no endpoint in the filtered states, by the counts the database keeps
+(``usage_statecount``), is skipped before its range is read: PostgreSQL
+checks the count once per group (a one-time filter) instead of walking a
+300,000-endpoint group to its end to find no pending SIM in it (571 ms before).
+With 600,000 endpoints in one account over 204 groups a page costs 0.4-0.7 ms
+of SQL (250 rows across small groups: 2-3 ms) wherever it starts
+(docs/benchmark.md).
 """
 
 from __future__ import annotations
@@ -32,10 +37,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from django.core import signing
-from django.db import connection
-from django.db.models import BigIntegerField, BooleanField, F, Q, QuerySet
+from django.db import connection, connections
+from django.db.models import BigIntegerField, BooleanField, F, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Collate
 
@@ -169,7 +175,7 @@ def parse_page_size(value: str | None) -> int:
 # --- cursors ---------------------------------------------------------------------
 
 
-def _key_value(sort: Sort, row: Endpoint, group_names: dict[int, str]):
+def _key_value(sort: Sort, row: ListRow, group_names: dict[int, str]):
     if sort.by_group_name:
         group_id = row.primary_group_id
         return None if group_id is None else [group_names[group_id], group_id]
@@ -177,7 +183,7 @@ def _key_value(sort: Sort, row: Endpoint, group_names: dict[int, str]):
     return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
-def encode_cursor(sort: Sort, row: Endpoint, group_names: dict[int, str]) -> str:
+def encode_cursor(sort: Sort, row: ListRow, group_names: dict[int, str]) -> str:
     """An opaque, signed token for the position of ``row`` in ``sort``. The group
     sort's position is the group's (name, id): it stays right if groups are added
     or renamed between two pages, where a rank would shift."""
@@ -262,7 +268,7 @@ def _segments(sort: Sort) -> list[Q | None]:
     return [no_value, has_value] if sort.key.nulls_first else [has_value, no_value]
 
 
-def _python_order(sort: Sort, rows: list[Endpoint]) -> list[Endpoint]:
+def _python_order(sort: Sort, rows: list[ListRow]) -> list[ListRow]:
     """The SQL order of rows from a UNION ALL (whose result order SQL leaves open)."""
     rows = sorted(rows, key=lambda r: r.iccid, reverse=sort.iccid.descending)
     if sort.key is None:
@@ -275,8 +281,12 @@ def _python_order(sort: Sort, rows: list[Endpoint]) -> list[Endpoint]:
 
 
 def _index_ranges(
-    endpoints: QuerySet[Endpoint], reading: Sort, cursor: tuple | None, limit: int
-) -> list[Endpoint]:
+    endpoints: QuerySet[Endpoint],
+    reading: Sort,
+    cursor: tuple | None,
+    limit: int,
+    columns: Sequence[str],
+) -> list[ListRow]:
     """Up to ``limit`` rows in ``reading`` order from the cursor on, read along the
     ordering's index: one range, or two joined by ``UNION ALL``."""
     branches = []
@@ -295,14 +305,16 @@ def _index_ranges(
     branches += [endpoints.filter(segment) for segment in segments[start:] if segment is not None]
     if not branches:
         branches = [endpoints]
-    limited = [b.order_by(*reading.index_order_by())[:limit] for b in branches]
+    names = list(dict.fromkeys(["id", *columns]))
+    limited = [b.order_by(*reading.index_order_by()).values_list(*names)[:limit] for b in branches]
     if len(limited) == 1:
-        return list(limited[0])
+        return [ListRow(**dict(zip(names, values, strict=True))) for values in limited[0]]
     # The outer LIMIT stops PostgreSQL's Append, which reads its branches in
     # order, as soon as the first range has filled the page: the second range
     # is only read on the page that crosses into it.
     combined = limited[0].union(*limited[1:], all=True)[:limit]
-    return _python_order(reading, list(combined))
+    rows = [ListRow(**dict(zip(names, values, strict=True))) for values in combined]
+    return _python_order(reading, rows)
 
 
 # --- the group sort ----------------------------------------------------------------
@@ -319,6 +331,36 @@ _GROUP_RANGES_SQL = """
 """
 
 
+@dataclass(frozen=True)
+class Segments:
+    """What the kept counts can say about a filtered list: the account and the
+    states it is filtered by (none: any state). A group's range, or the
+    ungrouped one, is read only if the counts hold an endpoint of it in those
+    states; any further filter only narrows what such a range holds."""
+
+    account_id: int
+    #: The kept counts' table (usage's StateCount), named by the caller: the
+    #: domain reads it here by name and imports no feature app.
+    counts_table: str
+    states: tuple[str, ...] = ()
+
+    def holding(self, group_sql: str) -> RawSQL:
+        """True when the segment ``group_sql`` (a group id expression, or
+        ``NULL`` for no group) may hold a match; it reads no endpoint, so
+        PostgreSQL evaluates it once per segment, before the range."""
+        group_test = "IS NULL" if group_sql == "NULL" else f"= {group_sql}"
+        counts = connection.ops.quote_name(self.counts_table)
+        sql = (
+            f"EXISTS (SELECT 1 FROM {counts} sc WHERE sc.account_id = %s"
+            f" AND sc.group_id {group_test} AND sc.count > 0"
+        )
+        params: tuple = (self.account_id,)
+        if self.states:
+            sql += " AND sc.state = ANY(%s)"
+            params += (list(self.states),)
+        return RawSQL(sql + ")", params, output_field=BooleanField())
+
+
 def rank_groups(groups: Sequence[Group]) -> list[Group]:
     """The groups in the order the group sort shows them: by name, in code-point
     order (the same in every database collation), then by id."""
@@ -333,11 +375,18 @@ def _groups_from(reading: Sort, ranked: list[Group], position: tuple | None) -> 
 
 
 def _later_groups_sql(
-    endpoints: QuerySet[Endpoint], reading: Sort, group_ids: list[int], limit: int
+    endpoints: QuerySet[Endpoint],
+    reading: Sort,
+    group_ids: list[int],
+    limit: int,
+    segments: Segments | None,
 ) -> tuple[str, tuple]:
     one_range = endpoints.filter(
         primary_group_id=RawSQL('"g"."id"', (), output_field=BigIntegerField())
-    ).order_by(reading.iccid.order_by())[:limit]
+    )
+    if segments is not None:
+        one_range = one_range.filter(segments.holding('"g"."id"'))
+    one_range = one_range.order_by(reading.iccid.order_by())[:limit]
     range_sql, range_params = one_range.query.sql_with_params()
     direction = "DESC" if reading.iccid.descending else "ASC"
     # Django compiles the filters with positional placeholders, so the values
@@ -355,7 +404,8 @@ def _group_ranges(
     ranked: list[Group],
     cursor: tuple | None,
     limit: int,
-) -> list[Endpoint]:
+    segments: Segments | None = None,
+) -> list[ListRow]:
     """Up to ``limit`` rows in the group sort's ``reading`` order, in one query of
     up to three ranges: the page's first group (from the cursor's ICCID), the
     groups after it (``_GROUP_RANGES_SQL``), and the endpoints without a group,
@@ -363,11 +413,13 @@ def _group_ranges(
 
     The first group is a range of its own so that PostgreSQL plans it knowing the
     group: the lateral join is planned once for an average group, and for a state
-    filter it then reads a 300,000-endpoint group through ``endpoint_group_state``
+    filter it then reads a 300,000-endpoint group through ``endpoint_group_state_tags``
     and sorts (75 ms) instead of walking the ICCIDs (0.5 ms). Only a page that
     crosses into the next groups pays that."""
     descending = reading.key.descending
     ungrouped = endpoints.filter(primary_group__isnull=True)
+    if segments is not None:
+        ungrouped = ungrouped.filter(segments.holding("NULL"))
     value, iccid = cursor or (None, None)
     if cursor is not None and value is None:
         # In the ungrouped segment: upwards nothing follows it, downwards every group.
@@ -382,11 +434,14 @@ def _group_ranges(
     branches = []
     if groups:
         first = endpoints.filter(primary_group_id=groups[0].pk)
+        if segments is not None:
+            first = first.filter(segments.holding(str(int(groups[0].pk))))
         if iccid is not None:
             first = first.filter(_after(reading, None, iccid))
         branches.append(first.order_by(*reading.index_order_by())[:limit].query.sql_with_params())
     if len(groups) > 1:
-        branches.append(_later_groups_sql(endpoints, reading, [g.pk for g in groups[1:]], limit))
+        later = [g.pk for g in groups[1:]]
+        branches.append(_later_groups_sql(endpoints, reading, later, limit, segments))
     if ungrouped is not None:
         ungrouped_sql = ungrouped.order_by(*reading.index_order_by())[:limit]
         branches.insert(0 if descending else len(branches), ungrouped_sql.query.sql_with_params())
@@ -398,7 +453,10 @@ def _group_ranges(
         # that fill the page.
         sql = " UNION ALL ".join(f"({branch_sql})" for branch_sql, _ in branches) + " LIMIT %s"
         params = (*(p for _, branch_params in branches for p in branch_params), limit)
-    rows = list(Endpoint.objects.raw(sql, params, using=endpoints.db))
+    with connections[endpoints.db].cursor() as db:
+        db.execute(sql, params)
+        names = [column.name for column in db.description]
+        rows = [ListRow(**dict(zip(names, values, strict=True))) for values in db.fetchall()]
     rank = {group.pk: n for n, group in enumerate(ranked)}
     # No group sorts after every group; the UNION ALL leaves the order open.
     return sorted(
@@ -406,9 +464,20 @@ def _group_ranges(
     )
 
 
+class ListRow(SimpleNamespace):
+    """One endpoint of a page: the columns read, as attributes (what the table,
+    the cursors and the API read of it), and ``pk``. Not a model instance:
+    building ``Endpoint`` objects from a deferred-column queryset cost more
+    than reading the rows (docs/benchmark.md, "Issue #26")."""
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
 @dataclass
 class Page:
-    rows: list[Endpoint]
+    rows: list[ListRow]
     sort: Sort
     has_next: bool = False
     has_prev: bool = False
@@ -425,18 +494,22 @@ def fetch_page(
     after: tuple | None = None,
     before: tuple | None = None,
     columns: Sequence[str] = LIST_COLUMNS,
+    segments: Segments | None = None,
 ) -> Page:
     """One page of ``endpoints`` in ``sort``, after or before a decoded cursor, in
     one query of at most ``per_page + 1`` rows per index range read. ``groups``
     are the account's groups (the group sort orders by their names); ``columns``
-    what is read of each row (the sort's and cursor's columns among them)."""
+    what is read of each row (the sort's and cursor's columns among them);
+    ``segments`` lets the group sort skip groups the kept counts say hold no
+    match."""
     reading = sort.reversed() if before else sort
     cursor = before or after
     endpoints = endpoints.only(*columns)
     if sort.by_group_name:
-        rows = _group_ranges(endpoints, reading, rank_groups(groups), cursor, per_page + 1)
+        ranked = rank_groups(groups)
+        rows = _group_ranges(endpoints, reading, ranked, cursor, per_page + 1, segments)
     else:
-        rows = _index_ranges(endpoints, reading, cursor, per_page + 1)
+        rows = _index_ranges(endpoints, reading, cursor, per_page + 1, columns)
     more = len(rows) > per_page
     rows = rows[:per_page]
     if before:
@@ -454,6 +527,9 @@ def fetch_page(
 
 def bounded_count(endpoints: QuerySet[Endpoint]) -> tuple[int, bool]:
     """(count, more): the exact count up to ``COUNT_LIMIT``, and whether there are
-    more. One ``SELECT count(*) FROM (... LIMIT 10001)``."""
-    counted = endpoints.order_by().values("pk")[: COUNT_LIMIT + 1].count()
+    more. One ``SELECT count(*) FROM (SELECT FROM ... LIMIT 1001)``: no column
+    of the row is selected (not even the id), so an index that holds the
+    filtered columns answers it without reading the table
+    (``endpoint_group_state_tags``)."""
+    counted = endpoints.order_by().annotate(one=Value(1)).values("one")[: COUNT_LIMIT + 1].count()
     return min(counted, COUNT_LIMIT), counted > COUNT_LIMIT

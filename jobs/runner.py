@@ -3,7 +3,7 @@ worker.
 
 Each chunk is ONE transaction that
 1. locks the job row (``SELECT … FOR UPDATE``) and stops if cancel was asked,
-2. acts on the targets at positions [position, position + CHUNK_SIZE) through
+2. acts on the targets at positions [position, position + size) through
    the rule the portal uses (``inventory.lifecycle`` on
    ``Endpoint.objects.filter(account=job.account, id__in=<chunk ids>)``,
    ``inventory.key_values.set_key_value`` for a key value, or
@@ -28,9 +28,17 @@ statement to after COMMIT; median and longest chunk, then the whole job):
 
 (one run of 5,000 met a busy moment: longest 950 ms, job 6.2 s). The whole job
 costs about the same at any of these sizes (the per-chunk work, job row,
-classification and commit, is small), so the size is set by the locks: 5,000
-holds them about half the 0.5 s target, leaving room for a busier machine, where
-10,000 already passes it.
+classification and commit, is small), so the size is set by the locks.
+
+No constant size keeps them under 0.5 s everywhere: at a million endpoints a
+chunk of 5,000 costs ~0.4 s alone and 2-4.5 s while the network API keeps both
+cores busy (docs/benchmark.md, section 9). So each chunk is sized from the
+lock time the chunk before it measured (``next_size``): the first is small
+(``FIRST_CHUNK``), and each next one is scaled toward ``TARGET_MS``, half the
+budget, growing at most twice per chunk and shrinking at once, within
+[``MIN_CHUNK``, ``MAX_CHUNK``]. A quiet machine grows to a few thousand rows a
+chunk in a few chunks; a busy one shrinks them. ``JOBS_CHUNK_SIZE`` in the
+settings (or ``size``) fixes the size instead, for tests that need many chunks.
 """
 
 from __future__ import annotations
@@ -54,7 +62,11 @@ from portal.models import ActorKind
 
 logger = logging.getLogger("jobs")
 
-CHUNK_SIZE = 5_000
+#: What a chunk's transaction aims to hold its locks for, and the first chunk's size.
+TARGET_MS = 250
+FIRST_CHUNK = 1_000
+MIN_CHUNK = 100
+MAX_CHUNK = 20_000
 
 #: Skip reason of a target that no longer exists (the 90-day purge took it).
 GONE = "no longer exists"
@@ -64,9 +76,17 @@ class JobRefused(Exception):
     """The job cannot go on, and retrying will not help; the message says why."""
 
 
-def chunk_size() -> int:
-    """``JOBS_CHUNK_SIZE`` in the settings, for tests that need many chunks."""
-    return getattr(settings, "JOBS_CHUNK_SIZE", CHUNK_SIZE)
+def fixed_chunk_size() -> int | None:
+    """``JOBS_CHUNK_SIZE`` in the settings, for tests that need many chunks;
+    None (the default) sizes chunks by their lock time."""
+    return getattr(settings, "JOBS_CHUNK_SIZE", None)
+
+
+def next_size(size: int, held_ms: int) -> int:
+    """The next chunk's size from this one's: scaled so that it would have held
+    its locks ``TARGET_MS``, at most twice as large, within the bounds."""
+    scaled = size * 2 if held_ms <= 0 else int(size * TARGET_MS / held_ms)
+    return max(MIN_CHUNK, min(scaled, size * 2, MAX_CHUNK))
 
 
 def actor_for(job: Job) -> Actor:
@@ -202,7 +222,9 @@ def _locks_held_ms(started: float) -> int:
 
 
 def run_chunk(job_id: int, *, size: int | None = None) -> Job:
-    """Do the next chunk of the job, or finish it; one transaction."""
+    """Do the next chunk of the job (``size`` targets, by default the fixed
+    size or the first chunk's), or finish it; one transaction. The job
+    returned carries ``chunk_ms``, the time this chunk held its locks."""
     started = time.perf_counter()
     with transaction.atomic():
         job = (
@@ -215,14 +237,16 @@ def run_chunk(job_id: int, *, size: int | None = None) -> Job:
         if job.cancel_requested:
             finish(job, JobState.CANCELLED)
         else:
-            end = min(job.position + (size or chunk_size()), job.total)
+            end = min(job.position + (size or fixed_chunk_size() or FIRST_CHUNK), job.total)
             if end > job.position:
                 changed, skipped = _CHUNK[job.action](job, job.position, end)
                 _add(job, changed, skipped, end)
             if job.position == job.total:
                 finish(job, JobState.SUCCEEDED)
-        job.longest_chunk_ms = max(job.longest_chunk_ms, _locks_held_ms(started))
+        held = _locks_held_ms(started)
+        job.longest_chunk_ms = max(job.longest_chunk_ms, held)
         job.save()
+    job.chunk_ms = held
     logger.debug("job %s at %s of %s (%s)", job.pk, job.position, job.total, job.state)
     return job
 
@@ -245,13 +269,18 @@ def run(
     """Run the job from where it stands to its end. ``after_chunk`` is called
     after each committed chunk but the last (a worker asks there whether it must
     stop). A ``JobRefused`` fails the job; any other error is left to the caller
-    (the worker retries, and the retry resumes)."""
+    (the worker retries, and the retry resumes). Without ``size`` (or
+    ``JOBS_CHUNK_SIZE``) each chunk is sized from the one before (``next_size``)."""
     job = _begin(job_id)
+    fixed = size or fixed_chunk_size()
+    current = fixed or FIRST_CHUNK
     while not job.finished:
         try:
-            job = run_chunk(job_id, size=size)
+            job = run_chunk(job_id, size=current)
         except JobRefused as refused:
             return fail(job_id, str(refused))
+        if not fixed:
+            current = next_size(current, getattr(job, "chunk_ms", 0))
         if after_chunk and not job.finished:
             after_chunk(job)
     return job

@@ -25,9 +25,10 @@ from inventory import pagination as listing
 from inventory.filters import FILTER_PARAMS, EndpointFilterSet, clean_view_query
 from inventory.models import Endpoint, Group, State
 from inventory.selectors import account_groups
-from inventory.tables import OPTIONAL_COLUMNS, EndpointTable
+from inventory.tables import OPTIONAL_COLUMNS, ColumnSpec, EndpointRows, column_specs
 from portal.tenancy import member_required
 from usage import counts
+from usage.models import StateCount
 from usage.selectors import month_totals
 
 #: The filters the kept counts answer exactly (any other keeps the bounded count).
@@ -115,6 +116,11 @@ def build_list(request, groups: list[Group]) -> ListState:
         groups=groups,
         after=after,
         before=before,
+        segments=listing.Segments(
+            account_id=request.account.pk,
+            counts_table=StateCount._meta.db_table,
+            states=tuple(state.filterset.form.cleaned_data.get("state") or ()),
+        ),
     )
     if "usage" in state.columns:
         used = month_totals(request.account, [row.pk for row in state.page.rows])
@@ -148,10 +154,10 @@ def exact_count(account, filterset: EndpointFilterSet) -> int | None:
     )
 
 
-def _headers(state: ListState, table: EndpointTable) -> list[dict]:
+def _headers(state: ListState, specs: tuple[ColumnSpec, ...]) -> list[dict]:
     headers = []
     current = state.sort.name
-    for column in table.columns:
+    for column in specs:
         base = _SORT_FOR_COLUMN.get(column.name)
         header = {"name": column.name, "label": column.header, "url": None, "aria_sort": None}
         if base:
@@ -173,13 +179,12 @@ def endpoint_list(request):
     state = build_list(request, groups)
     rows = state.page.rows if state.page else []
     selectable = request.member.can_operate
-    table = EndpointTable(rows, groups=groups, selectable=selectable, columns=state.columns)
+    specs = column_specs(selectable, state.columns)
     context = {
         "list": state,
         "filter": state.filterset,
-        "table": table,
-        "rows": table.html_rows(),
-        "headers": _headers(state, table),
+        "rows": EndpointRows(rows, groups=groups, specs=specs).html_rows(),
+        "headers": _headers(state, specs),
         "groups": groups,
         "states": State.choices,
         "page_sizes": listing.PAGE_SIZES,

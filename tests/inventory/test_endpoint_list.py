@@ -365,6 +365,28 @@ def test_keyset_pages_forward_and_back_lose_and_repeat_nothing(account, fleet, s
         assert back.has_next
 
 
+@pytest.mark.parametrize("sort", ["group", "-group"])
+@pytest.mark.parametrize(
+    "states", [["pending"], ["active"], ["idle", "pending"], ["detached"], ["suspended"], []]
+)
+def test_group_sort_with_states_skips_only_segments_without_a_match(
+    op_client, account, fleet, group, sort, states
+):
+    """The group sort skips the groups (and the ungrouped segment) that the
+    kept counts say hold no endpoint in the filtered states; what it shows is
+    still every match, in order. The fleet's pending endpoints have no group,
+    its in-service ones all have one; one pending endpoint in ``group`` and an
+    empty group make both kinds of segment."""
+    GroupFactory(account=account, vslice=group.vslice, name="aaa-empty")
+    fleet = [*fleet, EndpointFactory(account=account, primary_group=group, imsis=0)]
+    params = {"sort": sort, "per_page": 250}
+    if states:
+        params["state"] = states
+    response = op_client.get(URL, params)
+    matching = [e for e in fleet if not states or e.state in states]
+    assert iccids(response) == _expected(matching, sort)
+
+
 def test_next_and_previous_links_walk_the_list(op_client, account):
     rows = sorted(EndpointFactory.create_batch(60, account=account, imsis=0), key=lambda e: e.iccid)
     first = op_client.get(URL, {"per_page": 25})

@@ -314,3 +314,45 @@ def test_the_same_job_actor_is_used_after_the_user_is_deleted(account, group, op
 def test_actor_is_support_for_an_import(account, operator):
     job = Job(account=account, created_by=operator, created_by_label="op", action=Action.IMPORT)
     assert runner.actor_for(job) == Actor(kind="support", user=operator, label="op")
+
+
+# --- chunk sizes ---------------------------------------------------------------------
+
+
+def test_the_next_chunk_is_scaled_toward_the_target_lock_time():
+    target = runner.TARGET_MS
+    assert runner.next_size(1_000, target) == 1_000
+    assert runner.next_size(1_000, target * 4) == 250  # shrinks at once
+    assert runner.next_size(1_000, target // 10) == 2_000  # grows at most twice
+    assert runner.next_size(1_000, 0) == 2_000
+    assert runner.next_size(200, 60_000) == runner.MIN_CHUNK
+    assert runner.next_size(runner.MAX_CHUNK, 1) == runner.MAX_CHUNK
+
+
+def test_without_a_fixed_size_each_chunk_is_sized_by_the_one_before(
+    account, group, operator, settings, monkeypatch
+):
+    """Chunks follow their measured lock time: the first is ``FIRST_CHUNK``,
+    a slow one makes the next smaller, fast ones make them grow; the counts
+    still add up exactly."""
+    del settings.JOBS_CHUNK_SIZE
+    endpoints = make_endpoints(account=account, group=group, count=3_000, state_sql="'active'")
+    job = Job.objects.create(account=account, created_by=operator, action=Action.SUSPEND)
+    job.total = services._freeze(job, endpoints)
+    job.save()
+    held = iter([runner.TARGET_MS * 4, runner.TARGET_MS // 2, runner.TARGET_MS // 2] + [1] * 10)
+    real = runner._locks_held_ms
+
+    def measured(started):
+        real(started)  # still fires the deferred checks
+        return next(held)
+
+    monkeypatch.setattr(runner, "_locks_held_ms", measured)
+    positions = []
+    job = runner.run(job.pk, after_chunk=lambda j: positions.append(j.position))
+
+    assert positions == [1_000, 1_250, 1_750, 2_750]
+    assert job.state == JobState.SUCCEEDED
+    assert job.changed == 3_000
+    assert job.longest_chunk_ms == runner.TARGET_MS * 4
+    assert_exact(job)

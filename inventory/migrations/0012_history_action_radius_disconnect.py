@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inventory", "0010_history_actions_merged"),
+        ("inventory", "0011_endpoint_group_state_covering"),
     ]
 
     operations = [
