@@ -2,8 +2,10 @@
 (and the customer API) alike: add, change, delete, rotate the secret, send a
 test event, redeliver an event (docs/webhooks.md).
 
-Every URL is checked by ``ssrf.check`` before it is saved. A new webhook starts
-with the events after it was added; re-enabling a disabled one starts again
+Every URL is normalised and checked (``ssrf.normalise``, ``ssrf.check``) before
+it is saved, here and only here: the portal's form and the API pass the URL as
+it was typed, so both accept and refuse the same URLs and save the same spelling.
+A new webhook starts with the events after it was added; re-enabling a disabled one starts again
 from new events (what happened meanwhile is in the account's History, not
 replayed).
 """
@@ -44,10 +46,14 @@ class WebhookSpec:
     enabled: bool = True
 
 
-def _validated(spec: WebhookSpec) -> list[str]:
+def _validated(spec: WebhookSpec) -> tuple[str, list[str]]:
+    """The URL as it is saved and the event types, or a ``ValidationError``
+    naming each bad field."""
     errors: dict[str, list[str]] = {}
+    url = spec.url
     try:
-        ssrf.check(spec.url)
+        url = ssrf.normalise(spec.url)
+        ssrf.check(url)
     except ssrf.UnsafeURL as exc:
         errors["url"] = [str(exc)]
     types = [t for t in SUBSCRIBABLE if t.value in set(spec.event_types)]
@@ -57,7 +63,7 @@ def _validated(spec: WebhookSpec) -> list[str]:
         errors["description"] = ["At most 200 characters."]
     if errors:
         raise ValidationError(errors)
-    return [t.value for t in types]
+    return url, [t.value for t in types]
 
 
 def _audit(action: AuditAction, webhook: Webhook, request, actor, details: dict) -> None:
@@ -75,13 +81,13 @@ def _audit(action: AuditAction, webhook: Webhook, request, actor, details: dict)
 
 def create_webhook(*, account: Account, spec: WebhookSpec, request=None, actor=None) -> Webhook:
     """Add a webhook; its secret is in ``.secret`` (show it once)."""
-    types = _validated(spec)
+    url, types = _validated(spec)
     with transaction.atomic():
         if Webhook.objects.filter(account=account).count() >= MAX_WEBHOOKS:
             raise ValidationError({"url": [f"An account has at most {MAX_WEBHOOKS} webhooks."]})
         webhook = Webhook.objects.create(
             account=account,
-            url=spec.url,
+            url=url,
             description=spec.description,
             event_types=types,
             enabled=spec.enabled,
@@ -99,7 +105,7 @@ def create_webhook(*, account: Account, spec: WebhookSpec, request=None, actor=N
 
 
 def update_webhook(*, webhook: Webhook, spec: WebhookSpec, request=None, actor=None) -> Webhook:
-    types = _validated(spec)
+    url, types = _validated(spec)
     with transaction.atomic():
         webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)
         before = {
@@ -109,7 +115,7 @@ def update_webhook(*, webhook: Webhook, spec: WebhookSpec, request=None, actor=N
             "enabled": webhook.enabled,
         }
         enabling = spec.enabled and not webhook.enabled
-        webhook.url = spec.url
+        webhook.url = url
         webhook.description = spec.description
         webhook.event_types = types
         webhook.enabled = spec.enabled

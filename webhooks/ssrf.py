@@ -11,12 +11,19 @@ exception: an address there is accepted, over http too.
 
 Decimal, octal and hexadecimal spellings of an address ("2130706433",
 "0177.0.0.1", "0x7f.1") are what the system resolver makes of them, so they are
-checked as the address they mean.
+checked as the address they mean. Python's ``ipaddress`` still counts a few
+networks as global that are not (``NOT_PUBLIC``); they are refused by name.
+
+``normalise`` is the one spelling of a URL that is saved and called: the portal's
+form and the API both reach it through ``webhooks.services``, so what one
+accepts the other accepts, and ``check`` normalises again before it connects
+(a URL saved before normalisation existed is called in its normalised form).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +36,43 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 class UnsafeURL(ValueError):
     """A URL a webhook may not call; the message says why, for the user."""
+
+
+#: The longest URL stored (``Webhook.url``), counted after normalisation.
+MAX_LENGTH = 2000
+
+#: Networks ``ipaddress`` (Python 3.11) takes for global that are not.
+NOT_PUBLIC = (
+    (ipaddress.ip_network("fec0::/10"), "a site-local address"),  # deprecated, RFC 3879
+    (ipaddress.ip_network("3fff::/20"), "a documentation address"),  # RFC 9637
+)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def normalise(url: str) -> str:
+    """The one spelling of ``url`` that is saved and called, or ``UnsafeURL``
+    saying why it cannot be: surrounding whitespace removed; no whitespace or
+    control character inside; http(s) with a host, no user name or password,
+    a port from 1 to 65535. Normalising a normalised URL changes nothing."""
+    value = url.strip()
+    if _CONTROL.search(value) or any(ch.isspace() for ch in value):
+        raise UnsafeURL("The URL may not contain spaces or control characters.")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeURL("The URL is not valid.") from exc
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not parts.hostname:
+        raise UnsafeURL("The URL must start with https:// and name a host.")
+    if parts.username is not None or parts.password is not None:
+        raise UnsafeURL("The URL may not contain a user name or password.")
+    if port == 0:
+        raise UnsafeURL("The port must be from 1 to 65535.")
+    if len(value) > MAX_LENGTH:
+        raise UnsafeURL(f"The URL is too long (at most {MAX_LENGTH:,} characters).")
+    return value
 
 
 @dataclass(frozen=True)
@@ -85,6 +129,9 @@ def refusal(address: IPAddress) -> str:
         return f"{address}, a private address"
     if address.is_multicast:
         return f"{address}, a multicast address"
+    for network, name in NOT_PUBLIC:
+        if address in network:
+            return f"{address}, {name}"
     if address.is_unspecified or address.is_reserved or not address.is_global:
         return f"{address}, not a public address"
     return ""
@@ -108,17 +155,9 @@ def resolve(host: str, port: int) -> list[IPAddress]:
 
 def check(url: str) -> Target:
     """The URL's checked target, or ``UnsafeURL`` saying why it is refused."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise UnsafeURL("The URL is not valid.") from exc
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise UnsafeURL("The URL must start with https:// and name a host.")
-    if parts.username is not None or parts.password is not None:
-        raise UnsafeURL("The URL may not contain a user name or password.")
+    parts = urlsplit(normalise(url))
     host = parts.hostname
-    port = port or (443 if parts.scheme == "https" else 80)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     addresses = resolve(host, port)
     allowed = allowed_networks()
     for address in addresses:
