@@ -7,11 +7,16 @@ signature. The connection goes to the address ``ssrf.check`` accepted (never
 to the name resolved again), stays open for the next event of the same lane
 (HTTP keep-alive), gives up after ``TIMEOUT`` seconds and never follows a
 redirect: a 3xx is a failed attempt like any other non-2xx answer.
+
+``send`` never raises: whatever goes wrong (the URL, the network, bytes that
+are not HTTP) is a failed ``Result``, so the lane logs an attempt and counts
+the failure instead of the task crashing and trying again every minute.
 """
 
 from __future__ import annotations
 
 import http.client
+import logging
 import socket
 import ssl
 import time
@@ -27,6 +32,8 @@ from webhooks.models import AccountEvent
 #: Seconds to connect, send and read the answer.
 TIMEOUT = 5.0
 USER_AGENT = "EndpointPortal-Webhooks/1"
+
+logger = logging.getLogger("webhooks")
 
 
 @dataclass
@@ -112,6 +119,10 @@ class Connection:
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             return Result(False, None, _ms(started), _describe(exc))
+        except Exception as exc:  # noqa: BLE001 - any failure is an attempt, never a crash
+            self.close()
+            logger.warning("webhook %s: %s while sending", self.url, type(exc).__name__)
+            return Result(False, None, _ms(started), _describe(exc))
         latency = _ms(started)
         if 200 <= status < 300:
             return Result(True, status, latency)
@@ -130,5 +141,11 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "Connection refused"
     if isinstance(exc, ssl.SSLError):
-        return f"TLS error: {exc.reason or exc}"[:500]
-    return f"{type(exc).__name__}: {exc}"[:500]
+        return _storable(f"TLS error: {exc.reason or exc}")
+    return _storable(f"{type(exc).__name__}: {exc}")
+
+
+def _storable(text: str) -> str:
+    """The text without the characters PostgreSQL cannot store (NUL) or a
+    page should not show (other controls), at most 500 characters."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)[:500]

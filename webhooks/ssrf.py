@@ -27,8 +27,9 @@ import re
 import socket
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
+import idna
 from django.conf import settings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -47,14 +48,36 @@ NOT_PUBLIC = (
     (ipaddress.ip_network("3fff::/20"), "a documentation address"),  # RFC 9637
 )
 
+# What may stand unencoded in a path or query (RFC 3986 pchar, "/" and "?");
+# "%" stays when it starts an escape ("%41"), a stray one becomes "%25".
+_PATH_SAFE = "/!$&'()*+,;=:@-._~%"
+_QUERY_SAFE = _PATH_SAFE + "?"
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _encode(part: str, safe: str) -> str:
+    return quote(_STRAY_PERCENT.sub("%25", part), safe=safe, encoding="utf-8")
+
+
+def _ascii_host(host: str) -> str:
+    """The host as DNS and the Host header spell it: an IDNA A-label name, or
+    the address literal as it was given."""
+    if ":" in host or host.isascii():
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise UnsafeURL("The host name is not valid.") from exc
 
 
 def normalise(url: str) -> str:
     """The one spelling of ``url`` that is saved and called, or ``UnsafeURL``
     saying why it cannot be: surrounding whitespace removed; no whitespace or
     control character inside; http(s) with a host, no user name or password,
-    a port from 1 to 65535. Normalising a normalised URL changes nothing."""
+    a port from 1 to 65535; the host in IDNA (lower case), the path, query and
+    fragment percent-encoded as UTF-8. Normalising a normalised URL changes
+    nothing."""
     value = url.strip()
     if _CONTROL.search(value) or any(ch.isspace() for ch in value):
         raise UnsafeURL("The URL may not contain spaces or control characters.")
@@ -70,9 +93,18 @@ def normalise(url: str) -> str:
         raise UnsafeURL("The URL may not contain a user name or password.")
     if port == 0:
         raise UnsafeURL("The port must be from 1 to 65535.")
-    if len(value) > MAX_LENGTH:
-        raise UnsafeURL(f"The URL is too long (at most {MAX_LENGTH:,} characters).")
-    return value
+    host = _ascii_host(parts.hostname)
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    normal = f"{scheme}://{netloc}{_encode(parts.path, _PATH_SAFE)}"
+    if parts.query:
+        normal += "?" + _encode(parts.query, _QUERY_SAFE)
+    if parts.fragment:
+        normal += "#" + _encode(parts.fragment, _QUERY_SAFE)
+    if len(normal) > MAX_LENGTH:
+        raise UnsafeURL(f"The URL is too long once encoded (at most {MAX_LENGTH:,} characters).")
+    return normal
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,8 @@ def test_every_operation_is_in_the_document(api):
 SAME_RULES = [
     ("http://127.0.0.1:9/in", "http://127.0.0.1:9/in"),
     ("  http://127.0.0.1:9/in\n", "http://127.0.0.1:9/in"),
+    ("HTTP://127.0.0.1:9/Straße?q=ä ", "http://127.0.0.1:9/Stra%C3%9Fe?q=%C3%A4"),
+    ("http://127.0.0.1:9/%7Eok/100%", "http://127.0.0.1:9/%7Eok/100%25"),
     ("http://127.0.0.1:9/a b", "may not contain spaces"),
     ("http://127.0.0.1:9/a\u00a0b", "may not contain spaces"),
     ("http://127.0.0.1:9/a\x7fb", "may not contain spaces"),
