@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from webhooks import errors
 from webhooks.models import (
     LANES,
     AccountEvent,
@@ -130,13 +131,14 @@ def _pending(webhook: Webhook, lane: Lane) -> list[AccountEvent]:
     )
 
 
-def _fail(webhook: Webhook, lane: Lane, error: str, now: datetime) -> None:
+def _fail(webhook: Webhook, lane: Lane, result, now: datetime) -> None:
     lane.failures += 1
     lane.failing_since = lane.failing_since or now
     if now - lane.failing_since >= disable_after():
         reason = (
             f"Disabled {now:%Y-%m-%d %H:%M} UTC: every delivery failed since "
-            f"{lane.failing_since:%Y-%m-%d %H:%M} UTC. Last error: {error}"
+            f"{lane.failing_since:%Y-%m-%d %H:%M} UTC. "
+            f"Last error: {errors.describe(result.error, result.status_code)}"
         )
         Webhook.objects.filter(pk=webhook.pk).update(enabled=False, disabled_reason=reason)
         logger.warning("webhook %s disabled: %s", webhook.pk, reason)
@@ -189,7 +191,7 @@ def drain_lane(webhook_id: int, number: int, *, until: float | None = None) -> d
                         )
                     )
                     if not result.ok:
-                        _fail(webhook, lane, result.error, timezone.now())
+                        _fail(webhook, lane, result, timezone.now())
                         failed = True
                         break
                     lane.cursor = event.seq

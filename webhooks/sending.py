@@ -10,7 +10,8 @@ redirect: a 3xx is a failed attempt like any other non-2xx answer.
 
 ``send`` never raises: whatever goes wrong (the URL, the network, bytes that
 are not HTTP) is a failed ``Result``, so the lane logs an attempt and counts
-the failure instead of the task crashing and trying again every minute.
+the failure instead of the task crashing and trying again every minute. Its
+``error`` is a class from ``webhooks.errors``, never the peer's bytes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from datetime import UTC, datetime
 import orjson
 from standardwebhooks.webhooks import Webhook as Signer
 
-from webhooks import ssrf
+from webhooks import errors, ssrf
 from webhooks.models import AccountEvent
 
 #: Seconds to connect, send and read the answer.
@@ -41,7 +42,7 @@ class Result:
     ok: bool
     status_code: int | None
     latency_ms: int
-    error: str = ""
+    error: str = ""  # an errors.ErrorClass value; "" when ok
 
 
 def body(event: AccountEvent) -> bytes:
@@ -113,39 +114,19 @@ class Connection:
             status = response.status
             if response.will_close or not response.isclosed():
                 self.close()  # the server closes, or sent more than we read
-        except ssrf.UnsafeURL as exc:
-            self.close()
-            return Result(False, None, _ms(started), str(exc))
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            return Result(False, None, _ms(started), _describe(exc))
         except Exception as exc:  # noqa: BLE001 - any failure is an attempt, never a crash
             self.close()
-            logger.warning("webhook %s: %s while sending", self.url, type(exc).__name__)
-            return Result(False, None, _ms(started), _describe(exc))
+            error = errors.classify(exc)
+            if error == errors.ErrorClass.INTERNAL_ERROR:
+                logger.warning("webhook %s: %s while sending", self.url, type(exc).__name__)
+            return Result(False, None, _ms(started), error.value)
         latency = _ms(started)
         if 200 <= status < 300:
             return Result(True, status, latency)
         if 300 <= status < 400:
-            return Result(False, status, latency, f"HTTP {status}: redirects are not followed")
-        return Result(False, status, latency, f"HTTP {status}")
+            return Result(False, status, latency, errors.ErrorClass.REDIRECT.value)
+        return Result(False, status, latency, errors.ErrorClass.HTTP_STATUS.value)
 
 
 def _ms(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return f"No answer within {TIMEOUT:g} s"
-    if isinstance(exc, ConnectionRefusedError):
-        return "Connection refused"
-    if isinstance(exc, ssl.SSLError):
-        return _storable(f"TLS error: {exc.reason or exc}")
-    return _storable(f"{type(exc).__name__}: {exc}")
-
-
-def _storable(text: str) -> str:
-    """The text without the characters PostgreSQL cannot store (NUL) or a
-    page should not show (other controls), at most 500 characters."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)[:500]

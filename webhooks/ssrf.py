@@ -36,7 +36,13 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class UnsafeURL(ValueError):
-    """A URL a webhook may not call; the message says why, for the user."""
+    """A URL a webhook may not call; the message says why, for the user.
+    ``kind`` is the delivery log's class of it (``webhooks.errors``):
+    ``invalid_url``, ``dns_failure`` or ``address_refused``."""
+
+    def __init__(self, message: str, kind: str = "invalid_url"):
+        super().__init__(message)
+        self.kind = kind
 
 
 #: The longest URL stored (``Webhook.url``), counted after normalisation.
@@ -174,14 +180,14 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError) as exc:
-        raise UnsafeURL(f"The host {host} cannot be resolved.") from exc
+        raise UnsafeURL(f"The host {host} cannot be resolved.", "dns_failure") from exc
     addresses = []
     for *_, sockaddr in infos:
         address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
         if address not in addresses:
             addresses.append(address)
     if not addresses:
-        raise UnsafeURL(f"The host {host} cannot be resolved.")
+        raise UnsafeURL(f"The host {host} cannot be resolved.", "dns_failure")
     return addresses
 
 
@@ -195,11 +201,11 @@ def check(url: str) -> Target:
     for address in addresses:
         reason = refusal(address)
         if reason:
-            raise UnsafeURL(f"{host} is or resolves to {reason}: refused.")
+            raise UnsafeURL(f"{host} is or resolves to {reason}: refused.", "address_refused")
     if parts.scheme != "https" and not all(
         any(address in network for network in allowed) for address in addresses
     ):
-        raise UnsafeURL("The URL must use https://.")
+        raise UnsafeURL("The URL must use https://.", "address_refused")
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"

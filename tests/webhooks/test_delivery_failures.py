@@ -64,7 +64,7 @@ def test_a_nul_in_the_status_line_is_a_failed_attempt_and_disables(
 
     attempt = Attempt.objects.get()
     assert (attempt.ok, attempt.status_code, attempt.kind) == (False, None, AttemptKind.DELIVERY)
-    assert "\x00" not in attempt.error and attempt.error
+    assert attempt.error == "invalid_http_response"
     assert nul_peer.requests == 1
     webhook.refresh_from_db()
     assert not webhook.enabled
