@@ -200,6 +200,11 @@ PROCRASTINATE_WORKER_DEFAULTS = {
 # they are not public, and where plain http is accepted: comma-separated CIDRs
 # (tests use 127.0.0.0/8 for their local receiver; on-premises receivers).
 WEBHOOK_ALLOWED_NETWORKS = os.environ.get("WEBHOOK_ALLOWED_NETWORKS", "")
+# One delivery attempt's wall-clock deadline (connect, TLS, send, status, headers
+# and body together), and how long one delivery task serves one webhook before
+# it queues itself again behind the other webhooks (docs/webhooks.md "Fairness").
+WEBHOOK_ATTEMPT_SECONDS = float(os.environ.get("WEBHOOK_ATTEMPT_SECONDS", "10"))
+WEBHOOK_TASK_SECONDS = float(os.environ.get("WEBHOOK_TASK_SECONDS", "10"))
 # E-mail (invitations, password resets): printed to the console in development;
 # in production an SMTP server from the environment (docs/production.md "E-mail").
 EMAIL_BACKEND = os.environ.get(

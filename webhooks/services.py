@@ -30,6 +30,12 @@ from webhooks.models import SUBSCRIBABLE, AccountEvent, AttemptKind, EventType, 
 MAX_WEBHOOKS = 20
 
 
+class AlreadyQueued(Exception):
+    """A test event (or a redelivery) of this webhook is already waiting to be
+    sent: one at a time, so that clicking or calling again and again cannot
+    fill the delivery queue. The message is for the user."""
+
+
 def new_secret() -> str:
     """A signing secret as the Standard Webhooks spec spells it: ``whsec_`` and
     24 random bytes in base64."""
@@ -156,10 +162,28 @@ def delete_webhook(*, webhook: Webhook, request=None, actor=None) -> None:
         webhook.delete()
 
 
-def send_test(*, webhook: Webhook) -> AccountEvent:
-    """Queue a ``webhook.test`` event to this webhook alone."""
+def _send_once(webhook: Webhook, event: AccountEvent, kind: AttemptKind, what: str) -> None:
+    """Queue one attempt outside the lanes, at most one of each kind waiting
+    per webhook (``AlreadyQueued`` otherwise)."""
+    from procrastinate.exceptions import AlreadyEnqueued
+
     from webhooks import tasks
 
+    try:
+        with transaction.atomic():
+            tasks.send_once.configure(queueing_lock=f"webhook-{webhook.pk}-{kind}").defer(
+                webhook_id=webhook.pk, event_id=event.pk, kind=kind
+            )
+    except AlreadyEnqueued as exc:
+        raise AlreadyQueued(
+            f"{what} of this webhook is already waiting to be sent; "
+            "try again once its attempt is in the delivery log."
+        ) from exc
+
+
+def send_test(*, webhook: Webhook) -> AccountEvent:
+    """Queue a ``webhook.test`` event to this webhook alone; ``AlreadyQueued``
+    (and nothing written) when one is waiting already."""
     with transaction.atomic():
         event = AccountEvent.objects.create(
             account_id=webhook.account_id,
@@ -170,16 +194,15 @@ def send_test(*, webhook: Webhook) -> AccountEvent:
                 "message": "A test event sent from the portal.",
             },
         )
-        tasks.send_once.defer(webhook_id=webhook.pk, event_id=event.pk, kind=AttemptKind.TEST)
+        _send_once(webhook, event, AttemptKind.TEST, "A test event")
     return event
 
 
 def redeliver(*, webhook: Webhook, event_id: int) -> AccountEvent:
     """Queue one more attempt of an event this webhook was sent (one in its
     delivery log), outside the lanes' order. Any other event, another
-    account's included, is an ``AccountEvent.DoesNotExist``."""
-    from webhooks import tasks
-
+    account's included, is an ``AccountEvent.DoesNotExist``; ``AlreadyQueued``
+    when a redelivery of this webhook is waiting already."""
     event = (
         AccountEvent.objects.filter(
             pk=event_id, account_id=webhook.account_id, attempts__webhook=webhook
@@ -187,5 +210,5 @@ def redeliver(*, webhook: Webhook, event_id: int) -> AccountEvent:
         .distinct()
         .get()
     )
-    tasks.send_once.defer(webhook_id=webhook.pk, event_id=event.pk, kind=AttemptKind.REDELIVERY)
+    _send_once(webhook, event, AttemptKind.REDELIVERY, "A redelivery")
     return event

@@ -1,5 +1,6 @@
-"""``manage.py devserver`` (``make run``): the web server and the worker in one
-command, both outputs visible, one signal stops both."""
+"""``manage.py devserver`` (``make run``): the web server and the two workers
+(jobs, webhook deliveries) in one command, every output visible, one signal
+stops them all."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tests.jobs.test_worker import BASE_DIR, test_database_url
 
 
 @pytest.mark.django_db(transaction=True)
-def test_devserver_runs_web_and_worker_and_ctrl_c_stops_both(tmp_path):
+def test_devserver_runs_web_and_workers_and_ctrl_c_stops_them(tmp_path):
     port = free_port()
     log = tmp_path / "devserver.log"
     env = {**os.environ, "DATABASE_URL": test_database_url(), "DEBUG": "1"}
@@ -38,12 +39,15 @@ def test_devserver_runs_web_and_worker_and_ctrl_c_stops_both(tmp_path):
                         answered = True
                 except OSError:
                     time.sleep(0.3)
-            while time.monotonic() < deadline and "Starting worker" not in log.read_text():
+            while time.monotonic() < deadline and log.read_text().count("Starting worker") < 2:
                 time.sleep(0.3)
             output = log.read_text()
             assert answered, output
-            assert "worker | " in output and "Starting worker" in output, output
-            assert "   web | " in output, output
+            assert output.count("Starting worker") == 2, output
+            assert "    jobs | " in output and "webhooks | " in output, output
+            assert "on queues jobs, maintenance" in output, output
+            assert "on queues webhooks, maintenance" in output, output
+            assert "     web | " in output, output
 
             supervisor.send_signal(signal.SIGINT)  # what Ctrl-C sends
             assert supervisor.wait(timeout=30) == 0
@@ -52,4 +56,4 @@ def test_devserver_runs_web_and_worker_and_ctrl_c_stops_both(tmp_path):
                 supervisor.kill()
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
-    assert "Stopped worker" in log.read_text()
+    assert log.read_text().count("Stopped worker") == 2

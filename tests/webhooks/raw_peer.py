@@ -5,7 +5,11 @@ greets with a banner, a receiver that trickles its answer one byte at a time.
 ``greeting`` is sent as soon as a connection is accepted (a banner); ``answer``
 after the request's headers and body arrived; with ``interval`` each byte of
 the answer waits that long, and an empty ``answer`` keeps trickling spaces of a
-header line until the sender gives up or ``stop`` is called."""
+header line until the sender gives up, ``stop`` is called or ``for_seconds``
+passed (then it closes: a sender without a deadline ends, late, instead of
+hanging the test). ``at_once``
+starts the answer on accepting, before any request (a TLS handshake that
+trickles)."""
 
 from __future__ import annotations
 
@@ -15,8 +19,18 @@ import time
 
 
 class RawPeer:
-    def __init__(self, answer: bytes = b"", *, greeting: bytes = b"", interval: float = 0.0):
+    def __init__(
+        self,
+        answer: bytes = b"",
+        *,
+        greeting: bytes = b"",
+        interval: float = 0.0,
+        at_once: bool = False,
+        for_seconds: float = 120.0,
+    ):
         self.answer = answer
+        self.for_seconds = for_seconds
+        self.at_once = at_once
         self.greeting = greeting
         self.interval = interval
         self.requests = 0
@@ -75,14 +89,15 @@ class RawPeer:
             with conn:
                 if self.greeting:
                     conn.sendall(self.greeting)
-                if not self._read_request(conn):
+                if not self.at_once and not self._read_request(conn):
                     return
                 if not self.interval:
                     conn.sendall(self.answer)
                     return
                 answer = self.answer or b"HTTP/1.1 200 OK\r\nX-Slow: "
                 sent = 0
-                while not self._stopping.is_set():
+                ends = time.monotonic() + self.for_seconds
+                while not self._stopping.is_set() and time.monotonic() < ends:
                     byte = answer[sent : sent + 1] if sent < len(answer) else b" "
                     if not self.answer or sent < len(answer):
                         conn.sendall(byte)

@@ -72,11 +72,11 @@ def test_each_failure_is_a_class_and_a_status(settings, peer, error, status):
     assert error in errors.ErrorClass.values
 
 
-def test_refused_and_silent_peers(settings, monkeypatch):
+def test_refused_and_silent_peers(settings):
     settings.WEBHOOK_ALLOWED_NETWORKS = "127.0.0.0/8"
     assert send(f"http://127.0.0.1:{free_port()}/in").error == "connection_refused"
     silent = RawPeer(b"", interval=60.0).start()  # reads the request, never answers
-    monkeypatch.setattr(sending, "TIMEOUT", 0.5)
+    settings.WEBHOOK_ATTEMPT_SECONDS = 0.5
     try:
         assert send(silent.url).error == "timeout"
     finally:

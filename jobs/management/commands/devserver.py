@@ -1,11 +1,12 @@
-"""``manage.py devserver [addrport]``: the development server and a job worker in
-one command (what ``make run`` runs).
+"""``manage.py devserver [addrport]``: the development server and the workers in
+one command (what ``make run`` runs): the jobs worker and the webhook delivery
+worker of ``jobs.workers.WORKERS``, as production runs them.
 
-Both run as child processes whose output is printed line by line, prefixed
-``web |`` and ``worker |``. Ctrl-C (or SIGTERM) stops both; if either exits on
-its own, the other is stopped too and the command exits with its code, so a
-broken worker is never silently missing. Production runs the two as separate
-services instead (docs/production.md).
+All run as child processes whose output is printed line by line, prefixed
+``web |``, ``jobs |`` and ``webhooks |``. Ctrl-C (or SIGTERM) stops them all; if
+one exits on its own, the others are stopped too and the command exits with
+its code, so a broken worker is never silently missing. Production runs them
+as separate services instead (docs/production.md).
 """
 
 from __future__ import annotations
@@ -20,23 +21,24 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
+from jobs.workers import WORKERS
+
 MANAGE = Path(__file__).resolve().parents[3] / "manage.py"
 #: How long a child gets to stop after SIGTERM before it is killed.
 STOP_TIMEOUT = 10.0
 
 
 class Command(BaseCommand):
-    help = "Run the development server and a background-job worker; Ctrl-C stops both."
+    help = "Run the development server and the workers (jobs, webhooks); Ctrl-C stops them all."
 
     def add_arguments(self, parser):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
 
     def handle(self, *args, addrport: str, **options):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        commands = {
-            "web": [sys.executable, str(MANAGE), "runserver", addrport],
-            "worker": [sys.executable, str(MANAGE), "procrastinate", "worker"],
-        }
+        commands = {"web": [sys.executable, str(MANAGE), "runserver", addrport]}
+        for name, arguments in WORKERS.items():
+            commands[name] = [sys.executable, str(MANAGE), "procrastinate", "worker", *arguments]
         children = {
             # Own process groups: runserver's reloader has a child of its own,
             # and a signal to the group reaches both.
@@ -76,7 +78,7 @@ class Command(BaseCommand):
     def _relay(self, name: str, child: subprocess.Popen) -> None:
         for raw in child.stdout:
             line = raw.decode(errors="replace").rstrip("\n")
-            self.stdout.write(f"{name:>6} | {line}")
+            self.stdout.write(f"{name:>8} | {line}")
             self.stdout.flush()
 
     def _stop(self, children: dict[str, subprocess.Popen]) -> None:
