@@ -14,5 +14,14 @@ from __future__ import annotations
 #: name → arguments of ``manage.py procrastinate worker``.
 WORKERS: dict[str, list[str]] = {
     "jobs": ["--queues", "jobs,maintenance", "--concurrency", "1"],
-    "webhooks": ["--queues", "webhooks,maintenance", "--concurrency", "2"],
+    # Polling every second: a retry, or a webhook waiting for its account's
+    # turn, is scheduled a moment ahead, and scheduled tasks are found by polling.
+    "webhooks": [
+        "--queues",
+        "webhooks,maintenance",
+        "--concurrency",
+        "2",
+        "--fetch-job-polling-interval",
+        "1",
+    ],
 }

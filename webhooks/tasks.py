@@ -16,7 +16,10 @@ once); one that used up its time queues itself again, behind what else waits.
 (``webhooks.services``). An account delivers in one worker slot at a time
 (``_account_turn``): a task that finds its account's turn taken queues itself
 again a second later, so an account with many slow webhooks holds one slot, not
-all of them. A worker killed mid-delivery is noticed by
+all of them. A webhook whose turn ended with work left while another of its
+account waits yields: it queues itself ``YIELD`` later (the "-yield" lock; a
+plain wake of it meanwhile leaves the work to that one), so the other gets the
+turn first. A worker killed mid-delivery is noticed by
 ``jobs.retry_stalled_jobs``, and the sweep wakes any webhook with events
 waiting.
 """
@@ -32,6 +35,7 @@ from django.db import connection
 from django.utils import timezone
 from procrastinate import exceptions
 from procrastinate.contrib.django import app
+from procrastinate.contrib.django.models import ProcrastinateJob
 
 from webhooks import delivery, retention
 from webhooks.models import AccountEvent, AttemptKind, Lane, Webhook
@@ -46,6 +50,8 @@ QUEUE = "webhooks"
 ACCOUNT_LOCK_NAMESPACE = 17_021
 #: When a task that found its account's turn taken tries again.
 TURN_RETRY = timedelta(seconds=1)
+#: How long a webhook that used its turn waits when another of its account waits.
+YIELD = timedelta(seconds=3)
 
 _quote = connection.ops.quote_name
 _EVENTS = _quote(AccountEvent._meta.db_table)
@@ -77,6 +83,26 @@ def _account_turn(account_id: int) -> Iterator[bool]:
                 )
 
 
+def _others_waiting(account_id: int, webhook_id: int) -> bool:
+    """Does a delivery of another webhook of the account (or a test or
+    redelivery of this one) wait in the queue?"""
+    siblings = list(
+        Webhook.objects.filter(account_id=account_id)
+        .exclude(pk=webhook_id)
+        .values_list("pk", flat=True)
+    )
+    waiting = ProcrastinateJob.objects.filter(queue_name=QUEUE, status="todo")
+    return waiting.filter(args__webhook_id__in=siblings).exists() or (
+        waiting.filter(task_name="webhooks.send_once", args__webhook_id=webhook_id).exists()
+    )
+
+
+def _yielded(webhook_id: int) -> bool:
+    return ProcrastinateJob.objects.filter(
+        status="todo", queueing_lock=f"webhook-{webhook_id}-yield"
+    ).exists()
+
+
 def wake(webhook_id: int) -> None:
     _defer(webhook_id, lock=f"webhook-{webhook_id}")
 
@@ -89,14 +115,16 @@ def wake_accounts(account_ids: list[int]) -> None:
         wake(webhook_id)
 
 
-@app.task(name="webhooks.deliver", queue=QUEUE)
-def deliver(webhook_id: int) -> None:
+@app.task(name="webhooks.deliver", queue=QUEUE, pass_context=True)
+def deliver(context, webhook_id: int) -> None:
     """Deliver the webhook's waiting events, lanes side by side."""
     account_id = (
         Webhook.objects.filter(pk=webhook_id, enabled=True).values_list("account_id", flat=True)
     ).first()
     if account_id is None:
         return
+    if context.job.queueing_lock != f"webhook-{webhook_id}-yield" and _yielded(webhook_id):
+        return  # it gave its turn away; its own later task delivers these events too
     with _account_turn(account_id) as turn:
         if not turn:
             _defer(
@@ -106,8 +134,12 @@ def deliver(webhook_id: int) -> None:
         again = delivery.deliver(webhook_id=webhook_id)
     if again is None:
         return
-    if again <= timezone.now():
-        wake(webhook_id)  # time was up with events left
+    if again <= timezone.now():  # time was up with events left
+        if _others_waiting(account_id, webhook_id):
+            later = timezone.now() + YIELD
+            _defer(webhook_id, lock=f"webhook-{webhook_id}-yield", schedule_at=later)
+        else:
+            wake(webhook_id)
     else:
         _defer(webhook_id, lock=f"webhook-{webhook_id}-retry", schedule_at=again)
 

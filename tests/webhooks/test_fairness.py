@@ -7,6 +7,7 @@ problem; nothing is queued or written)."""
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
 
 from inventory import lifecycle
@@ -14,10 +15,10 @@ from inventory.history import Actor
 from portal.models import Role
 from tests.factories import GroupFactory
 from tests.jobs.conftest import make_endpoints
-from tests.webhooks.conftest import add_webhook, run_queue
+from tests.webhooks.conftest import add_webhook, run_queue, run_until
 from tests.webhooks.receiver import Receiver
-from webhooks import services
-from webhooks.models import AccountEvent, Attempt, AttemptKind, EventType
+from webhooks import outbox, services
+from webhooks.models import AccountEvent, Attempt, AttemptKind, EventType, Webhook
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -97,3 +98,28 @@ def test_one_redelivery_waits_at_a_time(account, client, admin_member, receiver)
     assert client.post(reverse("webhooks:webhook_test", args=[webhook.pk])).status_code == 302
     run_queue()
     assert Attempt.objects.filter(kind=AttemptKind.REDELIVERY).count() == 1
+
+
+def test_within_an_account_a_backlog_yields_to_the_other_webhook(
+    account, group, receiver, other_receiver, settings
+):
+    """One slot per account, round robin within it: the second webhook of the
+    account gets the turn when the first one's turn ends, not after its backlog."""
+    settings.WEBHOOK_TASK_SECONDS = 0.2
+    busy = add_webhook(account, receiver, types=["endpoint.state_changed"])
+    other = add_webhook(account, other_receiver, types=["job.finished"])
+    lifecycle.suspend(
+        endpoints=make_endpoints(account=account, group=group, count=BACKLOG, state_sql="'active'"),
+        actor=Actor.SYSTEM,
+    )
+    with transaction.atomic():
+        outbox.record(account_id=account.pk, type=EventType.JOB_FINISHED, data={"job": {"id": 1}})
+    assert Webhook.objects.filter(pk__in=[busy.pk, other.pk]).count() == 2
+
+    run_until(
+        lambda: len(set(receiver.ids())) == BACKLOG and len(other_receiver.ids()) == 1,
+        timeout=120,
+    )
+    [theirs] = Attempt.objects.filter(webhook=other).values_list("pk", flat=True)
+    ours = list(Attempt.objects.filter(webhook=busy).order_by("pk").values_list("pk", flat=True))
+    assert ours[0] < theirs < ours[-1]
