@@ -8,6 +8,9 @@ import ipaddress
 import socket
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 
 from webhooks import ssrf
 
@@ -114,3 +117,27 @@ def test_the_allow_list_admits_loopback_over_http(settings):
     assert ssrf.check("http://10.9.1.1/in").address == "10.9.1.1"
     with pytest.raises(ssrf.UnsafeURL):
         ssrf.check("http://10.8.1.1/in")
+
+
+@settings_hypothesis(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        st.builds(
+            lambda host, path, query: f"https://{host}/{path}?{query}",
+            st.text(min_size=1, max_size=20),
+            st.text(max_size=30),
+            st.text(max_size=30),
+        ),
+    )
+)
+def test_normalise_refuses_with_a_reason_or_gives_one_ascii_spelling(url):
+    """Whatever is typed: a refusal saying why (never another exception), or an
+    ASCII URL without whitespace that normalising again does not change."""
+    try:
+        normal = ssrf.normalise(url)
+    except ssrf.UnsafeURL as exc:
+        assert str(exc)
+        return
+    assert normal.isascii() and not any(ch.isspace() for ch in normal)
+    assert ssrf.normalise(normal) == normal
