@@ -236,6 +236,11 @@ RADIUS_BATCH_WAIT_MS = float(os.environ.get("RADIUS_BATCH_WAIT_MS", "5"))
 RADIUS_WORKERS = int(os.environ.get("RADIUS_WORKERS", "2"))
 RADIUS_DISCONNECT_TIMEOUT = float(os.environ.get("RADIUS_DISCONNECT_TIMEOUT", "1"))
 RADIUS_DISCONNECT_ATTEMPTS = int(os.environ.get("RADIUS_DISCONNECT_ATTEMPTS", "4"))
+# One delivery attempt's wall-clock deadline (connect, TLS, send, status, headers
+# and body together), and how long one delivery task serves one webhook before
+# it queues itself again behind the other webhooks (docs/webhooks.md "Fairness").
+WEBHOOK_ATTEMPT_SECONDS = float(os.environ.get("WEBHOOK_ATTEMPT_SECONDS", "10"))
+WEBHOOK_TASK_SECONDS = float(os.environ.get("WEBHOOK_TASK_SECONDS", "10"))
 # E-mail (invitations, password resets): printed to the console in development;
 # in production an SMTP server from the environment (docs/production.md "E-mail").
 EMAIL_BACKEND = os.environ.get(

@@ -61,8 +61,13 @@ class AttemptAdmin(RefusesNul, admin.ModelAdmin):
     search_fields = ["=id", "=event__id"]
     ordering = ["-id"]
     show_full_result_count = False
-    fields = ["webhook", "event", "kind", "at", "status_code", "latency_ms", "ok", "error"]
+    fields = ["webhook", "event", "kind", "at", "status_code", "latency_ms", "ok", "error_label"]
     readonly_fields = fields
+
+    @admin.display(description="error")
+    def error_label(self, obj: Attempt) -> str:
+        """The error's class (webhooks.errors), never the receiver's bytes."""
+        return obj.error_label
 
     def has_add_permission(self, request):
         return False

@@ -15,9 +15,17 @@ A webhook delivers its ``LANES`` lanes side by side (``deliver``: one thread
 each, with its own database connection and keep-alive HTTP connection). A lane
 is strictly sequential: it locks its ``Lane`` row, sends the events after its
 cursor one by one and stops at the first failure; the attempts and the moved
-cursor commit together. A worker killed mid-batch rolls all of it back, and
-the next worker sends those events again, with the same ``webhook-id``: an
-event may arrive twice, never out of order and never not at all.
+cursor commit together, at most ``BATCH`` events or ``BATCH_SECONDS`` of
+sending at a time. A worker killed mid-batch rolls that batch back, and the
+next worker sends those events again, with the same ``webhook-id``: an event
+may arrive twice, never out of order and never not at all.
+
+Fair to the other webhooks (docs/webhooks.md "Fairness"): a task delivers one
+webhook for at most ``task_seconds()`` (checked after every attempt, each
+attempt bounded by its own deadline, ``sending.attempt_seconds()``) and then
+queues itself again, behind the other webhooks' waiting tasks; a lane another
+task is delivering is skipped, not waited for, so a busy webhook never holds a
+second worker slot.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from events.models import LANES, AccountEvent
+from webhooks import errors
 from webhooks.models import Attempt, AttemptKind, EventCounter, Lane, Webhook
 from webhooks.sending import Connection
 
@@ -44,12 +53,17 @@ _COUNTERS = _quote(EventCounter._meta.db_table)
 RETRY_SCHEDULE = (5, 30, 120, 600, 1800, 3600, 7200, 14400)
 #: A webhook whose deliveries fail this long is disabled.
 DISABLE_AFTER = timedelta(hours=24)
-#: Events a lane sends per transaction.
+#: Events a lane sends per transaction, and the seconds of sending after which
+#: the transaction commits anyway (what a killed worker can make a lane resend).
 BATCH = 200
+BATCH_SECONDS = 1.0
 #: Events numbered per ``sequence`` statement.
 SEQUENCE_BATCH = 50_000
-#: A delivery task hands over after this long (another task continues).
-TASK_SECONDS = 60.0
+#: A delivery task hands over after this long (another task continues, behind
+#: the other webhooks' tasks waiting meanwhile).
+TASK_SECONDS = 10.0
+#: When a lane that another task is delivering is looked at again.
+BUSY_RETRY = timedelta(seconds=2)
 
 
 def retry_schedule() -> tuple[float, ...]:
@@ -58,6 +72,10 @@ def retry_schedule() -> tuple[float, ...]:
 
 def disable_after() -> timedelta:
     return getattr(settings, "WEBHOOK_DISABLE_AFTER", DISABLE_AFTER)
+
+
+def task_seconds() -> float:
+    return float(getattr(settings, "WEBHOOK_TASK_SECONDS", TASK_SECONDS))
 
 
 def sequence(*, account_id: int) -> int:
@@ -123,13 +141,14 @@ def _pending(webhook: Webhook, lane: Lane) -> list[AccountEvent]:
     )
 
 
-def _fail(webhook: Webhook, lane: Lane, error: str, now: datetime) -> None:
+def _fail(webhook: Webhook, lane: Lane, result, now: datetime) -> None:
     lane.failures += 1
     lane.failing_since = lane.failing_since or now
     if now - lane.failing_since >= disable_after():
         reason = (
             f"Disabled {now:%Y-%m-%d %H:%M} UTC: every delivery failed since "
-            f"{lane.failing_since:%Y-%m-%d %H:%M} UTC. Last error: {error}"
+            f"{lane.failing_since:%Y-%m-%d %H:%M} UTC. "
+            f"Last error: {errors.describe(result.error, result.status_code)}"
         )
         Webhook.objects.filter(pk=webhook.pk).update(enabled=False, disabled_reason=reason)
         logger.warning("webhook %s disabled: %s", webhook.pk, reason)
@@ -143,7 +162,8 @@ def _fail(webhook: Webhook, lane: Lane, error: str, now: datetime) -> None:
 def drain_lane(webhook_id: int, number: int, *, until: float | None = None) -> datetime | None:
     """Deliver lane ``number`` of the webhook until it is empty, fails or time is
     up. Returns when the lane wants to be tried again (None: nothing waits, or
-    the webhook is disabled; ``timezone.now()``: time was up with work left)."""
+    the webhook is disabled; ``timezone.now()``: time was up with work left;
+    a moment later: another task is delivering the lane)."""
     import time
 
     conn: Connection | None = None
@@ -151,12 +171,16 @@ def drain_lane(webhook_id: int, number: int, *, until: float | None = None) -> d
         while True:
             with transaction.atomic():
                 lane = (
-                    Lane.objects.select_for_update()
+                    Lane.objects.select_for_update(skip_locked=True)
                     .filter(webhook_id=webhook_id, number=number)
                     .first()
                 )
+                if lane is None:
+                    if Lane.objects.filter(webhook_id=webhook_id, number=number).exists():
+                        return timezone.now() + BUSY_RETRY  # another task has it
+                    return None  # deleted meanwhile
                 webhook = Webhook.objects.filter(pk=webhook_id).first()
-                if lane is None or webhook is None or not webhook.enabled:
+                if webhook is None or not webhook.enabled:
                     return None  # deleted or disabled meanwhile
                 now = timezone.now()
                 if lane.next_attempt_at and lane.next_attempt_at > now:
@@ -167,7 +191,8 @@ def drain_lane(webhook_id: int, number: int, *, until: float | None = None) -> d
                 if conn is None:
                     conn = Connection(webhook.url)
                 attempts = []
-                failed = False
+                failed = timed_out = False
+                batch_ends = time.monotonic() + BATCH_SECONDS
                 for event in events:
                     result = conn.send(secret=webhook.secret, event=event)
                     attempts.append(
@@ -182,17 +207,23 @@ def drain_lane(webhook_id: int, number: int, *, until: float | None = None) -> d
                         )
                     )
                     if not result.ok:
-                        _fail(webhook, lane, result.error, timezone.now())
+                        _fail(webhook, lane, result, timezone.now())
                         failed = True
                         break
                     lane.cursor = event.seq
+                    clock = time.monotonic()
+                    if until is not None and clock > until:
+                        timed_out = True
+                        break
+                    if clock > batch_ends:
+                        break
                 if not failed:
                     lane.failures, lane.failing_since, lane.next_attempt_at = 0, None, None
                 Attempt.objects.bulk_create(attempts)
                 lane.save()
             if failed:
                 return lane.next_attempt_at
-            if until is not None and time.monotonic() > until:
+            if timed_out or (until is not None and time.monotonic() > until):
                 return timezone.now()
     finally:
         if conn is not None:
@@ -206,11 +237,13 @@ def _drain_in_thread(webhook_id: int, number: int, until: float) -> datetime | N
         connections.close_all()  # this thread's connections only
 
 
-def deliver(*, webhook_id: int, seconds: float = TASK_SECONDS) -> datetime | None:
+def deliver(*, webhook_id: int, seconds: float | None = None) -> datetime | None:
     """Number the account's new events, then drain every lane of the webhook
-    side by side. Returns the earliest time a lane wants to be tried again."""
+    side by side for at most ``seconds`` (``task_seconds()``). Returns the
+    earliest time a lane wants to be tried again."""
     import time
 
+    seconds = task_seconds() if seconds is None else seconds
     webhook = Webhook.objects.filter(pk=webhook_id, enabled=True).first()
     if webhook is None:
         return None

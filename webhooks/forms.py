@@ -1,4 +1,8 @@
-"""The webhook form of the portal, turned into a ``services.WebhookSpec``."""
+"""The webhook form of the portal, turned into a ``services.WebhookSpec``.
+
+The URL is passed on as typed: ``webhooks.services`` normalises and checks it
+for the form and the API alike (``ssrf.normalise``), and its refusal comes back
+as this form's error."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ class WebhookForm(forms.Form):
     url = forms.CharField(
         label="URL",
         max_length=2000,
+        strip=False,
         help_text="https:// only; the host must be public.",
         widget=forms.URLInput(attrs={"class": "form-control", "placeholder": "https://"}),
     )
@@ -26,12 +31,6 @@ class WebhookForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     enabled = forms.BooleanField(required=False, initial=True)
-
-    def clean_url(self) -> str:
-        value = self.cleaned_data["url"].strip()
-        if "\x00" in value or any(ch.isspace() for ch in value):
-            raise forms.ValidationError("The URL may not contain spaces or control characters.")
-        return value
 
     def spec(self) -> WebhookSpec:
         data = self.cleaned_data

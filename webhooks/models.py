@@ -92,6 +92,7 @@ class Attempt(models.Model):
     status_code = models.IntegerField(null=True, blank=True)
     latency_ms = models.IntegerField(default=0)
     ok = models.BooleanField(default=False)
+    #: A class of ``webhooks.errors.ErrorClass`` ("" when ok), never the peer's bytes.
     error = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
@@ -102,3 +103,10 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.webhook_id} {self.event_id} {self.status_code or self.error}"
+
+    @property
+    def error_label(self) -> str:
+        """What the delivery log shows for the error (its class's label)."""
+        from webhooks import errors
+
+        return errors.label(self.error)

@@ -5,28 +5,44 @@ Standard Webhooks spec, signed with the ``standardwebhooks`` package: every
 attempt of an event has the same ``webhook-id`` and a fresh timestamp and
 signature. The connection goes to the address ``ssrf.check`` accepted (never
 to the name resolved again), stays open for the next event of the same lane
-(HTTP keep-alive), gives up after ``TIMEOUT`` seconds and never follows a
-redirect: a 3xx is a failed attempt like any other non-2xx answer.
+(HTTP keep-alive), and never follows a redirect: a 3xx is a failed attempt
+like any other non-2xx answer. Each attempt has one wall-clock deadline,
+``attempt_seconds()`` (``WEBHOOK_ATTEMPT_SECONDS``), for resolving the name
+when the connection is opened, connecting, the TLS handshake, sending, and
+reading the status line, headers and body together (``webhooks.deadline``): a
+receiver that trickles its answer is cut off there like one that is silent.
+
+``send`` never raises: whatever goes wrong (the URL, the network, bytes that
+are not HTTP) is a failed ``Result``, so the lane logs an attempt and counts
+the failure instead of the task crashing and trying again every minute. Its
+``error`` is a class from ``webhooks.errors``, never the peer's bytes.
 """
 
 from __future__ import annotations
 
 import http.client
-import socket
-import ssl
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
+from django.conf import settings
 from standardwebhooks.webhooks import Webhook as Signer
 
 from events.models import AccountEvent
-from webhooks import ssrf
+from webhooks import deadline, errors, ssrf
 
-#: Seconds to connect, send and read the answer.
-TIMEOUT = 5.0
+#: Seconds one attempt may take in all, from opening the connection (or
+#: sending on a kept one) to the answer's last byte.
+ATTEMPT_SECONDS = 10.0
 USER_AGENT = "EndpointPortal-Webhooks/1"
+
+logger = logging.getLogger("webhooks")
+
+
+def attempt_seconds() -> float:
+    return float(getattr(settings, "WEBHOOK_ATTEMPT_SECONDS", ATTEMPT_SECONDS))
 
 
 @dataclass
@@ -34,7 +50,7 @@ class Result:
     ok: bool
     status_code: int | None
     latency_ms: int
-    error: str = ""
+    error: str = ""  # an errors.ErrorClass value; "" when ok
 
 
 def body(event: AccountEvent) -> bytes:
@@ -63,24 +79,26 @@ class Connection:
         self.url = url
         self._conn: http.client.HTTPConnection | None = None
         self._target: ssrf.Target | None = None
+        self._deadline = deadline.Deadline()
 
     def _open(self) -> http.client.HTTPConnection:
         target = ssrf.check(self.url)
+        timeout = self._deadline.left()  # resolving the name counts too
         if target.scheme == "https":
             conn = http.client.HTTPSConnection(
-                target.host, target.port, timeout=TIMEOUT, context=ssl.create_default_context()
+                target.host, target.port, timeout=timeout, context=deadline.tls_context()
             )
         else:
-            conn = http.client.HTTPConnection(target.host, target.port, timeout=TIMEOUT)
+            conn = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
 
         def connect_to_checked(address, timeout, source_address=None):
-            sock = socket.create_connection((target.address, target.port), timeout, source_address)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return sock
+            return deadline.connect(target.address, target.port, self._deadline)
 
         # http.client connects through this hook: the checked address, not the
         # name again; TLS still verifies the certificate for the name.
         conn._create_connection = connect_to_checked
+        conn.connect()
+        conn.sock.deadline = self._deadline  # the TLS socket, when there is one
         self._target = target
         return conn
 
@@ -92,6 +110,7 @@ class Connection:
     def send(self, *, secret: str, event: AccountEvent) -> Result:
         started = time.perf_counter()
         payload = body(event)
+        self._deadline.start(attempt_seconds())
         try:
             if self._conn is None:
                 self._conn = self._open()
@@ -106,29 +125,19 @@ class Connection:
             status = response.status
             if response.will_close or not response.isclosed():
                 self.close()  # the server closes, or sent more than we read
-        except ssrf.UnsafeURL as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure is an attempt, never a crash
             self.close()
-            return Result(False, None, _ms(started), str(exc))
-        except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            return Result(False, None, _ms(started), _describe(exc))
+            error = errors.classify(exc)
+            if error == errors.ErrorClass.INTERNAL_ERROR:
+                logger.warning("webhook %s: %s while sending", self.url, type(exc).__name__)
+            return Result(False, None, _ms(started), error.value)
         latency = _ms(started)
         if 200 <= status < 300:
             return Result(True, status, latency)
         if 300 <= status < 400:
-            return Result(False, status, latency, f"HTTP {status}: redirects are not followed")
-        return Result(False, status, latency, f"HTTP {status}")
+            return Result(False, status, latency, errors.ErrorClass.REDIRECT.value)
+        return Result(False, status, latency, errors.ErrorClass.HTTP_STATUS.value)
 
 
 def _ms(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return f"No answer within {TIMEOUT:g} s"
-    if isinstance(exc, ConnectionRefusedError):
-        return "Connection refused"
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS error: {exc.reason or exc}"[:500]
-    return f"{type(exc).__name__}: {exc}"[:500]

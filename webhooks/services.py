@@ -2,8 +2,10 @@
 (and the customer API) alike: add, change, delete, rotate the secret, send a
 test event, redeliver an event (docs/webhooks.md).
 
-Every URL is checked by ``ssrf.check`` before it is saved. A new webhook starts
-with the events after it was added; re-enabling a disabled one starts again
+Every URL is normalised and checked (``ssrf.normalise``, ``ssrf.check``) before
+it is saved, here and only here: the portal's form and the API pass the URL as
+it was typed, so both accept and refuse the same URLs and save the same spelling.
+A new webhook starts with the events after it was added; re-enabling a disabled one starts again
 from new events (what happened meanwhile is in the account's History, not
 replayed).
 """
@@ -30,6 +32,12 @@ from webhooks.models import SUBSCRIBABLE, AttemptKind, Lane, Webhook
 MAX_WEBHOOKS = 20
 
 
+class AlreadyQueued(Exception):
+    """A test event (or a redelivery) of this webhook is already waiting to be
+    sent: one at a time, so that clicking or calling again and again cannot
+    fill the delivery queue. The message is for the user."""
+
+
 def new_secret() -> str:
     """A signing secret as the Standard Webhooks spec spells it: ``whsec_`` and
     24 random bytes in base64."""
@@ -46,10 +54,14 @@ class WebhookSpec:
     enabled: bool = True
 
 
-def _validated(spec: WebhookSpec) -> list[str]:
+def _validated(spec: WebhookSpec) -> tuple[str, list[str]]:
+    """The URL as it is saved and the event types, or a ``ValidationError``
+    naming each bad field."""
     errors: dict[str, list[str]] = {}
+    url = spec.url
     try:
-        ssrf.check(spec.url)
+        url = ssrf.normalise(spec.url)
+        ssrf.check(url)
     except ssrf.UnsafeURL as exc:
         errors["url"] = [str(exc)]
     types = [t for t in SUBSCRIBABLE if t.value in set(spec.event_types)]
@@ -59,7 +71,7 @@ def _validated(spec: WebhookSpec) -> list[str]:
         errors["description"] = ["At most 200 characters."]
     if errors:
         raise ValidationError(errors)
-    return [t.value for t in types]
+    return url, [t.value for t in types]
 
 
 def _audit(action: AuditAction, webhook: Webhook, request, actor, details: dict) -> None:
@@ -77,13 +89,13 @@ def _audit(action: AuditAction, webhook: Webhook, request, actor, details: dict)
 
 def create_webhook(*, account: Account, spec: WebhookSpec, request=None, actor=None) -> Webhook:
     """Add a webhook; its secret is in ``.secret`` (show it once)."""
-    types = _validated(spec)
+    url, types = _validated(spec)
     with transaction.atomic():
         if Webhook.objects.filter(account=account).count() >= MAX_WEBHOOKS:
             raise ValidationError({"url": [f"An account has at most {MAX_WEBHOOKS} webhooks."]})
         webhook = Webhook.objects.create(
             account=account,
-            url=spec.url,
+            url=url,
             description=spec.description,
             event_types=types,
             enabled=spec.enabled,
@@ -101,7 +113,7 @@ def create_webhook(*, account: Account, spec: WebhookSpec, request=None, actor=N
 
 
 def update_webhook(*, webhook: Webhook, spec: WebhookSpec, request=None, actor=None) -> Webhook:
-    types = _validated(spec)
+    url, types = _validated(spec)
     with transaction.atomic():
         webhook = Webhook.objects.select_for_update().get(pk=webhook.pk)
         before = {
@@ -111,7 +123,7 @@ def update_webhook(*, webhook: Webhook, spec: WebhookSpec, request=None, actor=N
             "enabled": webhook.enabled,
         }
         enabling = spec.enabled and not webhook.enabled
-        webhook.url = spec.url
+        webhook.url = url
         webhook.description = spec.description
         webhook.event_types = types
         webhook.enabled = spec.enabled
@@ -152,11 +164,29 @@ def delete_webhook(*, webhook: Webhook, request=None, actor=None) -> None:
         webhook.delete()
 
 
-def send_test(*, webhook: Webhook, request=None, actor=None) -> AccountEvent:
-    """Queue a ``webhook.test`` event to this webhook alone (an audit row by
-    ``request``'s user or the API token ``actor``)."""
+def _send_once(webhook: Webhook, event: AccountEvent, kind: AttemptKind, what: str) -> None:
+    """Queue one attempt outside the lanes, at most one of each kind waiting
+    per webhook (``AlreadyQueued`` otherwise)."""
+    from procrastinate.exceptions import AlreadyEnqueued
+
     from webhooks import tasks
 
+    try:
+        with transaction.atomic():
+            tasks.send_once.configure(queueing_lock=f"webhook-{webhook.pk}-{kind}").defer(
+                webhook_id=webhook.pk, event_id=event.pk, kind=kind
+            )
+    except AlreadyEnqueued as exc:
+        raise AlreadyQueued(
+            f"{what} of this webhook is already waiting to be sent; "
+            "try again once its attempt is in the delivery log."
+        ) from exc
+
+
+def send_test(*, webhook: Webhook, request=None, actor=None) -> AccountEvent:
+    """Queue a ``webhook.test`` event to this webhook alone (an audit row by
+    ``request``'s user or the API token ``actor``); ``AlreadyQueued`` (and
+    nothing written) when one is waiting already."""
     with transaction.atomic():
         event = AccountEvent.objects.create(
             account_id=webhook.account_id,
@@ -167,7 +197,7 @@ def send_test(*, webhook: Webhook, request=None, actor=None) -> AccountEvent:
                 "message": "A test event sent from the portal.",
             },
         )
-        tasks.send_once.defer(webhook_id=webhook.pk, event_id=event.pk, kind=AttemptKind.TEST)
+        _send_once(webhook, event, AttemptKind.TEST, "A test event")
         _audit(AuditAction.WEBHOOK_TESTED, webhook, request, actor, {"event": event.webhook_id})
     return event
 
@@ -175,9 +205,8 @@ def send_test(*, webhook: Webhook, request=None, actor=None) -> AccountEvent:
 def redeliver(*, webhook: Webhook, event_id: int, request=None, actor=None) -> AccountEvent:
     """Queue one more attempt of an event this webhook was sent (one in its
     delivery log), outside the lanes' order. Any other event, another
-    account's included, is an ``AccountEvent.DoesNotExist``."""
-    from webhooks import tasks
-
+    account's included, is an ``AccountEvent.DoesNotExist``; ``AlreadyQueued``
+    when a redelivery of this webhook is waiting already."""
     event = (
         AccountEvent.objects.filter(
             pk=event_id, account_id=webhook.account_id, attempts__webhook=webhook
@@ -186,7 +215,7 @@ def redeliver(*, webhook: Webhook, event_id: int, request=None, actor=None) -> A
         .get()
     )
     with transaction.atomic():
-        tasks.send_once.defer(webhook_id=webhook.pk, event_id=event.pk, kind=AttemptKind.REDELIVERY)
+        _send_once(webhook, event, AttemptKind.REDELIVERY, "A redelivery")
         _audit(
             AuditAction.WEBHOOK_REDELIVERED, webhook, request, actor, {"event": event.webhook_id}
         )

@@ -118,11 +118,22 @@ def webhook_rotate(request, pk: int):
     return redirect("webhooks:webhook_detail", pk=webhook.pk)
 
 
+def _refused_once(request, pk: int, error: services.AlreadyQueued):
+    """The webhook's page with the refusal, as 409 Conflict (nothing queued)."""
+    messages.error(request, str(error))
+    response = webhook_detail(request, pk)
+    response.status_code = 409
+    return response
+
+
 @require_POST
 @member_required(Role.ADMIN)
 def webhook_test(request, pk: int):
     webhook = selectors.webhook_for(account=request.account, pk=pk)
-    services.send_test(webhook=webhook, request=request)
+    try:
+        services.send_test(webhook=webhook, request=request)
+    except services.AlreadyQueued as error:
+        return _refused_once(request, pk, error)
     messages.success(request, "Test event queued; its attempt appears below in a moment.")
     return redirect("webhooks:webhook_detail", pk=webhook.pk)
 
@@ -138,5 +149,7 @@ def webhook_redeliver(request, pk: int):
         event = services.redeliver(webhook=webhook, event_id=event_id, request=request)
     except AccountEvent.DoesNotExist as exc:
         raise Http404("No such event.") from exc
+    except services.AlreadyQueued as error:
+        return _refused_once(request, pk, error)
     messages.success(request, f"Event {event.webhook_id} queued for redelivery.")
     return redirect("webhooks:webhook_detail", pk=webhook.pk)

@@ -150,13 +150,17 @@ def rotate_webhook_secret(request, webhook_id: WebhookId):
 
 
 @router.post(
-    "/{webhook_id}/test", response=answers({202: TestEventOut}, 403, 404),
+    "/{webhook_id}/test", response=answers({202: TestEventOut}, 403, 404, 409),
     summary="Send a test event", operation_id="test_webhook",
 )  # fmt: skip
 def test_webhook(request, webhook_id: WebhookId):
     """Queues one ``webhook.test`` event to this webhook; its attempt appears
-    in the delivery log (not retried)."""
-    event = services.send_test(
-        webhook=_webhook(request, webhook_id), request=request, actor=audit_actor(request)
-    )
+    in the delivery log (not retried). 409 while an earlier test event of the
+    webhook is still waiting to be sent (nothing is queued)."""
+    try:
+        event = services.send_test(
+            webhook=_webhook(request, webhook_id), request=request, actor=audit_actor(request)
+        )
+    except services.AlreadyQueued as error:
+        raise ProblemError(409, str(error)) from error
     return 202, {"event_id": event.webhook_id}

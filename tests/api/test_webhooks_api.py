@@ -124,3 +124,43 @@ def test_every_operation_is_in_the_document(api):
     assert set(paths[BASE + "/{webhook_id}"]) == {"get", "patch", "delete"}
     assert set(paths[BASE + "/{webhook_id}/test"]) == {"post"}
     assert set(paths[BASE + "/{webhook_id}/rotate-secret"]) == {"post"}
+
+
+# What the portal's form and the API do with one URL: both refuse it with the
+# same message, or both save the same spelling (webhooks.services, ssrf.normalise).
+SAME_RULES = [
+    ("http://127.0.0.1:9/in", "http://127.0.0.1:9/in"),
+    ("  http://127.0.0.1:9/in\n", "http://127.0.0.1:9/in"),
+    ("HTTP://127.0.0.1:9/Straße?q=ä ", "http://127.0.0.1:9/Stra%C3%9Fe?q=%C3%A4"),
+    ("http://127.0.0.1:9/%7Eok/100%", "http://127.0.0.1:9/%7Eok/100%25"),
+    ("http://127.0.0.1:9/a b", "may not contain spaces"),
+    ("http://127.0.0.1:9/a\u00a0b", "may not contain spaces"),
+    ("http://127.0.0.1:9/a\x7fb", "may not contain spaces"),
+    ("http://127.0.0.1:0/in", "port must be from 1 to 65535"),
+    ("https://[fec0::1]/in", "a site-local address: refused"),
+    ("https://[3fff::1]/in", "a documentation address: refused"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("url", "outcome"), SAME_RULES)
+def test_the_form_and_the_api_follow_one_rule(api, client, admin_member, url, outcome):
+    from django.urls import reverse
+
+    client.force_login(admin_member)
+    page = client.post(
+        reverse("webhooks:webhook_create"), {"url": url, "event_types": ["job.finished"]}
+    )
+    from_form = list(Webhook.objects.values_list("url", flat=True))
+    Webhook.objects.all().delete()
+    answer = api.post(BASE, {"url": url, "event_types": ["job.finished"]})
+    from_api = list(Webhook.objects.values_list("url", flat=True))
+    if outcome.startswith("http"):
+        assert page.status_code == 302 and answer.status_code == 201, answer.content
+        assert from_form == from_api == [outcome]
+        assert answer.json()["url"] == outcome
+    else:
+        assert page.status_code == 200 and answer.status_code == 422
+        assert outcome in page.content.decode()
+        assert outcome in answer.json()["detail"]
+        assert from_form == from_api == []

@@ -53,8 +53,12 @@ def test_an_admin_adds_a_webhook_and_sends_a_test_event(
     assert_accessible(page, "webhook-secret-once")
 
     page.get_by_role("button", name="Send test event").click()
+    # A second click while the first waits is refused (409), with the page and why.
+    page.get_by_role("button", name="Send test event").click()
+    expect(page.get_by_text("A test event of this webhook is already waiting")).to_be_visible()
+    assert_accessible(page, "webhook-test-refused")
     run_queue()
-    page.reload()
+    page.goto(f"/account/webhooks/{webhook.pk}/")  # not a reload: that would POST again
     expect(page.get_by_test_id("secret-once")).to_have_count(0)
     row = page.get_by_test_id("attempt-row")
     expect(row).to_have_count(1)

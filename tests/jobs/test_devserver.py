@@ -1,5 +1,6 @@
-"""``manage.py devserver`` (``make run``): the web server and the worker in one
-command, both outputs visible, one signal stops both."""
+"""``manage.py devserver`` (``make run``): the web server and the two workers
+(jobs, webhook deliveries) in one command, every output visible, one signal
+stops them all."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tests.jobs.test_worker import BASE_DIR, test_database_url
 
 
 @pytest.mark.django_db(transaction=True)
-def test_devserver_runs_web_worker_and_radius_and_ctrl_c_stops_them(tmp_path):
+def test_devserver_runs_web_workers_and_radius_and_ctrl_c_stops_them(tmp_path):
     port = free_port()
     log = tmp_path / "devserver.log"
     env = {
@@ -45,15 +46,20 @@ def test_devserver_runs_web_worker_and_radius_and_ctrl_c_stops_them(tmp_path):
                         answered = True
                 except OSError:
                     time.sleep(0.3)
-            while time.monotonic() < deadline and not all(
-                started in log.read_text() for started in ("Starting worker", "RADIUS listening")
+            while time.monotonic() < deadline and (
+                log.read_text().count("Starting worker") < 3
+                or "RADIUS listening" not in log.read_text()
             ):
                 time.sleep(0.3)
             output = log.read_text()
             assert answered, output
-            assert "worker | " in output and "Starting worker" in output, output
-            assert "   web | " in output, output
-            assert "radius | RADIUS listening on 127.0.0.1" in output, output
+            assert output.count("Starting worker") == 3, output
+            assert "    jobs | " in output and "webhooks | " in output, output
+            assert "on queues jobs, maintenance" in output, output
+            assert "on queues webhooks, maintenance" in output, output
+            assert "on queues radius" in output, output
+            assert "     web | " in output, output
+            assert "  radius | RADIUS listening on 127.0.0.1" in output, output
 
             supervisor.send_signal(signal.SIGINT)  # what Ctrl-C sends
             assert supervisor.wait(timeout=30) == 0
@@ -62,4 +68,4 @@ def test_devserver_runs_web_worker_and_radius_and_ctrl_c_stops_them(tmp_path):
                 supervisor.kill()
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
-    assert "Stopped worker" in log.read_text()
+    assert log.read_text().count("Stopped worker") == 2

@@ -43,16 +43,22 @@ test_database_url.__test__ = False  # a helper, not a test
 
 
 class Worker:
-    def __init__(self, log: Path):
+    """``manage.py procrastinate worker`` in a process of its own: every queue,
+    or with ``args`` (``jobs.workers.WORKERS``: queues and concurrency) as
+    production's units run it (docs/production.md)."""
+
+    def __init__(self, log: Path, *, args: list[str] | None = None, env: dict | None = None):
         env = {
             **os.environ,
             "DATABASE_URL": test_database_url(),
             "DJANGO_SETTINGS_MODULE": "tests.jobs.worker_settings",
+            **(env or {}),
         }
+        command = [sys.executable, "manage.py", "procrastinate", "worker", *(args or [])]
         self.log = log
         self._out = open(log, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "procrastinate", "worker"],
+            command,
             cwd=BASE_DIR,
             env=env,
             stdout=self._out,

@@ -30,6 +30,7 @@ class Receiver:
         self.connections = 0
         self.lock = threading.Lock()
         self.headers_seen: list[dict] = []
+        self.paths: list[str] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,6 +55,7 @@ class Receiver:
                 headers = dict(self.headers.items())
                 with receiver.lock:
                     receiver.requests += 1
+                    receiver.paths.append(self.path)
                 try:
                     body = Verifier(receiver.secret).verify(data, headers)
                 except WebhookVerificationError:

@@ -79,7 +79,7 @@ def test_500_twice_then_200_is_delivered_once_more(account, group, receiver, fas
 
     assert receiver.answered == [500, 500, 200]
     attempts = list(Attempt.objects.order_by("id").values_list("status_code", "ok", "error"))
-    assert attempts == [(500, False, "HTTP 500"), (500, False, "HTTP 500"), (200, True, "")]
+    assert attempts == [(500, False, "http_status"), (500, False, "http_status"), (200, True, "")]
     ids = {h["webhook-id"] for h in receiver.headers_seen}
     assert len(ids) == 1  # every attempt is the same event
     lane = Lane.objects.get(webhook__account=account, number=endpoint.pk % 16)

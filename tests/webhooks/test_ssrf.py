@@ -4,9 +4,13 @@ followed, and plain http is refused, except in ``WEBHOOK_ALLOWED_NETWORKS``."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 
 from webhooks import ssrf
 
@@ -33,6 +37,11 @@ REFUSED = [
     "https://localhost/hook",  # a name resolving to loopback
     "https://[2002:7f00:1::]/hook",  # 6to4 around 127.0.0.1
     "https://[64:ff9b::a00:1]/hook",  # NAT64 around 10.0.0.1
+    "https://[fec0::1]/hook",  # site-local (deprecated, still routed inside some sites)
+    "https://[feff:ffff::1]/hook",  # the top of fec0::/10
+    "https://[3fff::1]/hook",  # documentation (RFC 9637)
+    "https://[3fff:fff::1]/hook",  # the top of 3fff::/20
+    "https://[5f00::1]/hook",  # segment routing (RFC 9602)
 ]
 
 
@@ -80,6 +89,12 @@ def test_a_public_address_is_accepted_and_pinned(no_allow_list):
         ("https://user:pw@93.184.215.14/in", "user name or password"),
         ("https:///in", "must start with https"),
         ("https://93.184.215.14:99999/in", "not valid"),
+        ("https://93.184.215.14:0/in", "port must be from 1 to 65535"),
+        ("http://127.0.0.1:0/in", "port must be from 1 to 65535"),
+        ("https://93.184.215.14/a b", "may not contain spaces"),
+        ("https://93.184.215.14/a\tb", "may not contain spaces"),
+        ("https://93.184.215.14/a\x85b", "may not contain spaces"),
+        ("https://93.184.215.14/a\u3000b", "may not contain spaces"),
         ("https://no-such-host.invalid/in", "cannot be resolved"),
     ],
 )
@@ -88,9 +103,41 @@ def test_bad_urls_say_why(no_allow_list, url, message):
         ssrf.check(url)
 
 
+def test_the_networks_next_to_the_refused_ones_are_public(no_allow_list):
+    """The edges of the added networks: just outside each is a public address."""
+    for address in ("fe80::1", "ff00::1"):
+        assert ssrf.refusal(ipaddress.ip_address(address))  # still refused
+    for address in ("2600::1", "3fff:1000::1", "2a00:1450::1"):
+        assert ssrf.refusal(ipaddress.ip_address(address)) == "", address
+
+
 def test_the_allow_list_admits_loopback_over_http(settings):
     settings.WEBHOOK_ALLOWED_NETWORKS = "127.0.0.0/8, 10.9.0.0/16"
     assert ssrf.check("http://127.0.0.1:8080/in").address == "127.0.0.1"
     assert ssrf.check("http://10.9.1.1/in").address == "10.9.1.1"
     with pytest.raises(ssrf.UnsafeURL):
         ssrf.check("http://10.8.1.1/in")
+
+
+@settings_hypothesis(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=80),
+        st.builds(
+            lambda host, path, query: f"https://{host}/{path}?{query}",
+            st.text(min_size=1, max_size=20),
+            st.text(max_size=30),
+            st.text(max_size=30),
+        ),
+    )
+)
+def test_normalise_refuses_with_a_reason_or_gives_one_ascii_spelling(url):
+    """Whatever is typed: a refusal saying why (never another exception), or an
+    ASCII URL without whitespace that normalising again does not change."""
+    try:
+        normal = ssrf.normalise(url)
+    except ssrf.UnsafeURL as exc:
+        assert str(exc)
+        return
+    assert normal.isascii() and not any(ch.isspace() for ch in normal)
+    assert ssrf.normalise(normal) == normal

@@ -1,11 +1,12 @@
-"""``manage.py devserver [addrport]``: the development server, a job worker and
-the RADIUS server in one command (what ``make run`` runs).
+"""``manage.py devserver [addrport]``: the development server, the workers and
+the RADIUS server in one command (what ``make run`` runs): the jobs, webhook
+delivery and network workers of ``jobs.workers.WORKERS``, as production runs them.
 
 All run as child processes whose output is printed line by line, prefixed
-``web |``, ``worker |`` and ``radius |``. Ctrl-C (or SIGTERM) stops them all; if
-one exits on its own, the others are stopped too and the command exits with its
-code, so a broken worker is never silently missing. Production runs them as
-separate services instead (docs/production.md).
+``web |``, ``jobs |``, ``webhooks |``, ``network |`` and ``radius |``. Ctrl-C (or
+SIGTERM) stops them all; if one exits on its own, the others are stopped too and
+the command exits with its code, so a broken worker is never silently missing.
+Production runs them as separate services instead (docs/production.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
+from jobs.workers import WORKERS
+
 MANAGE = Path(__file__).resolve().parents[3] / "manage.py"
 #: How long a child gets to stop after SIGTERM before it is killed.
 STOP_TIMEOUT = 10.0
@@ -27,8 +30,8 @@ STOP_TIMEOUT = 10.0
 
 class Command(BaseCommand):
     help = (
-        "Run the development server, a background-job worker and the RADIUS server; "
-        "Ctrl-C stops them all."
+        "Run the development server, the workers (jobs, webhooks, network) and the "
+        "RADIUS server; Ctrl-C stops them all."
     )
 
     def add_arguments(self, parser):
@@ -36,12 +39,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, addrport: str, **options):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        commands = {
-            "web": [sys.executable, str(MANAGE), "runserver", addrport],
-            "worker": [sys.executable, str(MANAGE), "procrastinate", "worker"],
-            # RADIUS_BIND, RADIUS_AUTH_PORT and RADIUS_ACCT_PORT say where (docs/radius.md).
-            "radius": [sys.executable, str(MANAGE), "radius"],
-        }
+        commands = {"web": [sys.executable, str(MANAGE), "runserver", addrport]}
+        for name, arguments in WORKERS.items():
+            commands[name] = [sys.executable, str(MANAGE), "procrastinate", "worker", *arguments]
+        # RADIUS_BIND, RADIUS_AUTH_PORT and RADIUS_ACCT_PORT say where (docs/radius.md).
+        commands["radius"] = [sys.executable, str(MANAGE), "radius"]
         children = {
             # Own process groups: runserver's reloader has a child of its own,
             # and a signal to the group reaches both.
@@ -81,7 +83,7 @@ class Command(BaseCommand):
     def _relay(self, name: str, child: subprocess.Popen) -> None:
         for raw in child.stdout:
             line = raw.decode(errors="replace").rstrip("\n")
-            self.stdout.write(f"{name:>6} | {line}")
+            self.stdout.write(f"{name:>8} | {line}")
             self.stdout.flush()
 
     def _stop(self, children: dict[str, subprocess.Popen]) -> None:
