@@ -11,9 +11,9 @@ import time
 
 import pytest
 
+from events.models import AccountEvent, EventType
 from tests.webhooks.raw_peer import RawPeer
 from webhooks import sending
-from webhooks.models import AccountEvent, EventType
 
 DEADLINE = 1.5
 SLACK = 1.0  # scheduling on a shared machine

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
+from events.models import AccountEvent, EventType
 from inventory import lifecycle
 from inventory.history import Actor
 from inventory.models import State
@@ -19,7 +20,7 @@ from tests.factories import EndpointFactory
 from tests.webhooks.conftest import add_webhook, run_queue
 from tests.webhooks.raw_peer import RawPeer
 from webhooks import errors, sending
-from webhooks.models import AccountEvent, Attempt, EventType, Webhook
+from webhooks.models import Attempt, Webhook
 
 BANNER = (
     b'INFO {"server_id":"NDJWE4SECRETBANNER","version":"2.10.7","go":"go1.21.5",'

@@ -10,6 +10,8 @@ import pytest
 from django.db import transaction
 from django.urls import reverse
 
+from events import outbox
+from events.models import AccountEvent, EventType
 from inventory import lifecycle
 from inventory.history import Actor
 from portal.models import Role
@@ -17,8 +19,8 @@ from tests.factories import GroupFactory
 from tests.jobs.conftest import make_endpoints
 from tests.webhooks.conftest import add_webhook, run_queue, run_until
 from tests.webhooks.receiver import Receiver
-from webhooks import outbox, services
-from webhooks.models import AccountEvent, Attempt, AttemptKind, EventType, Webhook
+from webhooks import services
+from webhooks.models import Attempt, AttemptKind, Webhook
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from events.models import AccountEvent
 from inventory import lifecycle
 from inventory.history import Actor
 from jobs import services as job_services
@@ -24,7 +25,7 @@ from tests.jobs.test_worker import Worker, wait_for
 from tests.webhooks.conftest import add_webhook
 from tests.webhooks.raw_peer import RawPeer
 from webhooks import services
-from webhooks.models import AccountEvent, Attempt
+from webhooks.models import Attempt
 
 #: The deadline the workers run with: long enough for B's work on a busy
 #: machine, short enough for a test.
