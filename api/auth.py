@@ -20,6 +20,7 @@ from ninja.security import HttpBearer
 from api import rate_limit
 from api.models import ApiToken
 from api.problems import ProblemError
+from api.request_body import refuse_unstorable
 from api.tokens import MAX_TOKEN_LENGTH, TOKEN_PREFIX, hash_token
 from portal import access_log
 
@@ -49,28 +50,6 @@ def _touch(token: ApiToken) -> None:
         token.last_used_at = now
 
 
-def refuse_nul(request: HttpRequest) -> None:
-    """A 422 for a NUL character anywhere in the path, query or body: PostgreSQL
-    text cannot hold one, and no field of ours takes one."""
-    where = []
-    if "\x00" in request.path:
-        where.append("path")
-    where += [
-        f"query.{key}"
-        for key, values in request.GET.lists()
-        if any("\x00" in v for v in [key, *values])
-    ]
-    body = request.body if request.method in ("POST", "PATCH", "PUT") else b""
-    if b"\x00" in body or b"\\u0000" in body:
-        where.append("body")
-    if where:
-        raise ProblemError(
-            422,
-            "Text may not contain NUL characters.",
-            errors=[{"field": field, "message": "Contains a NUL character."} for field in where],
-        )
-
-
 class ApiTokenAuth(HttpBearer):
     """Sets ``request.auth`` (the token) and ``request.account`` (its account)."""
 
@@ -92,7 +71,7 @@ class ApiTokenAuth(HttpBearer):
                 f"retry in {wait} s.",
                 headers={"Retry-After": str(wait)},
             )
-        refuse_nul(request)
+        refuse_unstorable(request)
         _touch(found)
         access_log.annotate(request, token=found.prefix)
         request.account = found.account
