@@ -1,14 +1,16 @@
 """Account → API tokens (``/account/api-tokens/``), for account admins: create
 a token (shown once), see each token's role, expiry and last use, revoke one.
 
-The new token is kept in the session only until the page after the redirect
-shows it, so a reload neither shows it again nor creates a second one.
+The new token is shown in the answer to the POST that made it, and stored
+nowhere (not in the session either; only its hash is kept): a reload asks the
+browser to send the form again, which a second token of the same name refuses.
 """
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import add_never_cache_headers
 
 import audit
 from api.forms import ApiTokenForm
@@ -19,13 +21,12 @@ from portal import access_log
 from portal.models import Role
 from portal.tenancy import member_required
 
-_SHOW_ONCE = "api.new-token"
-
 
 @member_required(Role.ADMIN)
 def token_list(request):
     creator_role = Role(request.member.role)
     form = ApiTokenForm(request.POST or None, creator_role=creator_role)
+    new = None
     if request.method == "POST" and form.is_valid():
         try:
             token, plain = create_token(
@@ -47,11 +48,10 @@ def token_list(request):
                 details={"token": token.pk, "role": token.role},
             )
             access_log.annotate(request, action="api-token-created", token=token.pk)
-            request.session[_SHOW_ONCE] = {"id": token.pk, "token": plain}
-            return redirect("api_tokens:token_list")
-    new = request.session.pop(_SHOW_ONCE, None)
+            new = {"id": token.pk, "token": plain}
+            form = ApiTokenForm(creator_role=creator_role)
     tokens = ApiToken.objects.filter(account=request.account).order_by("-created_at", "-pk")
-    return render(
+    response = render(
         request,
         "api/token_list.html",
         {
@@ -62,6 +62,8 @@ def token_list(request):
         },
         status=400 if form.errors else 200,
     )
+    add_never_cache_headers(response)  # the new token is in it
+    return response
 
 
 @member_required(Role.ADMIN)

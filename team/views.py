@@ -10,6 +10,7 @@ from django.contrib.auth import login
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from portal.models import Member, Role
@@ -125,8 +126,10 @@ def _refused(request, reason: str, status: int):
     return render(request, "team/invitation_refused.html", {"reason": reason}, status=status)
 
 
+@never_cache
 def invitation_accept(request, token: str):
-    """The link of an invitation e-mail."""
+    """The link of an invitation e-mail. Never cached: the page's address is the
+    invitation's secret, and signed out no middleware says so."""
     try:
         invitation = invitations.open_invitation(token)
     except invitations.InvitationError as error:
