@@ -23,6 +23,7 @@ from api.problems import ProblemError
 from api.request_body import refuse_unstorable
 from api.tokens import MAX_TOKEN_LENGTH, TOKEN_PREFIX, hash_token
 from portal import access_log
+from portal.client_ip import client_ip
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -51,12 +52,28 @@ def _touch(token: ApiToken) -> None:
 
 
 class ApiTokenAuth(HttpBearer):
-    """Sets ``request.auth`` (the token) and ``request.account`` (its account)."""
+    """Sets ``request.auth`` (the token) and ``request.account`` (its account).
+    A request with no token or a bad one counts against its client address's
+    limit; over it, a 429 instead of the 401."""
 
     openapi_description = (
         "An API token of your account (`epk_…`), created on the API tokens page: "
         "`Authorization: Bearer <token>`."
     )
+
+    def __call__(self, request: HttpRequest) -> ApiToken | None:
+        found = super().__call__(request)
+        if found is None:
+            wait = rate_limit.anonymous_retry_after(client_ip(request))
+            if wait is not None:
+                allowed, window = rate_limit.anonymous_limit()
+                raise ProblemError(
+                    429,
+                    f"Requests without a valid token are limited to {allowed:,} per {window} "
+                    f"seconds from one address; retry in {wait} s.",
+                    headers={"Retry-After": str(wait)},
+                )
+        return found
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
         found = token_for(token.strip())

@@ -317,3 +317,6 @@ if REDIS_URL:
 # The customer API (docs/api.md): requests per token per window.
 API_RATE_LIMIT = int(os.environ.get("API_RATE_LIMIT", "6000"))
 API_RATE_WINDOW = int(os.environ.get("API_RATE_WINDOW", "60"))
+# Requests with no or a bad token, per client address (they reach no token's limit).
+API_ANONYMOUS_RATE_LIMIT = int(os.environ.get("API_ANONYMOUS_RATE_LIMIT", "60"))
+API_ANONYMOUS_RATE_WINDOW = int(os.environ.get("API_ANONYMOUS_RATE_WINDOW", "60"))
