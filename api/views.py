@@ -38,7 +38,7 @@ def token_list(request):
                 expires_at=form.expires_at(),
             )
         except TokenRefused as exc:
-            form.add_error("name" if "named" in str(exc) else None, str(exc))
+            form.add_error(exc.field, str(exc))
         else:
             audit.record(
                 action=AuditAction.API_TOKEN_CREATED,
