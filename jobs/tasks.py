@@ -70,6 +70,20 @@ def purge_terminated(timestamp: int) -> None:
     logger.info("purge_terminated: %s endpoints deleted", result.endpoints)
 
 
+@app.periodic(cron="27 3 * * *")
+@app.task(
+    name="inventory.purge_activation_failures",
+    queue="maintenance",
+    queueing_lock="purge_activation",
+)
+def purge_activation_failures(timestamp: int) -> None:
+    """Daily: refused activations and ended blocks older than 30 days (as
+    ``manage.py purge_activation_failures``)."""
+    cutoff = timezone.now() - timedelta(days=purge.ACTIVATION_RETENTION_DAYS)
+    counts = purge.purge_activation_failures(cutoff=cutoff)
+    logger.info("purge_activation_failures: %s", counts)
+
+
 @app.periodic(cron="37 3 * * *")
 @app.task(name="inventory.purge_network_events", queue="maintenance", queueing_lock="purge_events")
 def purge_network_events(timestamp: int) -> None:
