@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 from axes.models import AccessAttempt
+from django.conf import settings as settings_module
 from django.contrib.admin.options import IS_FACETS_VAR, IS_POPUP_VAR, TO_FIELD_VAR
 from django.contrib.admin.views.main import ALL_VAR, ERROR_FLAG, ORDER_VAR, PAGE_VAR, SEARCH_VAR
 from django.contrib.sessions.models import Session
@@ -998,24 +999,28 @@ EXTREME_DATES = [
 
 
 def test_every_page_date_field_is_in_the_walk():
-    """A new date input on a page must be added to DATE_FILTERS."""
-    import pathlib
+    """A new date input on a page, or a date field in a form, must join the walk
+    (DATE_FILTERS, or the token expiry's own test below)."""
+    from pathlib import Path
 
-    inputs = []
-    for template in pathlib.Path("templates").rglob("*.html"):
-        inputs += re.findall(r'type="(?:date|datetime-local)"', template.read_text())
-    forms_with_dates = [
-        path
-        for path in pathlib.Path(".").glob("*/forms*.py")
-        if "DateField" in path.read_text() or "DateTimeField" in path.read_text()
-    ] + [
-        path
-        for path in pathlib.Path(".").glob("*/forms/*.py")
-        if "DateField" in path.read_text() or "DateTimeField" in path.read_text()
-    ]
-    known = {"audit/forms.py", "inventory/forms/events.py", "api/forms.py"}
-    assert {str(path) for path in forms_with_dates} <= known, forms_with_dates
-    assert not inputs or all(url for url, _ in DATE_FILTERS)
+    walked = {name for _, names in DATE_FILTERS for name in names} | {"expires_on"}
+    inputs = set()
+    for template in Path(settings_module.BASE_DIR, "templates").rglob("*.html"):
+        for tag in re.findall(
+            r'<input[^>]*type="(?:date|datetime-local)"[^>]*>', template.read_text()
+        ):
+            inputs.add(re.search(r'name="([^"]+)"', tag).group(1))
+    forms = [*Path(settings_module.BASE_DIR).glob("*/forms*.py")]
+    forms += Path(settings_module.BASE_DIR).glob("*/forms/*.py")
+    with_dates = {
+        str(path.relative_to(settings_module.BASE_DIR))
+        for path in forms
+        if re.search(
+            r"\bforms\.(?:Date|DateTime)Field\b|\(forms\.DateTimeField\)", path.read_text()
+        )
+    }
+    assert inputs and inputs <= walked, inputs - walked
+    assert with_dates <= {"audit/forms.py", "inventory/forms/events.py", "api/forms.py"}, with_dates
 
 
 @pytest.mark.django_db
