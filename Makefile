@@ -38,6 +38,7 @@ check: lint
 	env -u DEBUG SECRET_KEY="check-$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
 		ALLOWED_HOSTS=portal.example.com PORTAL_BASE_URL=https://portal.example.com \
 		DATABASE_URL=$${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
+		REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} \
 		$(PY) manage.py check --deploy --fail-level WARNING
 
 # The benchmark (docs/benchmark.md): 1,000,000 endpoints in database bench_1m on

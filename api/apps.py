@@ -7,3 +7,6 @@ class ApiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "api"
     verbose_name = "Customer API"
+
+    def ready(self) -> None:
+        from api import checks  # noqa: F401  (registers the deploy check)

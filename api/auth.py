@@ -20,8 +20,10 @@ from ninja.security import HttpBearer
 from api import rate_limit
 from api.models import ApiToken
 from api.problems import ProblemError
+from api.request_body import refuse_unstorable
 from api.tokens import MAX_TOKEN_LENGTH, TOKEN_PREFIX, hash_token
 from portal import access_log
+from portal.client_ip import client_ip
 from portal.models import Member, Role
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -67,35 +69,29 @@ def _touch(token: ApiToken) -> None:
         token.last_used_at = now
 
 
-def refuse_nul(request: HttpRequest) -> None:
-    """A 422 for a NUL character anywhere in the path, query or body: PostgreSQL
-    text cannot hold one, and no field of ours takes one."""
-    where = []
-    if "\x00" in request.path:
-        where.append("path")
-    where += [
-        f"query.{key}"
-        for key, values in request.GET.lists()
-        if any("\x00" in v for v in [key, *values])
-    ]
-    body = request.body if request.method in ("POST", "PATCH", "PUT") else b""
-    if b"\x00" in body or b"\\u0000" in body:
-        where.append("body")
-    if where:
-        raise ProblemError(
-            422,
-            "Text may not contain NUL characters.",
-            errors=[{"field": field, "message": "Contains a NUL character."} for field in where],
-        )
-
-
 class ApiTokenAuth(HttpBearer):
-    """Sets ``request.auth`` (the token) and ``request.account`` (its account)."""
+    """Sets ``request.auth`` (the token) and ``request.account`` (its account).
+    A request with no token or a bad one counts against its client address's
+    limit; over it, a 429 instead of the 401."""
 
     openapi_description = (
         "An API token of your account (`epk_…`), created on the API tokens page: "
         "`Authorization: Bearer <token>`."
     )
+
+    def __call__(self, request: HttpRequest) -> ApiToken | None:
+        found = super().__call__(request)
+        if found is None:
+            wait = rate_limit.anonymous_retry_after(client_ip(request))
+            if wait is not None:
+                allowed, window = rate_limit.anonymous_limit()
+                raise ProblemError(
+                    429,
+                    f"Requests without a valid token are limited to {allowed:,} per {window} "
+                    f"seconds from one address; retry in {wait} s.",
+                    headers={"Retry-After": str(wait)},
+                )
+        return found
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
         found = token_for(token.strip())
@@ -110,7 +106,7 @@ class ApiTokenAuth(HttpBearer):
                 f"retry in {wait} s.",
                 headers={"Retry-After": str(wait)},
             )
-        refuse_nul(request)
+        refuse_unstorable(request)
         _touch(found)
         access_log.annotate(request, token=found.prefix)
         request.account = found.account

@@ -10,6 +10,7 @@ from ninja.openapi.docs import Swagger
 
 from api import problems
 from api.auth import ApiTokenAuth
+from api.request_body import CachedJsonParser
 from api.routers import actions, activations, endpoints, inventory, jobs, webhooks
 
 DESCRIPTION = """\
@@ -65,6 +66,7 @@ api = PortalApi(
     version="1",
     description=DESCRIPTION,
     auth=ApiTokenAuth(),
+    parser=CachedJsonParser(),
     urls_namespace="customer_api",
     docs=Swagger(settings={"persistAuthorization": False}),
     docs_url="/docs",

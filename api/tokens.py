@@ -27,7 +27,12 @@ MAX_TOKEN_LENGTH = 128
 
 
 class TokenRefused(ValueError):
-    """The token was not created; the message says why, for the form or command."""
+    """The token was not created; the message says why, for the form or command,
+    and ``field`` which of the form's fields it is about (None: the whole form)."""
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 def hash_token(token: str) -> str:
@@ -48,14 +53,15 @@ def create_token(
     (None for staff): a token never gets more than it."""
     name = name.strip()
     if not name:
-        raise TokenRefused("Give the token a name.")
+        raise TokenRefused("Give the token a name.", field="name")
     role = Role(role)
     if creator_role is not None and role.rank > Role(creator_role).rank:
         raise TokenRefused(
-            f"A token cannot have more rights than you: your role is {Role(creator_role).label}."
+            f"A token cannot have more rights than you: your role is {Role(creator_role).label}.",
+            field="role",
         )
     if expires_at is not None and expires_at <= timezone.now():
-        raise TokenRefused("The expiry must be in the future.")
+        raise TokenRefused("The expiry must be in the future.", field="expires_on")
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     try:
         with transaction.atomic():
@@ -72,7 +78,9 @@ def create_token(
                 expires_at=expires_at,
             )
     except IntegrityError as exc:
-        raise TokenRefused(f"This account already has a token named “{name}”.") from exc
+        raise TokenRefused(
+            f"This account already has a token named “{name}”.", field="name"
+        ) from exc
     return token, plain
 
 

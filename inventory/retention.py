@@ -13,8 +13,10 @@ Children are deleted with one set-based statement per table (Django's cascade
 would load every row into Python first).
 
 Network events and session teardowns are kept 30 days and purged the same way,
-in short batches (``purge_network_events``). The commands of the same names and
-the worker's daily tasks (jobs/tasks.py) call these functions.
+in short batches (``purge_network_events``); so are refused activations and
+ended activation blocks (``purge_activation_failures``: only the last hour
+counts for the limits, staff read older ones for a month). The commands of the
+same names and the worker's daily tasks (jobs/tasks.py) call these functions.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from django.utils import timezone
 
 from inventory.models import (
     IMSI,
+    ActivationBlock,
+    ActivationFailure,
     Endpoint,
     History,
     IPAllocation,
@@ -181,4 +185,24 @@ def purge_network_events(*, cutoff: datetime, batch_size: int = EVENT_BATCH) -> 
             table=model._meta.db_table, column=column, cutoff=cutoff, batch_size=batch_size
         )
         for label, model, column in EVENT_TABLES
+    }
+
+
+#: Refused activations and blocks that ended are kept this long for staff.
+ACTIVATION_RETENTION_DAYS = 30
+#: What the activation purge deletes: (label, model, time column).
+ACTIVATION_TABLES = (
+    ("activation failures", ActivationFailure, "at"),
+    ("activation blocks", ActivationBlock, "until"),
+)
+
+
+def purge_activation_failures(*, cutoff: datetime, batch_size: int = EVENT_BATCH) -> dict[str, int]:
+    """Delete refused activations made, and activation blocks ended, before
+    ``cutoff``; counts by label. The limits look back one hour only."""
+    return {
+        label: purge_before(
+            table=model._meta.db_table, column=column, cutoff=cutoff, batch_size=batch_size
+        )
+        for label, model, column in ACTIVATION_TABLES
     }

@@ -1,5 +1,6 @@
 """The worker's tasks (``manage.py procrastinate worker``): running a queued job,
-retrying the jobs of workers that died, and the daily purges.
+retrying the jobs of workers that died, ending the jobs whose queue entry was
+ended with Procrastinate's own tools, and the daily purges.
 
 A job's task is retried on any error, up to ``RETRY.max_attempts`` times, and
 every retry resumes after the job's last committed chunk (``jobs.runner``).
@@ -17,9 +18,10 @@ from django.conf import settings
 from django.utils import timezone
 from procrastinate import RetryStrategy, exceptions
 from procrastinate.contrib.django import app
+from procrastinate.job_context import AbortReason
 
 from inventory import retention as purge
-from jobs import runner
+from jobs import reconcile, runner
 
 logger = logging.getLogger("jobs")
 
@@ -35,9 +37,15 @@ def run_job(context, job_id: int) -> None:
     """Run (or resume) job ``job_id`` to its end."""
 
     def stop_if_asked(job) -> None:
-        if context.should_abort():
+        reason = context.abort_reason()
+        if reason is None:
+            return
+        if reason == AbortReason.SHUTDOWN:
             logger.info("job %s stops after chunk at %s: worker stopping", job.pk, job.position)
-            raise exceptions.JobAborted
+        else:
+            # Aborted with Procrastinate's tools: never retried, so ours ends here.
+            reconcile.end(job.pk, "aborted")
+        raise exceptions.JobAborted
 
     try:
         runner.run(job_id, after_chunk=stop_if_asked)
@@ -61,6 +69,16 @@ async def retry_stalled_jobs(timestamp: int) -> None:
         await app.job_manager.retry_job(job)
 
 
+@app.periodic(cron=getattr(settings, "JOBS_STALLED_CHECK_CRON", "* * * * *"))
+@app.task(name="jobs.reconcile_with_queue", queue="maintenance", queueing_lock="reconcile")
+def reconcile_with_queue(timestamp: int) -> None:
+    """End our jobs whose queue entry was cancelled, aborted, failed or deleted
+    with Procrastinate's own tools (jobs/reconcile.py)."""
+    ended = reconcile.reconcile()
+    if ended:
+        logger.warning("reconcile_with_queue: %s jobs ended", ended)
+
+
 @app.periodic(cron="17 3 * * *")
 @app.task(name="inventory.purge_terminated", queue="maintenance", queueing_lock="purge_ended")
 def purge_terminated(timestamp: int) -> None:
@@ -68,6 +86,20 @@ def purge_terminated(timestamp: int) -> None:
     purge_terminated``)."""
     result = purge.purge_terminated()
     logger.info("purge_terminated: %s endpoints deleted", result.endpoints)
+
+
+@app.periodic(cron="27 3 * * *")
+@app.task(
+    name="inventory.purge_activation_failures",
+    queue="maintenance",
+    queueing_lock="purge_activation",
+)
+def purge_activation_failures(timestamp: int) -> None:
+    """Daily: refused activations and ended blocks older than 30 days (as
+    ``manage.py purge_activation_failures``)."""
+    cutoff = timezone.now() - timedelta(days=purge.ACTIVATION_RETENTION_DAYS)
+    counts = purge.purge_activation_failures(cutoff=cutoff)
+    logger.info("purge_activation_failures: %s", counts)
 
 
 @app.periodic(cron="37 3 * * *")

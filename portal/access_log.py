@@ -6,7 +6,8 @@ request id or the user to the request, and a bulk action adds its counts to the
 same line through ``annotate``. The line is ``key=value`` pairs, with values that
 contain spaces, quotes or control characters JSON-quoted, so a crafted path or
 username can neither forge a second line nor a field of this one (and the
-formatter, ``portal.log_lines``, escapes whatever else reaches a line).
+formatter, ``portal.log_lines``, escapes whatever else reaches a line). A reset
+or invitation token in the path is written as ``REDACTED`` (portal/secret_paths.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from django.utils.functional import empty
 
 from portal.client_ip import client_ip
 from portal.request_id import current_request_id
+from portal.secret_paths import redact
 
 logger = logging.getLogger("portal.request")
 
@@ -89,7 +91,7 @@ class AccessLogMiddleware:
         request_id = getattr(request, "request_id", None) or current_request_id()
         fields: dict[str, object] = {
             "method": request.method,
-            "path": request.path,
+            "path": redact(request.path),
             "status": response.status_code,
             "duration_ms": f"{duration_ms:.1f}",
             "user": _user(request),

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseRedirect
 
 import audit
 from audit.models import AuditAction
 from portal.changelists import RefusesNul
 from portal.forms import AdminSignInForm
-from portal.models import Account, Member
+from portal.last_admin import accounts_left_without_admin, refusal
+from portal.models import Account, Member, Role
 
 admin.site.login_form = AdminSignInForm
 
@@ -78,10 +83,85 @@ class AuditsMemberInlines:
             _member_removed(request, member)
 
 
+def _loses_its_admin(instance: Member, cleaned: dict) -> bool:
+    """Whether this edit takes an admin away from the membership's account."""
+    if not instance.pk:
+        return False
+    before = Member.objects.filter(pk=instance.pk).values("role", "account_id").first()
+    if before is None or before["role"] != Role.ADMIN:
+        return False
+    account = cleaned.get("account")
+    moved = account is not None and account.pk != before["account_id"]
+    return cleaned.get("role", Role.ADMIN) != Role.ADMIN or moved
+
+
+class LastAdminFormSet(BaseInlineFormSet):
+    """Membership rows edited inline: no deletion, demotion or move may leave an
+    account without an admin."""
+
+    def clean(self):
+        super().clean()
+        losing = [
+            form.instance.pk
+            for form in self.forms
+            if form.instance.pk
+            and hasattr(form, "cleaned_data")
+            and (
+                (self.can_delete and self._should_delete_form(form))
+                or _loses_its_admin(form.instance, form.cleaned_data)
+            )
+        ]
+        stranded = accounts_left_without_admin(losing=losing)
+        if stranded:
+            raise ValidationError(refusal(stranded))
+
+
 class MemberInline(admin.TabularInline):
     model = Member
+    formset = LastAdminFormSet
     extra = 0
     autocomplete_fields = ["user", "account"]
+
+
+class MemberAdminForm(forms.ModelForm):
+    class Meta:
+        model = Member
+        fields = ["user", "account", "role"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if _loses_its_admin(self.instance, cleaned):
+            stranded = accounts_left_without_admin(losing=[self.instance.pk])
+            if stranded:
+                raise ValidationError(refusal(stranded))
+        return cleaned
+
+
+class RefusesToStrandAnAccount:
+    """Deleting objects that end memberships (members, users) is refused, with
+    the admin's error message and nothing deleted, when an account would be left
+    without an admin. ``memberships(queryset)`` names the memberships that go."""
+
+    def memberships(self, queryset) -> list[int]:
+        raise NotImplementedError
+
+    def refused(self, request, queryset) -> bool:
+        """Whether deleting ``queryset`` is refused; says why to the staff user."""
+        stranded = accounts_left_without_admin(losing=self.memberships(queryset))
+        if stranded:
+            self.message_user(request, refusal(stranded) + " Nothing was deleted.", messages.ERROR)
+        return bool(stranded)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        if request.method == "POST" and self.refused(
+            request, self.get_queryset(request).filter(pk=object_id)
+        ):
+            return HttpResponseRedirect(request.path)
+        return super().delete_view(request, object_id, extra_context)
+
+    def delete_queryset(self, request, queryset):
+        if not self.refused(request, queryset):
+            super().delete_queryset(request, queryset)
 
 
 @admin.register(Account)
@@ -101,7 +181,8 @@ class AccountAdmin(RefusesNul, AuditsMemberInlines, admin.ModelAdmin):
 
 
 @admin.register(Member)
-class MemberAdmin(RefusesNul, admin.ModelAdmin):
+class MemberAdmin(RefusesNul, RefusesToStrandAnAccount, admin.ModelAdmin):
+    form = MemberAdminForm
     list_display = ["user", "account", "role", "joined_at"]
     readonly_fields = ["joined_at"]
     list_filter = ["role", "account"]
@@ -118,7 +199,12 @@ class MemberAdmin(RefusesNul, admin.ModelAdmin):
         super().delete_model(request, obj)
         _member_removed(request, obj)
 
+    def memberships(self, queryset) -> list[int]:
+        return list(queryset.values_list("pk", flat=True))
+
     def delete_queryset(self, request, queryset):
+        if self.refused(request, queryset):
+            return
         with transaction.atomic():
             for member in queryset.select_related("user", "account"):
                 self.delete_model(request, member)
@@ -127,10 +213,14 @@ class MemberAdmin(RefusesNul, admin.ModelAdmin):
 User = get_user_model()
 
 
-class PortalUserAdmin(RefusesNul, AuditsMemberInlines, UserAdmin):
-    """The stock user admin, plus the user's accounts and roles."""
+class PortalUserAdmin(RefusesNul, RefusesToStrandAnAccount, AuditsMemberInlines, UserAdmin):
+    """The stock user admin, plus the user's accounts and roles; a user who is
+    an account's last admin is not deleted."""
 
     inlines = [*UserAdmin.inlines, MemberInline]
+
+    def memberships(self, queryset) -> list[int]:
+        return list(Member.objects.filter(user__in=queryset).values_list("pk", flat=True))
 
     def delete_model(self, request, obj):
         """A deleted user leaves every account they were in: their tokens and
@@ -142,6 +232,8 @@ class PortalUserAdmin(RefusesNul, AuditsMemberInlines, UserAdmin):
             super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
+        if self.refused(request, queryset):
+            return
         with transaction.atomic():
             for user in queryset:
                 self.delete_model(request, user)

@@ -10,6 +10,7 @@ from django.contrib.auth import login
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from portal.models import Member, Role
@@ -137,8 +138,10 @@ def _refused(request, reason: str, status: int):
     return render(request, "team/invitation_refused.html", {"reason": reason}, status=status)
 
 
+@never_cache
 def invitation_accept(request, token: str):
-    """The link of an invitation e-mail."""
+    """The link of an invitation e-mail. Never cached: the page's address is the
+    invitation's secret, and signed out no middleware says so."""
     try:
         invitation = invitations.open_invitation(token)
     except invitations.InvitationError as error:
@@ -157,12 +160,25 @@ def invitation_accept(request, token: str):
     form = JoinForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
-            user = form.save(commit=False)
-            user.email = invitation.email
-            user.save()
-            response = _join(request, invitation, user, new_user=True)
-        return response
+            user = _new_user(form, invitation)
+            if user is not None:
+                return _join(request, invitation, user, new_user=True)
     return render(request, "team/invitation_join.html", {**context, "form": form})
+
+
+def _new_user(form: JoinForm, invitation: Invitation):
+    """The user the form describes, saved; None with a form error when another
+    sign-up took the username between the form's check and this insert (the
+    unique index decides)."""
+    user = form.save(commit=False)
+    user.email = invitation.email
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        form.add_error("username", "This username was taken a moment ago; choose another.")
+        return None
+    return user
 
 
 def _join(request, invitation: Invitation, user, new_user: bool = False):

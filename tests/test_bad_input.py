@@ -334,3 +334,95 @@ def test_a_filter_value_outside_its_choices_is_refused_with_a_message(support):
     assert response.status_code == 200
     assert response.redirect_chain == [(f"{url}?e=1", 302)]
     assert "A filter value is not one of its choices" in response.content.decode()
+
+
+# --- the last 500s of the second review (#21) -------------------------------------------
+
+
+@pytest.fixture
+def admin_api(account):
+    from api.tokens import create_token as create_api_token
+    from portal.models import Role
+
+    plain = create_api_token(
+        account=account, name="bad-input", role=Role.ADMIN, created_by=None, creator_role=None
+    )[1]
+    return Client(headers={"Authorization": f"Bearer {plain}"})
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["v\ud800v", "\udc00", "v\udfffv\ud800", "nul\x00"],
+    ids=["high", "low", "both-unpaired", "nul"],
+)
+def test_unstorable_text_in_a_key_value_is_a_422_naming_the_field(account, admin_api, value):
+    from inventory.models import KeyValue
+
+    endpoint = EndpointFactory(account=account)
+
+    response = admin_api.patch(
+        f"/api/v1/endpoints/{endpoint.iccid}",
+        {"key_values": {"depot": value}},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 422, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "body.key_values.depot"
+    assert not KeyValue.objects.exists()
+
+
+def test_a_paired_surrogate_is_an_ordinary_character(account, admin_api):
+    from inventory.models import KeyValue
+
+    endpoint = EndpointFactory(account=account)
+
+    response = admin_api.patch(
+        f"/api/v1/endpoints/{endpoint.iccid}",
+        '{"key_values": {"depot": "v\\ud83d\\ude00v"}}',
+        content_type="application/json",
+    )
+
+    assert response.status_code == 200, response.content
+    assert KeyValue.objects.get().value == "v😀v"
+
+
+def test_a_body_over_the_upload_limit_is_a_413_problem_with_a_valid_token(account, admin_api):
+    endpoint = EndpointFactory(account=account)
+    body = '{"key_values": {"depot": "' + "x" * (10 * 1024 * 1024) + '"}}'
+
+    response = admin_api.patch(
+        f"/api/v1/endpoints/{endpoint.iccid}", body, content_type="application/json"
+    )
+
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/problem+json"
+    assert "10 MB" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("url", ["/account/audit-log/", "/account/audit-log/export/"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"until": "9999-12-31"},
+        {"since": "9999-12-31"},
+        {"since": "0001-01-01", "until": "9999-12-31"},
+        {"since": "0001-01-01"},
+        {"until": "0001-01-01"},
+    ],
+)
+def test_the_audit_log_takes_the_calendars_extremes(client, admin_member, url, query):
+    client.force_login(admin_member)
+
+    response = client.get(url, query)
+
+    assert response.status_code == 200
+
+
+def test_signed_in_a_login_link_back_to_the_login_page_goes_home(client, operator):
+    client.force_login(operator)
+
+    response = client.get("/login/", {"next": "/login/"})
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("inventory:endpoint_list")

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 from axes.models import AccessAttempt
+from django.conf import settings as settings_module
 from django.contrib.admin.options import IS_FACETS_VAR, IS_POPUP_VAR, TO_FIELD_VAR
 from django.contrib.admin.views.main import ALL_VAR, ERROR_FLAG, ORDER_VAR, PAGE_VAR, SEARCH_VAR
 from django.contrib.sessions.models import Session
@@ -784,3 +785,297 @@ def test_any_credentials_at_either_sign_in_are_answered(dataset, url, user, pass
 
     assert_handled(outcome, allowed=(200,))
     assert "Sign in" in outcome.body or "Log in" in outcome.body
+
+
+# --- classes of bad input, walked everywhere (#21) ------------------------------------
+#
+# Each class that once answered a 500 is tried on every place it can reach: text
+# PostgreSQL cannot store in every string (and key) of every API body, a body over
+# the upload limit on every write route, the calendar's ends on every date filter,
+# ``next=`` pointing back at the page itself on every URL.
+
+#: A NUL, and both halves of a UTF-16 pair alone (JSON allows them, PostgreSQL not).
+UNSTORABLE = ["a\x00b", "v\ud800v", "\udfff"]
+
+
+def _api_schema() -> dict:
+    from api.main import api
+
+    return api.get_openapi_schema()
+
+
+def _resolve(node: dict, schema: dict) -> dict:
+    if "$ref" in node:
+        return schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def string_paths(node: dict, schema: dict, path: tuple = ()) -> list[tuple]:
+    """Every place in a body of this shape that holds text: a path of keys and
+    indexes, ``KEY`` where the key itself is the text (a map's keys)."""
+    node = _resolve(node, schema)
+    paths = []
+    for option in node.get("anyOf", []):
+        paths += string_paths(option, schema, path)
+    kind = node.get("type")
+    if kind == "string":
+        paths.append(path)
+    elif kind == "array":
+        paths += string_paths(node["items"], schema, (*path, 0))
+    elif kind == "object":
+        for name, child in node.get("properties", {}).items():
+            paths += string_paths(child, schema, (*path, name))
+        if isinstance(node.get("additionalProperties"), dict):
+            paths.append((*path, KEY))
+            paths += string_paths(node["additionalProperties"], schema, (*path, "k"))
+    return list(dict.fromkeys(paths))
+
+
+KEY = object()
+
+
+def body_with(path: tuple, value: str):
+    """The smallest JSON value with ``value`` at ``path``."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if head is KEY:
+        return {value: "x"}
+    if isinstance(head, int):
+        return [body_with(rest, value)]
+    return {head: body_with(rest, value)}
+
+
+def field_of(path: tuple, value: str) -> str:
+    parts = ["body"] + [value if part is KEY else str(part) for part in path]
+    return ".".join(parts)
+
+
+def _api_operations(schema: dict, with_body: bool) -> list[tuple[str, str, dict]]:
+    return [
+        (method.upper(), path, operation)
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+        if method in ("post", "patch", "put", "delete")
+        and ("requestBody" in operation or not with_body)
+    ]
+
+
+@pytest.fixture
+def api_admin(dataset) -> tuple[Client, dict[str, str]]:
+    """A client with an admin API token of the account, and real path values."""
+    from api.tokens import create_token as create_api_token
+    from webhooks.models import Webhook
+
+    plain = create_api_token(
+        account=dataset["account"], name="fuzz", role=Role.ADMIN, created_by=None, creator_role=None
+    )[1]
+    webhook = Webhook.objects.create(
+        account=dataset["account"], url="https://hooks.example/x", event_types=["job.finished"]
+    )
+    values = {
+        "iccid": dataset["endpoints"]["active"].iccid,
+        "name": dataset["groups"][0].name,
+        "webhook_id": str(webhook.pk),
+        "job_id": "1",
+    }
+    return Client(headers={"Authorization": f"Bearer {plain}"}), values
+
+
+def _api_url(path: str, values: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: quote(values[m.group(1)], safe=""), path)
+
+
+@pytest.mark.django_db
+def test_unstorable_text_in_any_string_of_any_api_body_is_a_422_naming_it(dataset, api_admin):
+    client, values = api_admin
+    schema = _api_schema()
+    tried = 0
+    with transaction.atomic():
+        before, foreign_before = snapshot(), snapshot(dataset["other_account"])
+        for method, path, operation in _api_operations(schema, with_body=True):
+            content = operation["requestBody"]["content"]["application/json"]
+            for where in string_paths(content["schema"], schema):
+                for value in UNSTORABLE:
+                    body = json.dumps(body_with(where, value))  # escapes: \u0000, \ud800
+                    response = client.generic(
+                        method, _api_url(path, values), body, content_type="application/json"
+                    )
+                    tried += 1
+                    assert response.status_code == 422, (method, path, where, response.content)
+                    assert response["Content-Type"] == "application/problem+json"
+                    fields = [e["field"] for e in response.json()["errors"]]
+                    assert field_of(where, value) in fields, (method, path, fields)
+        assert snapshot() == before and snapshot(dataset["other_account"]) == foreign_before
+        transaction.set_rollback(True)
+    assert tried > 100  # every body's strings: names, tags, maps' keys and values, filters
+
+
+@pytest.mark.django_db
+def test_a_nul_in_any_query_parameter_of_the_api_is_a_422(dataset, api_admin):
+    client, values = api_admin
+    schema = _api_schema()
+    with transaction.atomic():
+        for path, methods in schema["paths"].items():
+            for parameter in methods.get("get", {}).get("parameters", []):
+                if parameter["in"] != "query":
+                    continue
+                url = _api_url(path, values)
+                response = client.get(url, {parameter["name"]: "a\x00b"})
+                assert response.status_code == 422, (url, parameter["name"], response.content)
+                assert response.json()["errors"][0]["field"] == f"query.{parameter['name']}"
+                # Surrogates cannot arrive in a query string: bytes that would
+                # encode one are not UTF-8 and decode to U+FFFD.
+                response = client.get(f"{url}?{parameter['name']}=%ED%A0%80")
+                assert response.status_code < 500, (url, parameter["name"])
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_a_body_over_the_upload_limit_on_any_api_write_route_is_a_413(dataset, api_admin, settings):
+    client, values = api_admin
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4_096
+    body = json.dumps({"name": "x" * 5_000})
+    routes = _api_operations(_api_schema(), with_body=False)
+    with transaction.atomic():
+        before = snapshot()
+        for method, path, _ in routes:
+            response = client.generic(
+                method, _api_url(path, values), body, content_type="application/json"
+            )
+            assert response.status_code == 413, (method, path, response.content)
+            assert response["Content-Type"] == "application/problem+json"
+            assert response.json()["status"] == 413
+        network = Client(HTTP_AUTHORIZATION=f"Bearer {create_token('fuzz-413')[1]}")
+        response = network.post("/api/v1/network/events", body, content_type="application/json")
+        assert response.status_code == 413 and "error" in response.json()
+        assert snapshot() == before
+        transaction.set_rollback(True)
+    assert len(routes) >= 15
+
+
+@pytest.mark.django_db
+def test_a_body_over_the_upload_limit_on_any_portal_url_is_refused(
+    dataset, everywhere, samples, settings
+):
+    """Django refuses the form as a 400 (docs/production.md); no view gets to act."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4_096
+    with transaction.atomic():
+        before, foreign_before = snapshot(), snapshot(dataset["other_account"])
+        sessions_before = sessions()
+        for template in TEMPLATES:
+            # The API has its own walk above; signing out acts before it reads the body.
+            if template.startswith("api/") or template.endswith("logout/"):
+                continue
+            url = url_for(template, samples)
+            response = everywhere.post(url, {"name": "x" * 5_000, "reason": "y" * 5_000})
+            assert response.status_code < 500, (url, response.status_code)
+            assert response.status_code != 302 or sessions() == sessions_before, url
+        assert snapshot() == before and snapshot(dataset["other_account"]) == foreign_before
+        transaction.set_rollback(True)
+
+
+#: Every date filter of the portal and the API, by URL and parameter names.
+DATE_FILTERS = [
+    ("/account/audit-log/", ["since", "until"]),
+    ("/account/audit-log/export/", ["since", "until"]),
+    ("/inventory/events/", ["from", "to"]),
+    ("/api/v1/network-events", ["from", "to"]),
+]
+EXTREME_DATES = [
+    "0001-01-01",
+    "9999-12-31",
+    "0001-01-01T00:00:00",
+    "9999-12-31T23:59:59.999999",
+    "9999-12-31T23:59:59-23:59",
+    "0001-01-01T00:00:00+23:59",
+    "10000-01-01",
+    "0000-12-31",
+    "-0001-01-01",
+    "2026-02-30",
+    "2026-13-01",
+    "9" * 30,
+]
+
+
+def test_every_page_date_field_is_in_the_walk():
+    """A new date input on a page, or a date field in a form, must join the walk
+    (DATE_FILTERS, or the token expiry's own test below)."""
+    from pathlib import Path
+
+    walked = {name for _, names in DATE_FILTERS for name in names} | {"expires_on"}
+    inputs = set()
+    for template in Path(settings_module.BASE_DIR, "templates").rglob("*.html"):
+        for tag in re.findall(
+            r'<input[^>]*type="(?:date|datetime-local)"[^>]*>', template.read_text()
+        ):
+            inputs.add(re.search(r'name="([^"]+)"', tag).group(1))
+    forms = [*Path(settings_module.BASE_DIR).glob("*/forms*.py")]
+    forms += Path(settings_module.BASE_DIR).glob("*/forms/*.py")
+    with_dates = {
+        str(path.relative_to(settings_module.BASE_DIR))
+        for path in forms
+        if re.search(
+            r"\bforms\.(?:Date|DateTime)Field\b|\(forms\.DateTimeField\)", path.read_text()
+        )
+    }
+    assert inputs and inputs <= walked, inputs - walked
+    assert with_dates <= {"audit/forms.py", "inventory/forms/events.py", "api/forms.py"}, with_dates
+
+
+@pytest.mark.django_db
+def test_the_calendars_ends_on_every_date_filter_are_answered(dataset, everywhere, api_admin):
+    client, _ = api_admin
+    with transaction.atomic():
+        for url, names in DATE_FILTERS:
+            who = client if url.startswith("/api/v1/") else everywhere
+            for name in names:
+                for value in EXTREME_DATES:
+                    response = who.get(url, {name: value})
+                    # 302: the export sends a bad filter back to its page to be explained.
+                    assert response.status_code in (200, 302, 422), (url, name, value)
+                    if url.startswith("/api/"):
+                        assert response["Content-Type"].startswith("application/"), url
+                    else:
+                        assert_answered(response, url)
+            # Both ends at once, widest first.
+            response = who.get(url, {names[0]: EXTREME_DATES[0], names[1]: EXTREME_DATES[1]})
+            assert response.status_code == 200, (url, response.content[:300])
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("signed_in", [True, False], ids=["signed-in", "signed-out"])
+def test_next_pointing_at_the_page_itself_never_loops_or_breaks(
+    dataset, everywhere, samples, signed_in
+):
+    """``?next=`` of every URL set to that URL (and to the sign-in pages): no 5xx,
+    and never a redirect back to the same address."""
+    client = everywhere if signed_in else Client()
+    with transaction.atomic():
+        for template in TEMPLATES:
+            url = url_for(template, samples)
+            for target in (url, "/login/", "/login/code/", f"/login/?next={quote(url)}"):
+                full = f"{url}?{urlencode({'next': target})}"
+                response = client.get(full)
+                assert_answered(response, full)
+                if 300 <= response.status_code < 400:
+                    assert response["Location"] != full, full
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_the_calendars_ends_as_a_tokens_expiry_are_answered(dataset, admin_client):
+    """The one date a form posts: an API token's expiry day."""
+    from api.models import ApiToken
+
+    with transaction.atomic():
+        for value in EXTREME_DATES:
+            response = admin_client.post(
+                "/account/api-tokens/", {"name": "dated", "role": "viewer", "expires_on": value}
+            )
+            assert response.status_code in (200, 302, 400), (value, response.status_code)
+        assert set(
+            ApiToken.objects.filter(name="dated").values_list("expires_at__year", flat=True)
+        ) <= {9999}
+        transaction.set_rollback(True)

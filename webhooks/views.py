@@ -2,8 +2,9 @@
 with its delivery log, "send test event" and "redeliver" (docs/webhooks.md).
 
 Admins only (lower roles get 403); another account's webhook is a 404. The
-signing secret is shown once, on the page right after it was made (kept in the
-session for that one page view), and never again.
+signing secret is shown once, on the page right after it was made, and never
+again: the session keeps only which webhook's secret to show (its id), never the
+secret itself, which the page reads from the webhook.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ _SECRET_KEY = "webhook_secret_once"
 
 
 def _show_secret_once(request, webhook) -> None:
-    request.session[_SECRET_KEY] = {"id": webhook.pk, "secret": webhook.secret}
+    request.session[_SECRET_KEY] = webhook.pk
 
 
 def _form_errors(form: WebhookForm, error: ValidationError) -> None:
@@ -60,8 +61,7 @@ def webhook_create(request):
 @member_required(Role.ADMIN)
 def webhook_detail(request, pk: int):
     webhook = selectors.webhook_for(account=request.account, pk=pk)
-    shown = request.session.pop(_SECRET_KEY, None)
-    secret = shown["secret"] if shown and shown.get("id") == webhook.pk else ""
+    secret = webhook.secret if request.session.pop(_SECRET_KEY, None) == webhook.pk else ""
     before = ascii_int(request.GET.get("before", ""))
     attempts = selectors.delivery_log(webhook=webhook, before=before)
     return render(

@@ -14,7 +14,7 @@ from inventory.activation import (
     activate,
     activate_pairs,
     blocked_message,
-    blocked_until,
+    current_block,
     parse_pairs,
     who_for_user,
 )
@@ -60,7 +60,9 @@ def activate_sims(request):
                 )
                 return redirect("inventory:endpoint_detail", iccid=endpoint.iccid)
     if "refused" not in context:
-        until = blocked_until(who=who_for_user(request.user))
-        if until:
-            context["blocked"] = blocked_message(until)
+        block = current_block(
+            who=who_for_user(request.user), account_id=request.account.pk, ip=client_ip(request)
+        )
+        if block:
+            context["blocked"] = blocked_message(block.until, block.who)
     return render(request, "inventory/activate.html", context)

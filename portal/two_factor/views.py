@@ -4,6 +4,8 @@ decides whether the account requires two-factor of its members."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import django_otp
 from django.conf import settings
 from django.contrib import messages
@@ -40,9 +42,12 @@ class SignInView(LoginView):
 
     def get_redirect_url(self) -> str:
         # Django accepts any URL on our host, a relative one ("0") included;
-        # only a path is followed, as on the account switch.
+        # only a path is followed, as on the account switch. Never back to the
+        # sign-in page itself: signed in, Django would see a redirect loop (a 500).
         url = super().get_redirect_url()
-        return url if url.startswith("/") else ""
+        if not url.startswith("/") or urlsplit(url).path == self.request.path:
+            return ""
+        return url
 
     def form_valid(self, form):
         user = form.get_user()

@@ -40,7 +40,7 @@ def test_nul_anywhere_is_a_422(api, db):
     assert_problem(api.get("/api/v1/endpoints", {"q": "a\x00b"}), 422)
     assert_problem(api.get("/api/v1/groups/a%00b"), 422)
     body = assert_problem(api.post("/api/v1/bulk/suspend", {"filter": {"q": "x\x00"}}), 422)
-    assert body["errors"][0]["field"] == "body"
+    assert body["errors"][0]["field"] == "body.filter.q"
 
 
 def test_a_crash_is_a_500_problem_without_internals(api, db, monkeypatch):

@@ -146,8 +146,8 @@ def test_anonymous_is_sent_to_sign_in(client, db):
 def test_create_shows_the_token_once(client, account, admin_member):
     client.force_login(admin_member)
     response = client.post(PAGE, {"name": "fleet-sync", "role": "operator"})
-    assert response.status_code == 302
-    page = client.get(PAGE).content.decode()
+    assert response.status_code == 200  # shown in the POST's own answer, kept nowhere
+    page = response.content.decode()
     token = ApiToken.objects.get(name="fleet-sync")
     shown = page.split('id="new-token-value" class="form-control font-monospace" readonly value="')[
         1
@@ -169,7 +169,7 @@ def test_a_token_belongs_to_the_current_account_and_role_there(
     MemberFactory(account=other_account, user=operator, role=Role.ADMIN)
     client.force_login(operator)
     client.post(reverse("switch_account"), {"account": other_account.pk})
-    assert client.post(PAGE, {"name": "x", "role": "admin"}).status_code == 302
+    assert client.post(PAGE, {"name": "x", "role": "admin"}).status_code == 200
     assert ApiToken.objects.get().account == other_account
     client.post(reverse("switch_account"), {"account": account.pk})
     assert client.post(PAGE, {"name": "y", "role": "admin"}).status_code == 403
@@ -232,3 +232,40 @@ def test_staff_revoke_in_admin(client, account, django_user_model):
     client.post(changelist, {"action": "revoke", "_selected_action": [token.pk]})
     assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
     assert client.get(reverse("admin:api_apitoken_add")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"name": "  "}, "name"),
+        ({"name": "sync"}, "name"),  # taken
+        ({"role": Role.ADMIN, "creator_role": Role.OPERATOR}, "role"),
+        ({"expires_at": timezone.now() - timedelta(minutes=1)}, "expires_on"),
+    ],
+)
+def test_a_refusal_names_its_form_field_itself(account, change, field):
+    """The page puts the message on ``field`` (not by reading the message)."""
+    make_token(account, Role.VIEWER, name="sync")
+    arguments = {
+        "account": account,
+        "name": "new",
+        "role": Role.VIEWER,
+        "created_by": None,
+        "creator_role": None,
+        **change,
+    }
+    with pytest.raises(TokenRefused) as refused:
+        create_token(**arguments)
+    assert refused.value.field == field
+
+
+def test_the_page_shows_a_taken_name_on_the_name_field(client, account, admin_member):
+    make_token(account, Role.VIEWER, name="sync")
+    client.force_login(admin_member)
+
+    response = client.post(PAGE, {"name": "sync", "role": "viewer"})
+
+    assert response.status_code == 400
+    assert response.context["form"].errors["name"] == [
+        "This account already has a token named “sync”."
+    ]

@@ -115,7 +115,9 @@ def test_an_unknown_action_fails_loudly(account):
     assert not AuditEvent.objects.exists()
 
 
-def test_support_changing_a_membership_in_admin_is_audited_as_staff(client, account, operator):
+def test_support_changing_a_membership_in_admin_is_audited_as_staff(
+    client, account, operator, admin_member
+):
     from portal.models import Member, Role
     from tests.factories import UserFactory
 

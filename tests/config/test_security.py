@@ -24,6 +24,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "k7$Rq2!vX9mLp0#zTw4eYb8uNc6hJd1sGf5aKo3iVl-PqWr_Zx" * 2,
     "ALLOWED_HOSTS": "portal.example.com",
     "PORTAL_BASE_URL": "https://portal.example.com",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
     "DJANGO_SETTINGS_MODULE": "config.settings",
 }
 
@@ -67,6 +68,16 @@ def test_deploy_check_warns_without_a_base_url_for_links():
     )
     assert result.returncode != 0
     assert "portal.W001" in result.stdout + result.stderr
+
+
+def test_deploy_check_fails_without_redis():
+    """REDIS_URL is the production default: without it each worker counts the
+    API's rate limits on its own."""
+    result = _manage_check_deploy(
+        {k: v for k, v in PRODUCTION_ENV.items() if k != "REDIS_URL"}, drop=("REDIS_URL",)
+    )
+    assert result.returncode != 0
+    assert "api.W001" in result.stdout + result.stderr
 
 
 def test_deploy_check_fails_with_debug_on():

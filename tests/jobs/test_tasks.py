@@ -73,7 +73,7 @@ def test_a_failing_job_task_is_retried_then_fails_its_job(
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(runner, "run", broken)
-    context = SimpleNamespace(job=SimpleNamespace(attempts=attempts), should_abort=lambda: False)
+    context = SimpleNamespace(job=SimpleNamespace(attempts=attempts), abort_reason=lambda: None)
 
     with pytest.raises(RuntimeError):
         tasks.run_job(context, job_id=job.pk)
