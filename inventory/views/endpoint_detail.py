@@ -18,6 +18,7 @@ from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 
 from inventory import key_values as kv_rules
+from inventory.connectivity import connectivity_of
 from inventory.history import Actor
 from inventory.identifiers import MAX_KEY_VALUES
 from inventory.key_values import key_values_of
@@ -61,6 +62,8 @@ FIELD_LABELS = {
     "ip": "IP address",
     "apn": "APN",
     "event": "Network event id",
+    "plmn": "Network (PLMN)",
+    "rat": "Radio",
 }
 
 
@@ -100,6 +103,7 @@ def overview(request, iccid: str):
         request.account, iccid, Prefetch("imsis", queryset=IMSI.objects.order_by("imsi"))
     )
     context = _base_context(request, endpoint, "overview")
+    context["connectivity"] = connectivity_of(endpoint)
     if endpoint.terminated_at:
         context["deletion_date"] = endpoint.terminated_at + REINSTATE_WINDOW
     return render(request, "inventory/endpoint_overview.html", context)
