@@ -567,8 +567,10 @@ class NetworkEvent(models.Model):
     status = models.CharField(max_length=10, choices=EventStatus.choices)
     reason = models.CharField(max_length=40, blank=True, default="")
     ip = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
-    plmn = models.CharField("PLMN", max_length=6, blank=True, default="")
-    rat = models.CharField("RAT", max_length=6, blank=True, default="")
+    # A database default too: the demo and benchmark loaders COPY events
+    # without these columns.
+    plmn = models.CharField("PLMN", max_length=6, blank=True, default="", db_default="")
+    rat = models.CharField("RAT", max_length=6, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [

@@ -97,7 +97,18 @@ def db_state() -> tuple:
         sorted(Webhook.objects.values_list("pk", "url", "secret", "enabled", "description")),
         AccountEvent.objects.count(),
         sorted(StockSim.objects.values_list("iccid", "claimed_by_id")),
-        sorted(Group.objects.values_list("pk", "name", "apn", "vslice_id", "data_allowance_mb")),
+        sorted(
+            Group.objects.values_list(
+                "pk",
+                "name",
+                "apn",
+                "vslice_id",
+                "data_allowance_mb",
+                "operator_policy",
+                "policy_countries",
+                "policy_plmns",
+            )
+        ),
     )
 
 
@@ -118,6 +129,8 @@ CASES = [
     ("edit_endpoint", "patch", lambda w: f"/api/v1/endpoints/{w.ours.iccid}",
      lambda w: {"secondary_groups": [SECRET_GROUP]}, "422"),
     ("endpoint_history", "get", lambda w: f"/api/v1/endpoints/{_theirs(w)}/history",
+     lambda w: {}, "404"),
+    ("endpoint_connectivity", "get", lambda w: f"/api/v1/endpoints/{_theirs(w)}/connectivity",
      lambda w: {}, "404"),
     ("assign_endpoint", "post", lambda w: f"/api/v1/endpoints/{_theirs(w)}/assign",
      lambda w: {"group": w.group.name}, "404"),
@@ -148,6 +161,8 @@ CASES = [
      lambda w: {"name": "mine", "vslice": w.their_group.vslice.name, "apn": "x.apn"}, "422"),
     ("edit_group", "patch", lambda w: f"/api/v1/groups/{SECRET_GROUP}",
      lambda w: {"apn": "taken.over"}, "404"),
+    ("edit_group", "patch", lambda w: f"/api/v1/groups/{SECRET_GROUP}",
+     lambda w: {"operator_policy": "block", "policy_countries": ["DE"]}, "404"),
     ("edit_group", "patch", lambda w: f"/api/v1/groups/{w.group.name}",
      lambda w: {"vslice": w.their_group.vslice.name}, "422"),
     ("delete_group", "delete", lambda w: f"/api/v1/groups/{SECRET_GROUP}", lambda w: {}, "404"),
@@ -231,6 +246,8 @@ ROLE_CASES = [
      Role.VIEWER),
     ("endpoint_history", "get", lambda w: f"/api/v1/endpoints/{w.ours.iccid}/history",
      lambda w: {}, Role.VIEWER),
+    ("endpoint_connectivity", "get", lambda w: f"/api/v1/endpoints/{w.ours.iccid}/connectivity",
+     lambda w: {}, Role.VIEWER),
     ("edit_endpoint", "patch", lambda w: f"/api/v1/endpoints/{w.ours.iccid}",
      lambda w: {"name": "renamed"}, Role.OPERATOR),
     ("assign_endpoint", "post", lambda w: f"/api/v1/endpoints/{w.ours.iccid}/assign",
@@ -255,6 +272,9 @@ ROLE_CASES = [
      lambda w: {"name": "third", "vslice": w.group.vslice.name, "apn": "third.apn"}, Role.ADMIN),
     ("edit_group", "patch", lambda w: f"/api/v1/groups/{w.other_group.name}",
      lambda w: {"apn": "changed.apn", "data_allowance_mb": 50}, Role.ADMIN),
+    ("edit_group", "patch", lambda w: f"/api/v1/groups/{w.other_group.name}",
+     lambda w: {"operator_policy": "allow", "policy_countries": ["GB"],
+                "policy_plmns": ["26201"]}, Role.ADMIN),
     ("delete_group", "delete", lambda w: f"/api/v1/groups/{w.other_group.name}", lambda w: {},
      Role.ADMIN),
     ("list_network_events", "get", lambda w: "/api/v1/network-events", lambda w: {},
