@@ -459,6 +459,7 @@ class HistoryAction(models.TextChoices):
     KEY_VALUES = "key_values", "Key values changed"
     USAGE_WARNING = "usage_warning", "Usage warning"
     GROUP_CHANGED = "group_changed", "Group settings changed"
+    RESET = "reset", "Connectivity reset"
 
 
 class History(models.Model):

@@ -43,6 +43,7 @@ urlpatterns = [
     path("endpoints/export.csv", endpoint_list.endpoint_export, name="endpoint_export"),
     path("endpoints/bulk/assign/", endpoint_bulk.bulk_assign, name="endpoint_bulk_assign"),
     path("endpoints/bulk/suspend/", endpoint_bulk.bulk_suspend, name="endpoint_bulk_suspend"),
+    path("endpoints/bulk/reset/", endpoint_bulk.bulk_reset, name="endpoint_bulk_reset"),
     path("endpoints/bulk/terminate/", endpoint_bulk.bulk_terminate, name="endpoint_bulk_terminate"),
     path(
         "endpoints/bulk/set-key-value/",
@@ -62,6 +63,7 @@ urlpatterns = [
     path("endpoints/<iccid:iccid>/usage/", usage_views.endpoint_usage, name="endpoint_usage"),
     path("endpoints/<iccid:iccid>/edit/", endpoint_edit.edit, name="endpoint_edit"),
     path("endpoints/<iccid:iccid>/suspend/", endpoint_actions.suspend, name="endpoint_suspend"),
+    path("endpoints/<iccid:iccid>/reset/", endpoint_actions.reset, name="endpoint_reset"),
     path(
         "endpoints/<iccid:iccid>/terminate/", endpoint_actions.terminate, name="endpoint_terminate"
     ),

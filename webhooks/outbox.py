@@ -1,10 +1,12 @@
 """What goes into the account events outbox, and when (docs/webhooks.md).
 
 Every writer inserts its events in the same transaction as the change, with one
-statement for a whole set (a bulk chunk, a network batch), and only for
-accounts with an enabled webhook subscribed to the type: ``SUBSCRIBED`` is the
-condition each INSERT … SELECT carries. An account without webhooks pays one
-index probe per statement and writes nothing (measured in docs/webhooks.md).
+statement for a whole set (a bulk chunk, a network batch). Every event is
+stored, whether or not a webhook wants it: the account's event log
+(/inventory/activity/, ``GET /api/v1/events``) lists them all for 30 days.
+Each statement also answers which accounts have an enabled webhook that wants
+one of the types just written (``subscribed``, asked once per account and
+type, not per row), and only those are woken.
 
 After the transaction commits, ``wake`` queues the delivery of the accounts'
 webhooks; if that is lost (a crash between commit and queueing) the periodic
@@ -43,15 +45,25 @@ def subscribed(account: str, type_: str) -> str:
     )
 
 
+def wanted_by(inserted: str) -> str:
+    """SQL: the distinct accounts of the CTE ``inserted`` (columns account_id,
+    type) with a webhook that wants one of their types."""
+    return (
+        "SELECT DISTINCT written.account_id FROM "
+        f"(SELECT DISTINCT account_id, type FROM {inserted}) written "
+        f"WHERE {subscribed('written.account_id', 'written.type')}"
+    )
+
+
 def record(*, account_id: int, type: EventType, data: dict, endpoint_id: int | None = None) -> bool:
-    """Write one event (if a webhook wants it) in the current transaction.
-    Returns whether it was written."""
+    """Write one event in the current transaction. Returns whether a webhook
+    wants it (and so will be woken after commit)."""
     payload = {"version": VERSION, **data}
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {EVENTS} ({COLUMN_LIST}) "
-            "SELECT %(account)s, %(type)s, %(endpoint)s, %(payload)s::jsonb, %(now)s "
-            f"WHERE {subscribed('%(account)s', '%(type)s')}",
+            f"WITH ins AS (INSERT INTO {EVENTS} ({COLUMN_LIST}) "
+            "VALUES (%(account)s, %(type)s, %(endpoint)s, %(payload)s::jsonb, %(now)s) "
+            f"RETURNING account_id, type) {wanted_by('ins')}",
             {
                 "account": account_id,
                 "type": str(type),
@@ -60,10 +72,10 @@ def record(*, account_id: int, type: EventType, data: dict, endpoint_id: int | N
                 "now": timezone.now(),
             },
         )
-        written = cursor.rowcount > 0
-    if written:
+        wanted = bool(cursor.fetchall())
+    if wanted:
         wake([account_id])
-    return written
+    return wanted
 
 
 def record_rows(rows: list[dict]) -> None:
@@ -74,7 +86,7 @@ def record_rows(rows: list[dict]) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {EVENTS} ({COLUMN_LIST}) "
+            f"WITH ins AS (INSERT INTO {EVENTS} ({COLUMN_LIST}) "
             "SELECT v.account_id, v.type, v.endpoint_id, "
             "jsonb_build_object('version', %(version)s::int, 'endpoint', "
             "CASE WHEN e.id IS NULL THEN NULL "
@@ -82,10 +94,9 @@ def record_rows(rows: list[dict]) -> None:
             "FROM json_to_recordset(%(rows)s::json) "
             "AS v(account_id bigint, type text, endpoint_id bigint, data jsonb, n bigint) "
             f"LEFT JOIN {ENDPOINTS} e ON e.id = v.endpoint_id "
-            f"WHERE {subscribed('v.account_id', 'v.type')} "
             # The ids (and so the order per endpoint) follow the rows' order.
             "ORDER BY v.n "
-            "RETURNING account_id",
+            f"RETURNING account_id, type) {wanted_by('ins')}",
             {
                 "version": VERSION,
                 "now": timezone.now(),
