@@ -10,7 +10,7 @@ from ninja.openapi.docs import Swagger
 
 from api import problems
 from api.auth import ApiTokenAuth
-from api.routers import actions, activations, endpoints, inventory, jobs, webhooks
+from api.routers import actions, activations, endpoints, events, inventory, jobs, webhooks
 
 DESCRIPTION = """\
 Everything the portal does with an account's endpoints, for your own systems.
@@ -77,5 +77,6 @@ api.add_router("", actions.router)
 api.add_router("/jobs", jobs.router)
 api.add_router("/groups", inventory.groups_router)
 api.add_router("/network-events", inventory.events_router)
+api.add_router("/events", events.router)
 api.add_router("/webhooks", webhooks.router)
 api.add_router("/activations", activations.router)

@@ -7,6 +7,7 @@ from django.urls import path, register_converter
 
 from inventory.views import (
     activation,
+    activity,
     endpoint_actions,
     endpoint_bulk,
     endpoint_bulk_key_value,
@@ -73,4 +74,5 @@ urlpatterns = [
     path("groups/<int:pk>/edit/", groups.group_edit, name="group_edit"),
     path("groups/<int:pk>/delete/", groups.group_delete, name="group_delete"),
     path("events/", events.event_list, name="event_list"),
+    path("activity/", activity.activity_list, name="activity_list"),
 ]

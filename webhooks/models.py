@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models import F
 from django.db.models.functions import Cast, Coalesce, Mod
 from django.utils import timezone
 
@@ -45,8 +46,9 @@ SUBSCRIBABLE = [choice for choice in EventType if choice != EventType.TEST]
 
 
 class AccountEvent(models.Model):
-    """One thing that happened in an account, for its webhooks. ``payload`` is
-    the ``data`` of the delivered body, versioned (``"version": 1``)."""
+    """One thing that happened in an account: its event log (30 days) and what
+    its webhooks receive. ``payload`` is the ``data`` of the delivered body,
+    versioned (``"version": 1``)."""
 
     id = models.BigAutoField(primary_key=True)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
@@ -72,6 +74,25 @@ class AccountEvent(models.Model):
                 condition=models.Q(seq__isnull=True),
             ),
             models.Index(fields=["created_at"], name="accountevent_created"),
+            # The event log (/inventory/activity/, GET /api/v1/events), newest
+            # first by keyset on (created_at, id): all types, one type, one endpoint.
+            models.Index(
+                F("account"), F("created_at").desc(), F("id").desc(), name="accountevent_log"
+            ),
+            models.Index(
+                F("account"),
+                F("type"),
+                F("created_at").desc(),
+                F("id").desc(),
+                name="accountevent_log_type",
+            ),
+            models.Index(
+                F("endpoint_id"),
+                F("created_at").desc(),
+                F("id").desc(),
+                name="accountevent_log_endpoint",
+                condition=models.Q(endpoint_id__isnull=False),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["account", "seq"], name="accountevent_unique_seq"),

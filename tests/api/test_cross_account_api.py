@@ -74,6 +74,12 @@ def world(account, other_account, group):
     their_job = Job.objects.create(
         account=other_account, action=Action.SUSPEND, reason=SECRET_REASON
     )
+    AccountEvent.objects.create(
+        account=other_account,
+        type="endpoint.state_changed",
+        endpoint_id=theirs.pk,
+        payload={"endpoint": {"id": theirs.pk, "iccid": theirs.iccid}, "reason": SECRET_REASON},
+    )
     ours = EndpointFactory(account=account, state=State.ACTIVE, primary_group=group)
     their_webhook = webhook_of(other_account.pk)
     their_webhook.description = SECRET_REASON
@@ -175,6 +181,9 @@ CASES = [
     ("list_network_events", "get", lambda w: "/api/v1/network-events",
      lambda w: {"endpoint": _theirs(w)}, "empty"),
     ("list_network_events", "get", lambda w: "/api/v1/network-events", lambda w: {}, "empty"),
+    ("list_events", "get", lambda w: "/api/v1/events", lambda w: {"endpoint": _theirs(w)},
+     "empty"),
+    ("list_events", "get", lambda w: "/api/v1/events", lambda w: {}, "ours_events_only"),
     ("list_webhooks", "get", lambda w: "/api/v1/webhooks", lambda w: {}, "empty"),
     ("create_webhook", "post", lambda w: "/api/v1/webhooks",
      lambda w: {"url": "http://127.0.0.1:9/x", "event_types": ["endpoint.updated"]},
@@ -215,6 +224,12 @@ def test_another_accounts_objects_are_out_of_reach(api, world, method, path, dat
     elif expect == "empty":
         assert response.status_code == 200, body
         assert response.json()["results"] == []
+    elif expect == "ours_events_only":
+        assert response.status_code == 200, body
+        theirs = world.theirs.account_id
+        assert AccountEvent.objects.filter(account_id=theirs).exists()  # the test can fail
+        ids = {e["id"] for e in response.json()["results"]}
+        assert not AccountEvent.objects.filter(pk__in=ids, account_id=theirs).exists()
     elif expect == "ours_only":
         assert [g["name"] for g in response.json()] == [world.group.name]
     elif expect == "job:0":
@@ -289,6 +304,7 @@ ROLE_CASES = [
      Role.ADMIN),
     ("list_network_events", "get", lambda w: "/api/v1/network-events", lambda w: {},
      Role.VIEWER),
+    ("list_events", "get", lambda w: "/api/v1/events", lambda w: {}, Role.VIEWER),
     ("list_webhooks", "get", lambda w: "/api/v1/webhooks", lambda w: {}, Role.ADMIN),
     ("create_webhook", "post", lambda w: "/api/v1/webhooks",
      lambda w: {"url": "http://127.0.0.1:9/y", "event_types": ["job.finished"]},

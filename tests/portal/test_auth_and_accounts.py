@@ -54,6 +54,7 @@ ROUTES = [
     ("get", "inventory:group_delete"),
     ("post", "inventory:group_delete"),
     ("get", "inventory:event_list"),
+    ("get", "inventory:activity_list"),
     ("get", "jobs:job_list"),
     ("get", "jobs:job_detail"),
     ("post", "jobs:job_cancel"),
