@@ -45,6 +45,17 @@ class Command(BaseCommand):
             "--devices", type=int, default=20_000, help="most endpoints to simulate (20,000)"
         )
         parser.add_argument("--seed", type=int, default=None, help="random seed")
+        parser.add_argument(
+            "--quiet", action="store_true", help="a summary line a minute, not a second"
+        )
+
+    _last_line = 0.0
+
+    def _every_minute(self, line: str) -> None:
+        now = time.monotonic()
+        if now - self._last_line >= 60:
+            self._last_line = now
+            self.stdout.write(line)
 
     def handle(self, *args, **options):
         url = options["url"].rstrip("/")
@@ -86,7 +97,7 @@ class Command(BaseCommand):
             batch=options["batch"],
             concurrency=options["concurrency"],
             seed=options["seed"],
-            write=self.stdout.write,
+            write=self._every_minute if options["quiet"] else self.stdout.write,
         )
         elapsed = time.monotonic() - started
         events, statuses, errors = totals.snapshot()
