@@ -29,6 +29,7 @@ SECTIONS = (
     "api",
     "audit",
     "usage",
+    "connectivity",
 )
 
 
@@ -286,6 +287,11 @@ def measure(args, db_url: str, started: float):
 
         step(f"15 dashboard, groups, Usage tab, exact counts ({args.runs} runs)", started)
         rows += measure_usage(p=p, portal=portal, runs=args.runs)
+    if "connectivity" in args.only:
+        from bench.connectivity import measure_connectivity
+
+        step(f"16 connectivity card and the event log ({args.runs} runs)", started)
+        rows += measure_connectivity(p=p, portal=portal, runs=args.runs)
     meta["seconds"] = round(time.monotonic() - started)
     report.write(Path(args.out), rows, meta)
     return rows, meta
