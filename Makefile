@@ -1,5 +1,6 @@
-# The two commands README gives: `make run` (web server and job worker together,
-# Ctrl-C stops both) and `make test`. Everything else here
+# The two commands README gives: `make run` (web server, job worker and the
+# network simulator together, Ctrl-C stops them all; SIMULATOR=0 leaves the
+# simulator out) and `make test`. Everything else here
 # serves them (and CI). Needs only Python 3.11+; the database is embedded unless
 # DATABASE_URL is set.
 PYTHON ?= python3

@@ -11,7 +11,7 @@ from ninja.openapi.docs import Swagger
 from api import problems
 from api.auth import ApiTokenAuth
 from api.request_body import CachedJsonParser
-from api.routers import actions, activations, endpoints, inventory, jobs, webhooks
+from api.routers import actions, activations, endpoints, events, inventory, jobs, webhooks
 
 DESCRIPTION = """\
 Everything the portal does with an account's endpoints, for your own systems.
@@ -79,5 +79,6 @@ api.add_router("", actions.router)
 api.add_router("/jobs", jobs.router)
 api.add_router("/groups", inventory.groups_router)
 api.add_router("/network-events", inventory.events_router)
+api.add_router("/events", events.router)
 api.add_router("/webhooks", webhooks.router)
 api.add_router("/activations", activations.router)

@@ -119,5 +119,8 @@ def group_out(group: Group) -> dict:
         "data_allowance_mb": group.data_allowance_mb,
         "warning_percent": group.warning_percent,
         "suspend_at_limit": group.suspend_at_limit,
+        "operator_policy": group.operator_policy,
+        "policy_countries": list(group.policy_countries),
+        "policy_plmns": list(group.policy_plmns),
         "created_at": group.created_at,
     }

@@ -54,6 +54,11 @@ def _event_pool(p: Picks) -> tuple[list[tuple[str, str, str]], int]:
     return [row[:3] for row in rows], max(row[3] for row in rows)
 
 
+#: Serving networks and radios the events report (spread over the devices).
+PLMNS = ("23415", "26201", "20801", "22210", "21407", "310260")
+RATS = ("4G", "LTE-M", "NB-IoT", "5G", "3G")
+
+
 class _Events:
     """Batches of well-formed events in a plausible order per device: attach,
     session start, a usage report, session end (with its last usage), detach,
@@ -91,6 +96,10 @@ class _Events:
                 event["bytes_down"] = 10_000 + k % 500_000
             if imei:
                 event["imei"] = imei
+            # The serving network of docs/connectivity.md: one per device.
+            device = k % len(self.pool)
+            event["plmn"] = PLMNS[device % len(PLMNS)]
+            event["rat"] = RATS[device % len(RATS)]
             events.append(event)
         body = json.dumps({"events": events}).encode()
         return Request("/api/v1/network/events", "POST", body, self.headers, weight=BATCH)

@@ -32,6 +32,7 @@ SECTIONS = (
     "tokens",
     "radius",
     "combinations",
+    "connectivity",
 )
 
 
@@ -307,6 +308,11 @@ def measure(args, db_url: str, started: float):
 
         step("18 every filter x sort of the list and the API, first page", started)
         rows += measure_combinations(p=p, portal=portal, runs=1 if args.smoke else 3)
+    if "connectivity" in args.only:
+        from bench.connectivity import measure_connectivity
+
+        step(f"19 connectivity card and the event log ({args.runs} runs)", started)
+        rows += measure_connectivity(p=p, portal=portal, runs=args.runs)
     meta["seconds"] = round(time.monotonic() - started)
     report.write(Path(args.out), rows, meta)
     return rows, meta

@@ -31,6 +31,8 @@ class GroupSpec:
     apn: str
     vslice: str
     share: float  # share of the account's endpoints with this primary group
+    #: Operator policy (docs/connectivity.md): mode, countries, PLMNs.
+    policy: tuple[str, tuple[str, ...], tuple[str, ...]] = ("any", (), ())
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,14 @@ ACCOUNTS = (
         first_subnet="100.64.0.0",
         vslices=("vantiq-eu", "vantiq-us", "vantiq-telematics", "vantiq-lab"),
         groups=(
-            GroupSpec("vantiq-connect-eu", "vantiq.eu", "vantiq-eu", 0.62),
-            GroupSpec("vantiq-connect-us", "vantiq.us", "vantiq-us", 0.30),
+            GroupSpec("vantiq-connect-eu", "vantiq.eu", "vantiq-eu", 0.62, ("block", ("CN",), ())),
+            GroupSpec(
+                "vantiq-connect-us",
+                "vantiq.us",
+                "vantiq-us",
+                0.30,
+                ("allow", ("CA", "MX", "US"), ()),
+            ),
             GroupSpec("vantiq-lab", "lab.vantiq", "vantiq-lab", 0.08),
             GroupSpec("vantiq-telematics-apn2", "telematics.vantiq", "vantiq-telematics", 0.0),
         ),
@@ -177,7 +185,13 @@ def _ensure_network(spec: AccountSpec, account: Account, endpoints: int) -> dict
         groups[group.name], _ = Group.objects.get_or_create(
             account=account,
             name=group.name,
-            defaults={"vslice": existing[group.vslice], "apn": group.apn},
+            defaults={
+                "vslice": existing[group.vslice],
+                "apn": group.apn,
+                "operator_policy": group.policy[0],
+                "policy_countries": list(group.policy[1]),
+                "policy_plmns": list(group.policy[2]),
+            },
         )
     return groups
 

@@ -2,9 +2,12 @@
 
 Devices attach, open and close data sessions, drift out of coverage (detach,
 sometimes in the middle of a session) and come back; now and then a locked
-device shows up with the wrong IMEI. Each device follows the state the portal
-answered for its last event, so a rejected session start is retried later, as
-a real modem would.
+device shows up with the wrong IMEI, an unlocked one with a new IMEI (its
+modem swapped), or a device roams onto another network, some of them in
+countries its group's operator policy refuses. Each device has a home network
+(PLMN) and radio (RAT) of its own, from the networks of its APN's region.
+Each device follows the state the portal answered for its last event, so a
+rejected session start is retried later, as a real modem would.
 
 Posting uses only the standard library (urllib). Devices are split between the
 sending threads, so one device's events always go out in the order they were
@@ -53,6 +56,17 @@ EVENTS_PATH = "/api/v1/network/events"
 WRONG_IMEI_SHARE = 0.03
 #: Share of session starts over a secondary APN, when the device has one.
 SECONDARY_APN_SHARE = 0.2
+#: Share of attaches on another network than the device's home one.
+ROAMING_SHARE = 0.05
+#: Share of an unlocked device's attaches with a new IMEI (modem swapped).
+NEW_IMEI_SHARE = 0.01
+#: Home networks (MCC+MNC) by region of the APN, and where devices roam.
+HOME_PLMNS = {
+    "eu": ("23415", "23410", "26201", "26202", "20801", "22210", "21407", "20404"),
+    "us": ("310410", "311480", "302720", "334020"),
+}
+ROAMING_PLMNS = ("23415", "26201", "20801", "310410", "302720", "46000")
+RATS = ("4G", "4G", "LTE-M", "NB-IoT", "5G", "3G", "2G")
 
 
 @dataclass
@@ -63,6 +77,9 @@ class Device:
     #: APNs of the endpoint's groups, primary first.
     apns: list[str]
     state: str
+    plmn: str = ""
+    rat: str = ""
+    home: str = ""
 
 
 def imei_with_check_digit(body: str) -> str:
@@ -108,8 +125,18 @@ def load_devices(*, account_slug: str, limit: int) -> list[Device]:
             continue
         if not locked or not imei:
             imei = imei_with_check_digit(f"35{rng.randrange(10**12):012d}")
+        home = HOME_PLMNS["us" if apn.endswith(".us") else "eu"]
         devices.append(
-            Device(imsi=imsi, imei=imei, locked=locked, apns=[apn, *secondary], state=state)
+            Device(
+                imsi=imsi,
+                imei=imei,
+                locked=locked,
+                apns=[apn, *secondary],
+                state=state,
+                plmn=(plmn := rng.choice(home)),
+                rat=rng.choice(RATS),
+                home=plmn,
+            )
         )
     return devices
 
@@ -145,6 +172,15 @@ class Traffic:
         event_id = f"{self.run_id}-{self._sequence}"
         event_type = self._next_type(device)
         event = {"id": event_id, "type": event_type, "imsi": device.imsi, "at": at}
+        if event_type == EventType.ATTACH and device.plmn:
+            # It moves (and stays until it moves again; home is the likeliest).
+            if self.rng.random() < ROAMING_SHARE:
+                device.plmn = self.rng.choice((*ROAMING_PLMNS, device.home, device.home))
+            if not device.locked and self.rng.random() < NEW_IMEI_SHARE:
+                device.imei = imei_with_check_digit(f"35{self.rng.randrange(10**12):012d}")
+        if device.plmn:
+            event["plmn"] = device.plmn
+            event["rat"] = device.rat
         if event_type in (EventType.ATTACH, EventType.SESSION_START):
             event["imei"] = device.imei
         if event_type == EventType.SESSION_START:

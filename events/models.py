@@ -2,16 +2,18 @@
 row per event, with its payload frozen when it is written.
 
 An ``AccountEvent`` is written in the same transaction as the change it reports
-(``events.outbox``), set-based for bulk work, and only when a subscriber (the
-account's webhooks) wants its type. The app sits below the domain: it knows
-accounts and nothing of endpoints, jobs or webhooks, so every rule may write an
-event without importing a feature app. The table keeps the name it was created
+(``events.outbox``), set-based for bulk work, whether or not a subscriber (the
+account's webhooks) wants its type: the account's event log lists every event
+of the last 30 days (/inventory/activity/, ``GET /api/v1/events``). The app
+sits below the domain: it knows accounts and nothing of endpoints, jobs or
+webhooks, so every rule may write an event without importing a feature app. The table keeps the name it was created
 with (``webhooks_accountevent``): the model moved here without moving a row.
 """
 
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import F
 from django.db.models.functions import Cast, Coalesce, Mod
 from django.utils import timezone
 
@@ -30,6 +32,9 @@ class EventType(models.TextChoices):
     SESSION_STARTED = "endpoint.session_started", "Data session started"
     SESSION_ENDED = "endpoint.session_ended", "Data session ended"
     SESSION_REJECTED = "endpoint.session_rejected", "Data session rejected"
+    NETWORK_CHANGED = "endpoint.network_changed", "Serving network changed"
+    IMEI_CHANGED = "endpoint.imei_changed", "Device (IMEI) changed"
+    CONNECTIVITY_RESET = "endpoint.connectivity_reset", "Connectivity reset"
     USAGE_WARNING = "endpoint.usage_warning", "Usage warning"
     KEY_VALUES_CHANGED = "endpoint.key_values_changed", "Key values changed"
     JOB_FINISHED = "job.finished", "Bulk job finished"
@@ -37,8 +42,9 @@ class EventType(models.TextChoices):
 
 
 class AccountEvent(models.Model):
-    """One thing that happened in an account, for its webhooks. ``payload`` is
-    the ``data`` of the delivered body, versioned (``"version": 1``)."""
+    """One thing that happened in an account: its event log (30 days) and what
+    its webhooks receive. ``payload`` is the ``data`` of the delivered body,
+    versioned (``"version": 1``)."""
 
     id = models.BigAutoField(primary_key=True)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
@@ -65,6 +71,25 @@ class AccountEvent(models.Model):
                 condition=models.Q(seq__isnull=True),
             ),
             models.Index(fields=["created_at"], name="accountevent_created"),
+            # The event log (/inventory/activity/, GET /api/v1/events), newest
+            # first by keyset on (created_at, id): all types, one type, one endpoint.
+            models.Index(
+                F("account"), F("created_at").desc(), F("id").desc(), name="accountevent_log"
+            ),
+            models.Index(
+                F("account"),
+                F("type"),
+                F("created_at").desc(),
+                F("id").desc(),
+                name="accountevent_log_type",
+            ),
+            models.Index(
+                F("endpoint_id"),
+                F("created_at").desc(),
+                F("id").desc(),
+                name="accountevent_log_endpoint",
+                condition=models.Q(endpoint_id__isnull=False),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["account", "seq"], name="accountevent_unique_seq"),

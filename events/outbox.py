@@ -1,12 +1,13 @@
 """What goes into the account event log, and when (docs/webhooks.md).
 
 Every writer emits its events in the same transaction as the change, with one
-statement for a whole set (a bulk chunk, a network batch), and only for
-accounts with a subscriber that wants the type: ``subscribed`` is the condition
-each INSERT … SELECT carries. The payload is built in that statement and never
-changes afterwards: it says what was true when the change committed. An account
-without webhooks pays one index probe per statement and writes nothing
-(measured in docs/webhooks.md).
+statement for a whole set (a bulk chunk, a network batch). Every event is
+stored, whether or not a subscriber wants it: the account's event log
+(/inventory/activity/, ``GET /api/v1/events``) lists them all for 30 days. The
+payload is built in that statement and never changes afterwards: it says what
+was true when the change committed. Each statement also answers which accounts
+have a subscriber that wants one of the types just written (``subscribed``,
+asked once per account and type, not per row), and only those are woken.
 
 Who wants events is not known here: ``settings.ACCOUNT_EVENT_SUBSCRIBERS``
 names the modules (``webhooks.subscriptions``) that give the SQL condition
@@ -53,15 +54,25 @@ def subscribed(account: str, type_: str) -> str:
     return conditions[0] if len(conditions) == 1 else "(" + " OR ".join(conditions) + ")"
 
 
+def wanted_by(inserted: str) -> str:
+    """SQL: the distinct accounts of the CTE ``inserted`` (columns account_id,
+    type) with a subscriber that wants one of their types."""
+    return (
+        "SELECT DISTINCT written.account_id FROM "
+        f"(SELECT DISTINCT account_id, type FROM {inserted}) written "
+        f"WHERE {subscribed('written.account_id', 'written.type')}"
+    )
+
+
 def emit(*, account_id: int, type: EventType, data: dict, endpoint_id: int | None = None) -> bool:
-    """Write one event (if a subscriber wants it) in the current transaction.
-    Returns whether it was written."""
+    """Write one event in the current transaction. Returns whether a subscriber
+    wants it (and so will be woken after commit)."""
     payload = {"version": VERSION, **data}
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {EVENTS} ({COLUMN_LIST}) "
-            "SELECT %(account)s, %(type)s, %(endpoint)s, %(payload)s::jsonb, %(now)s "
-            f"WHERE {subscribed('%(account)s', '%(type)s')}",
+            f"WITH ins AS (INSERT INTO {EVENTS} ({COLUMN_LIST}) "
+            "VALUES (%(account)s, %(type)s, %(endpoint)s, %(payload)s::jsonb, %(now)s) "
+            f"RETURNING account_id, type) {wanted_by('ins')}",
             {
                 "account": account_id,
                 "type": str(type),
@@ -70,10 +81,10 @@ def emit(*, account_id: int, type: EventType, data: dict, endpoint_id: int | Non
                 "now": timezone.now(),
             },
         )
-        written = cursor.rowcount > 0
-    if written:
+        wanted = bool(cursor.fetchall())
+    if wanted:
         wake([account_id])
-    return written
+    return wanted
 
 
 def emit_rows(rows: list[dict], *, endpoints: type[models.Model]) -> None:
@@ -85,7 +96,7 @@ def emit_rows(rows: list[dict], *, endpoints: type[models.Model]) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {EVENTS} ({COLUMN_LIST}) "
+            f"WITH ins AS (INSERT INTO {EVENTS} ({COLUMN_LIST}) "
             "SELECT v.account_id, v.type, v.endpoint_id, "
             "jsonb_build_object('version', %(version)s::int, 'endpoint', "
             "CASE WHEN e.id IS NULL THEN NULL "
@@ -93,10 +104,9 @@ def emit_rows(rows: list[dict], *, endpoints: type[models.Model]) -> None:
             "FROM json_to_recordset(%(rows)s::json) "
             "AS v(account_id bigint, type text, endpoint_id bigint, data jsonb, n bigint) "
             f"LEFT JOIN {_quote(endpoints._meta.db_table)} e ON e.id = v.endpoint_id "
-            f"WHERE {subscribed('v.account_id', 'v.type')} "
             # The ids (and so the order per endpoint) follow the rows' order.
             "ORDER BY v.n "
-            "RETURNING account_id",
+            f"RETURNING account_id, type) {wanted_by('ins')}",
             {
                 "version": VERSION,
                 "now": timezone.now(),

@@ -16,10 +16,11 @@ class Actions:
     edit: bool
     suspend: bool
     terminate: bool
+    reset: bool = False
 
     @property
     def any(self) -> bool:
-        return self.edit or self.suspend or self.terminate
+        return self.edit or self.suspend or self.terminate or self.reset
 
 
 def actions_for(member, endpoint: Endpoint) -> Actions:
@@ -28,6 +29,7 @@ def actions_for(member, endpoint: Endpoint) -> Actions:
         edit=member.can_operate and not terminated,
         suspend=member.can_operate and endpoint.in_service,
         terminate=member.can_terminate and not terminated,
+        reset=member.can_operate and endpoint.in_service,
     )
 
 

@@ -31,9 +31,11 @@ from inventory.models import (
     Group,
     HistoryAction,
     IPAllocation,
+    OperatorPolicy,
     SecondaryMembership,
     VSlice,
 )
+from inventory.operators import is_country
 from portal.models import Account
 
 _quote = connection.ops.quote_name
@@ -42,6 +44,8 @@ _HISTORY = _quote(history.History._meta.db_table)
 
 MAX_APN = 100
 MAX_NAME = 100
+#: Most countries, and most PLMNs, one operator policy lists.
+MAX_POLICY_ENTRIES = 300
 
 
 class GroupRefused(Exception):
@@ -63,6 +67,44 @@ class GroupSettings:
     data_allowance_mb: int | None = None
     warning_percent: int = 80
     suspend_at_limit: bool = False
+    #: Operator policy (docs/connectivity.md): "any", "allow" or "block" the
+    #: listed countries (ISO 3166 alpha-2) and PLMNs (MCC+MNC).
+    operator_policy: str = OperatorPolicy.ANY.value
+    policy_countries: tuple[str, ...] = ()
+    policy_plmns: tuple[str, ...] = ()
+
+
+def policy_countries(values) -> tuple[str, ...]:
+    """Country codes from a list or a comma/space separated text: upper case,
+    sorted, without repeats; an unknown code is refused by name."""
+    codes = _entries(values)
+    unknown = [code for code in codes if not is_country(code)]
+    if unknown:
+        raise GroupRefused(
+            f"Not an ISO 3166 country code: {', '.join(unknown[:5])} (use two letters, e.g. DE).",
+            field="policy_countries",
+        )
+    return tuple(sorted({code.upper() for code in codes}))
+
+
+def policy_plmns(values) -> tuple[str, ...]:
+    """PLMNs (MCC+MNC, 5 or 6 digits) from a list or a separated text."""
+    plmns = _entries(values)
+    bad = [p for p in plmns if not (len(p) in (5, 6) and p.isascii() and p.isdigit())]
+    if bad:
+        raise GroupRefused(
+            f"Not a PLMN (MCC+MNC, 5 or 6 digits): {', '.join(bad[:5])}.", field="policy_plmns"
+        )
+    return tuple(sorted(set(plmns)))
+
+
+def _entries(values) -> list[str]:
+    if isinstance(values, str):
+        values = values.replace(",", " ").split()
+    entries = [str(value).strip() for value in values or () if str(value).strip()]
+    if len(entries) > MAX_POLICY_ENTRIES:
+        raise GroupRefused(f"At most {MAX_POLICY_ENTRIES} entries.", field="operator_policy")
+    return entries
 
 
 def _check(account: Account, settings: GroupSettings) -> None:
@@ -78,6 +120,22 @@ def _check(account: Account, settings: GroupSettings) -> None:
         )
     if not 1 <= settings.warning_percent <= 100:
         raise GroupRefused("The warning is a percentage from 1 to 100.", field="warning_percent")
+    if settings.operator_policy not in OperatorPolicy.values:
+        raise GroupRefused(
+            f"The operator policy is one of {', '.join(OperatorPolicy.values)}.",
+            field="operator_policy",
+        )
+    listed = settings.policy_countries or settings.policy_plmns
+    if settings.operator_policy != OperatorPolicy.ANY and not listed:
+        raise GroupRefused(
+            "List at least one country or network for the policy, or choose any network.",
+            field="operator_policy",
+        )
+    if settings.operator_policy == OperatorPolicy.ANY and listed:
+        raise GroupRefused(
+            "Choose whether the listed countries and networks are allowed or blocked.",
+            field="operator_policy",
+        )
 
 
 def _taken(account: Account, name: str, exclude: int | None = None) -> bool:
@@ -130,7 +188,11 @@ def create_group(
 
 
 def _values(settings: GroupSettings) -> dict:
-    return {f.name: getattr(settings, f.name) for f in fields(settings)}
+    """The model's values (the policy lists as lists, as ArrayFields load)."""
+    values = {f.name: getattr(settings, f.name) for f in fields(settings)}
+    values["policy_countries"] = list(settings.policy_countries)
+    values["policy_plmns"] = list(settings.policy_plmns)
+    return values
 
 
 def update_group(

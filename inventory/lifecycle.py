@@ -69,13 +69,15 @@ _TEARDOWNS = _quote(SessionTeardown._meta.db_table)
 
 STATE_CHANGED = EventType.STATE_CHANGED.value
 UPDATED = EventType.UPDATED.value
+CONNECTIVITY_RESET = EventType.CONNECTIVITY_RESET.value
 
 # Plain strings: they are SQL parameters and dictionary keys throughout.
 ASSIGN = HistoryAction.ASSIGN.value
 SUSPEND = HistoryAction.SUSPEND.value
 TERMINATE = HistoryAction.TERMINATE.value
 REINSTATE = HistoryAction.REINSTATE.value
-ACTIONS = (ASSIGN, SUSPEND, TERMINATE, REINSTATE)
+RESET = HistoryAction.RESET.value
+ACTIONS = (ASSIGN, SUSPEND, TERMINATE, REINSTATE, RESET)
 
 #: Support may reinstate a terminated endpoint this long after termination;
 #: afterwards the purge command deletes it (one period, defined in retention).
@@ -96,6 +98,7 @@ _PAST_TENSE = {
     SUSPEND: "suspended",
     TERMINATE: "terminated",
     REINSTATE: "reinstated",
+    RESET: "reset",
 }
 
 #: After an action, the endpoints it changed fall into this skip bucket of the
@@ -105,6 +108,8 @@ _CHANGED_LAND_IN = {
     SUSPEND: ALREADY_SUSPENDED,
     TERMINATE: ALREADY_TERMINATED,
     REINSTATE: NOT_TERMINATED,
+    # A reset leaves the state as it was: what it reset could be reset again.
+    RESET: "",
 }
 
 _IN_SERVICE = [str(s) for s in IN_SERVICE_STATES]
@@ -180,6 +185,12 @@ def _skip_reason(action: str, group: Group | None, now: datetime) -> Case:
         ]
     elif action == TERMINATE:
         whens = [When(state=State.TERMINATED, then=Value(ALREADY_TERMINATED))]
+    elif action == RESET:
+        whens = [
+            When(state=State.SUSPENDED, then=Value(SUSPENDED)),
+            When(state=State.TERMINATED, then=Value(TERMINATED)),
+            When(state=State.PENDING, then=Value(PENDING_NO_GROUP)),
+        ]
     else:
         whens = [
             When(~Q(state=State.TERMINATED), then=Value(NOT_TERMINATED)),
@@ -254,8 +265,9 @@ _TEARDOWN = (
     f"JOIN {_IMSIS} i ON i.endpoint_id = u.id WHERE u.old_state = 'active'"
 )
 # The account event of each changed endpoint (docs/webhooks.md): a state change,
-# or for a move between groups that keeps the state, an update. Written only for
-# accounts whose webhooks want it (``outbox.subscribed``).
+# or for a move between groups that keeps the state, an update (a reset: its own
+# type). Written for every account (the event log keeps them all); the accounts
+# whose webhooks want them are woken (``outbox.wanted_by``).
 _EVENTS_INSERT = (
     f"INSERT INTO {outbox.EVENTS} ({outbox.COLUMN_LIST}) "
     "SELECT x.account_id, x.type, x.id, jsonb_build_object("
@@ -264,8 +276,7 @@ _EVENTS_INSERT = (
     "'reason', %s::text, 'actor', jsonb_build_object('kind', %s::text, 'label', %s::text), "
     "'at', %s::timestamptz, 'group', %s::text), %s "
     "FROM (SELECT u.*, CASE WHEN u.old_state <> u.new_state THEN %s ELSE %s END AS type "
-    "FROM upd u) x "
-    f"WHERE {outbox.subscribed('x.account_id', 'x.type')} RETURNING account_id"
+    "FROM upd u) x RETURNING account_id, type"
 )
 _OLD_GROUP_CHANGE = (
     "CASE WHEN og.name IS NULL THEN '{}'::jsonb "
@@ -317,7 +328,7 @@ def _transition(
         f" {statement.changes}, %s, %s"
         f" FROM upd u LEFT JOIN {_GROUPS} og ON og.id = u.old_group_id RETURNING 1)"
         f", events AS ({_EVENTS_INSERT})"
-        " SELECT (SELECT count(*) FROM hist), ARRAY(SELECT DISTINCT account_id FROM events)"
+        f" SELECT (SELECT count(*) FROM hist), ARRAY({outbox.wanted_by('events')})"
     )
     # Positional: the selection's SQL comes compiled by Django with %s, and
     # psycopg cannot mix that with named parameters in one statement.
@@ -325,7 +336,10 @@ def _transition(
     params += [now, actor.kind, actor.user_id, actor.label, action]
     params += [*statement.changes_params, reason, batch]
     params += [outbox.VERSION, action, reason, actor.kind, actor.label, now]
-    params += [group.name if group else None, now, STATE_CHANGED, UPDATED]
+    # A reset is its own event; the others a state change, or an update when a
+    # move between groups keeps the state.
+    types = [CONNECTIVITY_RESET] * 2 if action == RESET else [STATE_CHANGED, UPDATED]
+    params += [group.name if group else None, now, *types]
 
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -419,6 +433,46 @@ def suspend(
     )
     return _transition(
         action=SUSPEND,
+        endpoints=endpoints,
+        actor=actor,
+        reason=reason,
+        statement=statement,
+        group=None,
+        now=now,
+        batch=batch,
+    )
+
+
+#: A reset ends whatever session the core holds for each IMSI of the endpoint,
+#: whatever state the portal last heard of (the reset exists for when the two
+#: disagree): RADIUS sends a Disconnect-Request and the feed lists the IMSI.
+_RESET_TEARDOWN = (
+    f"INSERT INTO {_TEARDOWNS} (account_id, endpoint_id, imsi, reason, at) "
+    "SELECT u.account_id, u.id, i.imsi, %s, %s FROM upd u "
+    f"JOIN {_IMSIS} i ON i.endpoint_id = u.id"
+)
+
+
+def reset(
+    *, endpoints: QuerySet[Endpoint], actor: Actor, reason: str = "", batch: UUID | None = None
+) -> TransitionResult:
+    """Reset the connectivity of in-service endpoints (docs/connectivity.md):
+    their data sessions end (a SessionTeardown per IMSI, reason ``reset``) so
+    that the devices connect again; the state stays as it is until the core
+    reports the session's end. A History row and an
+    ``endpoint.connectivity_reset`` event each. Pending, suspended and
+    terminated endpoints have no session to reset and are skipped."""
+    now = timezone.now()
+    statement = _Statement(
+        allowed="e.state = ANY(%s)",
+        allowed_params=[_IN_SERVICE],
+        # Nothing of the endpoint changes; the row is locked by ``target``.
+        set_clause="state = e.state",
+        set_params=[],
+        side_effects=[(_RESET_TEARDOWN, [RESET, now])],
+    )
+    return _transition(
+        action=RESET,
         endpoints=endpoints,
         actor=actor,
         reason=reason,

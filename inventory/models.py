@@ -37,6 +37,28 @@ class State(models.TextChoices):
 IN_SERVICE_STATES = (State.ACTIVE, State.IDLE, State.DETACHED)
 
 
+class Rat(models.TextChoices):
+    """Radio access types a network event may report (``rat``)."""
+
+    GSM = "2G", "2G"
+    UMTS = "3G", "3G"
+    LTE = "4G", "4G"
+    NR = "5G", "5G"
+    NB_IOT = "NB-IoT", "NB-IoT"
+    LTE_M = "LTE-M", "LTE-M"
+
+
+RAT_VALUES = tuple(Rat.values)
+
+
+class OperatorPolicy(models.TextChoices):
+    """How a group's countries and PLMNs are read (docs/connectivity.md)."""
+
+    ANY = "any", "Any network"
+    ALLOW = "allow", "Only the listed countries and networks"
+    BLOCK = "block", "Any network except the listed ones"
+
+
 class VSlice(models.Model):
     """An account's private network slice: addresses are unique within it."""
 
@@ -78,6 +100,18 @@ class Group(models.Model):
     warning_percent = models.PositiveSmallIntegerField("warning at (%)", default=80)
     #: Suspend an endpoint when it reaches 100 % of the allowance.
     suspend_at_limit = models.BooleanField("suspend at 100 %", default=False)
+    #: Operator policy: on which networks a session of this group may start.
+    operator_policy = models.CharField(
+        max_length=5, choices=OperatorPolicy.choices, default=OperatorPolicy.ANY
+    )
+    #: ISO 3166 alpha-2 codes, upper case.
+    policy_countries = ArrayField(
+        models.CharField(max_length=2), blank=True, default=list, verbose_name="countries"
+    )
+    #: MCC+MNC, 5 or 6 digits.
+    policy_plmns = ArrayField(
+        models.CharField(max_length=6), blank=True, default=list, verbose_name="networks (PLMN)"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -91,6 +125,10 @@ class Group(models.Model):
             models.CheckConstraint(
                 condition=Q(data_allowance_mb__isnull=True) | Q(data_allowance_mb__gte=1),
                 name="group_allowance_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(operator_policy__in=OperatorPolicy.values),
+                name="group_operator_policy_valid",
             ),
         ]
 
@@ -195,6 +233,52 @@ class Endpoint(models.Model):
     @property
     def in_service(self) -> bool:
         return self.state in IN_SERVICE_STATES
+
+
+class Connectivity(models.Model):
+    """What the network last told about one endpoint (docs/connectivity.md):
+    its current or last data session, the serving network, the last IMEI seen
+    and the last refused session. Written by the network batch only.
+
+    A table of its own, one row per endpoint that the network has reported,
+    rather than columns on ``Endpoint``: it changes with nearly every event,
+    and having no index but its key every UPDATE of it can be HOT (no index
+    entries written), while the endpoint list keeps reading a narrow table.
+    """
+
+    endpoint = models.OneToOneField(
+        Endpoint, on_delete=models.CASCADE, primary_key=True, related_name="connectivity"
+    )
+    #: The data session: started (and ended, NULL while it is open) at.
+    session_started_at = models.DateTimeField(null=True, blank=True)
+    session_ended_at = models.DateTimeField(null=True, blank=True)
+    session_ip = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
+    session_apn = models.CharField(max_length=100, blank=True, default="")
+    session_bytes_up = models.BigIntegerField(default=0)
+    session_bytes_down = models.BigIntegerField(default=0)
+    #: The serving network and radio of the last accepted event that named them.
+    plmn = models.CharField("PLMN", max_length=6, blank=True, default="")
+    rat = models.CharField("RAT", max_length=6, blank=True, default="")
+    network_seen_at = models.DateTimeField(null=True, blank=True)
+    #: The last IMEI a device presented in an accepted event.
+    imei = models.CharField("IMEI", max_length=16, blank=True, default="")
+    #: The last refused session start: its reason code, time, event id, and
+    #: the IMEI and network it came with.
+    refused_at = models.DateTimeField(null=True, blank=True)
+    refused_reason = models.CharField(max_length=40, blank=True, default="")
+    refused_event_id = models.CharField(max_length=100, blank=True, default="")
+    refused_imei = models.CharField(max_length=16, blank=True, default="")
+    refused_plmn = models.CharField(max_length=6, blank=True, default="")
+
+    class Meta:
+        verbose_name_plural = "connectivity"
+
+    def __str__(self) -> str:
+        return f"connectivity of {self.endpoint_id}"
+
+    @property
+    def session_open(self) -> bool:
+        return self.session_started_at is not None and self.session_ended_at is None
 
 
 class EndpointSearch(models.Model):
@@ -381,6 +465,7 @@ class HistoryAction(models.TextChoices):
     GROUP_CHANGED = "group_changed", "Group settings changed"
     #: A RADIUS Disconnect-Request's outcome (answered or given up; docs/radius.md).
     RADIUS_DISCONNECT = "radius_disconnect", "Session disconnect (RADIUS)"
+    RESET = "reset", "Connectivity reset"
 
 
 class History(models.Model):
@@ -489,6 +574,10 @@ class NetworkEvent(models.Model):
     status = models.CharField(max_length=10, choices=EventStatus.choices)
     reason = models.CharField(max_length=40, blank=True, default="")
     ip = models.GenericIPAddressField(protocol="IPv4", null=True, blank=True)
+    # A database default too: the demo and benchmark loaders COPY events
+    # without these columns.
+    plmn = models.CharField("PLMN", max_length=6, blank=True, default="", db_default="")
+    rat = models.CharField("RAT", max_length=6, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [

@@ -7,6 +7,7 @@ from django.urls import include, path, register_converter
 
 from inventory.views import (
     activation,
+    activity,
     endpoint_actions,
     endpoint_bulk,
     endpoint_bulk_key_value,
@@ -43,6 +44,7 @@ urlpatterns = [
     path("endpoints/export.csv", endpoint_list.endpoint_export, name="endpoint_export"),
     path("endpoints/bulk/assign/", endpoint_bulk.bulk_assign, name="endpoint_bulk_assign"),
     path("endpoints/bulk/suspend/", endpoint_bulk.bulk_suspend, name="endpoint_bulk_suspend"),
+    path("endpoints/bulk/reset/", endpoint_bulk.bulk_reset, name="endpoint_bulk_reset"),
     path("endpoints/bulk/terminate/", endpoint_bulk.bulk_terminate, name="endpoint_bulk_terminate"),
     path(
         "endpoints/bulk/set-key-value/",
@@ -61,6 +63,7 @@ urlpatterns = [
     ),
     path("endpoints/<iccid:iccid>/edit/", endpoint_edit.edit, name="endpoint_edit"),
     path("endpoints/<iccid:iccid>/suspend/", endpoint_actions.suspend, name="endpoint_suspend"),
+    path("endpoints/<iccid:iccid>/reset/", endpoint_actions.reset, name="endpoint_reset"),
     path(
         "endpoints/<iccid:iccid>/terminate/", endpoint_actions.terminate, name="endpoint_terminate"
     ),
@@ -70,4 +73,5 @@ urlpatterns = [
     path("groups/<int:pk>/edit/", groups.group_edit, name="group_edit"),
     path("groups/<int:pk>/delete/", groups.group_delete, name="group_delete"),
     path("events/", events.event_list, name="event_list"),
+    path("activity/", activity.activity_list, name="activity_list"),
 ]

@@ -32,6 +32,7 @@ class Action(models.TextChoices):
     ASSIGN = "assign", "Assign to group"
     IMPORT = "import", "Import SIMs"
     SET_KEY_VALUE = "set_key_value", "Set key value"
+    RESET = "reset", "Reset connectivity"
 
 
 class JobState(models.TextChoices):

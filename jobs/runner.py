@@ -107,6 +107,7 @@ def _lifecycle_chunk(job: Job, start: int, end: int) -> tuple[int, dict[str, int
         Action.SUSPEND: lifecycle.suspend,
         Action.TERMINATE: lifecycle.terminate,
         Action.ASSIGN: lifecycle.assign_to_group,
+        Action.RESET: lifecycle.reset,
     }[job.action]
     result = rule(
         endpoints=endpoints, actor=actor_for(job), reason=job.reason, batch=job.batch, **kwargs
@@ -170,6 +171,7 @@ _CHUNK = {
     Action.SUSPEND: _lifecycle_chunk,
     Action.TERMINATE: _lifecycle_chunk,
     Action.ASSIGN: _lifecycle_chunk,
+    Action.RESET: _lifecycle_chunk,
     Action.IMPORT: _import_chunk,
     Action.SET_KEY_VALUE: _key_value_chunk,
 }

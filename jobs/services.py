@@ -33,7 +33,7 @@ logger = logging.getLogger("jobs")
 #: Up to this many endpoints a bulk action runs inline, in the request.
 INLINE_LIMIT = 1_000
 
-_LIFECYCLE_ACTIONS = (Action.SUSPEND, Action.TERMINATE, Action.ASSIGN)
+_LIFECYCLE_ACTIONS = (Action.SUSPEND, Action.TERMINATE, Action.ASSIGN, Action.RESET)
 _TARGETS = connection.ops.quote_name(JobTarget._meta.db_table)
 
 

@@ -96,6 +96,7 @@ def _apply(events: list[Event]) -> list[Outcome]:
         by_imsi, endpoints = writes.lock_endpoints({event.imsi for event in events})
         sessions = {by_imsi.get(e.imsi) for e in events if e.type == SESSION_START}
         writes.load_sessions(endpoints, sessions - {None})
+        writes.load_snapshots(endpoints)
         stored = writes.stored_ids([event.id for event in events])
 
         fresh = [event for event in events if event.id not in stored]
@@ -128,6 +129,7 @@ def _apply(events: list[Event]) -> list[Outcome]:
         # The rows every batch of an account shares (its state counts, kept by
         # a trigger on this UPDATE, and its daily usage) are written last, so
         # that concurrent batches hold them for as short a time as possible.
+        writes.update_connectivity(endpoints, decided)
         writes.update_endpoints(endpoints, decided)
         record_usage(outcomes=decided, batch=batch)
     return outcomes

@@ -15,7 +15,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from inventory.identifiers import clean_imei, clean_imsi
-from inventory.models import EventStatus, EventType
+from inventory.models import RAT_VALUES, EventStatus, EventType
+from inventory.reasons import Reason
 from inventory.retention import EVENT_RETENTION
 
 #: Most events one request may carry.
@@ -36,40 +37,12 @@ DUPLICATE = EventStatus.DUPLICATE.value
 INVALID = EventStatus.INVALID.value
 SESSION_START = EventType.SESSION_START.value
 _EVENT_TYPES = frozenset(EventType.values)
+_RATS = frozenset(RAT_VALUES)
 #: The events that may report bytes: since that session's previous report.
 USAGE_TYPES = frozenset({EventType.SESSION_UPDATE.value, EventType.SESSION_END.value})
 #: Most bytes one report may carry in one direction (1 TiB): more is a broken
 #: counter, not traffic.
 MAX_BYTES = 2**40
-
-
-class Reason:
-    """Reason codes of the results (snake_case, part of the API contract)."""
-
-    # rejected
-    UNKNOWN_IMSI = "unknown_imsi"
-    PENDING = "pending"
-    SUSPENDED = "suspended"
-    TERMINATED = "terminated"
-    UNKNOWN_APN = "unknown_apn"
-    IMEI_MISMATCH = "imei_mismatch"
-    SUBNET_FULL = "subnet_full"
-    # stale
-    OLDER_THAN_LAST_ACTIVITY = "older_than_last_activity"
-    # duplicate
-    ALREADY_RECEIVED = "already_received"
-    DUPLICATE_IN_BATCH = "duplicate_in_batch"
-    # invalid
-    NOT_AN_OBJECT = "not_an_object"
-    MISSING_ID = "missing_id"
-    BAD_ID = "bad_id"
-    BAD_TYPE = "bad_type"
-    BAD_IMSI = "bad_imsi"
-    BAD_IMEI = "bad_imei"
-    BAD_APN = "bad_apn"
-    BAD_TIME = "bad_time"
-    BAD_BYTES = "bad_bytes"
-    BYTES_NOT_ALLOWED = "bytes_not_allowed"
 
 
 @dataclass
@@ -106,6 +79,9 @@ class Event:
     at: datetime
     bytes_up: int = 0
     bytes_down: int = 0
+    #: The serving network (MCC+MNC) and radio access type, "" when not reported.
+    plmn: str = ""
+    rat: str = ""
 
 
 def parse_event(raw: object, index: int) -> Event | EventResult:
@@ -150,6 +126,16 @@ def parse_event(raw: object, index: int) -> Event | EventResult:
     at = _parse_time(raw.get("at"))
     if at is None:
         return invalid(Reason.BAD_TIME)
+    plmn = raw.get("plmn")
+    if plmn is None or plmn == "":
+        plmn = ""
+    elif not _is_plmn(plmn):
+        return invalid(Reason.BAD_PLMN)
+    rat = raw.get("rat")
+    if rat is None or rat == "":
+        rat = ""
+    elif not isinstance(rat, str) or rat not in _RATS:
+        return invalid(Reason.BAD_RAT)
     up, down = raw.get("bytes_up"), raw.get("bytes_down")
     if up is not None or down is not None:
         if event_type not in USAGE_TYPES:
@@ -167,7 +153,14 @@ def parse_event(raw: object, index: int) -> Event | EventResult:
         at=at,
         bytes_up=up or 0,
         bytes_down=down or 0,
+        plmn=plmn,
+        rat=rat,
     )
+
+
+def _is_plmn(value: object) -> bool:
+    """MCC (3 digits) + MNC (2 or 3 digits), as a string: 5 or 6 ASCII digits."""
+    return isinstance(value, str) and len(value) in (5, 6) and value.isascii() and value.isdigit()
 
 
 def _byte_count(value: object) -> int | None:

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from inventory.identifiers import imei_matches
-from inventory.models import IN_SERVICE_STATES, EventType, HistoryAction, State
+from inventory.models import (
+    IN_SERVICE_STATES,
+    EventType,
+    HistoryAction,
+    OperatorPolicy,
+    State,
+)
+from inventory.operators import country_of, network
 from network.contract import (
     ACCEPTED,
     REJECTED,
@@ -24,6 +31,12 @@ from network.contract import (
     Event,
     Reason,
 )
+
+_ALLOW = OperatorPolicy.ALLOW.value
+_BLOCK = OperatorPolicy.BLOCK.value
+_SESSION_UPDATE = EventType.SESSION_UPDATE.value
+_SESSION_END = EventType.SESSION_END.value
+_DETACH = EventType.DETACH.value
 
 #: A plain string: it goes into every refused event's History row.
 SESSION_REJECTED = HistoryAction.SESSION_REJECTED.value
@@ -47,6 +60,49 @@ _NOT_IN_SERVICE = {
 
 
 @dataclass
+class Snapshot:
+    """An endpoint's ``Connectivity`` row, as loaded and as events leave it
+    (the same fields; compared to the loaded one to know whether to write)."""
+
+    session_started_at: datetime | None = None
+    session_ended_at: datetime | None = None
+    session_ip: str | None = None
+    session_apn: str = ""
+    session_bytes_up: int = 0
+    session_bytes_down: int = 0
+    plmn: str = ""
+    rat: str = ""
+    network_seen_at: datetime | None = None
+    imei: str = ""
+    refused_at: datetime | None = None
+    refused_reason: str = ""
+    refused_event_id: str = ""
+    refused_imei: str = ""
+    refused_plmn: str = ""
+
+    def copy(self) -> Snapshot:
+        return Snapshot(**self.__dict__)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A group's operator policy, as the decision reads it."""
+
+    mode: str
+    countries: frozenset[str]
+    plmns: frozenset[str]
+
+    def refuses(self, plmn: str) -> bool:
+        """An allow list refuses a network it does not list (and a session
+        whose network is not reported); a block list refuses the listed."""
+        if self.mode == _ALLOW:
+            return not plmn or not (plmn in self.plmns or country_of(plmn) in self.countries)
+        if self.mode == _BLOCK:
+            return bool(plmn) and (plmn in self.plmns or country_of(plmn) in self.countries)
+        return False
+
+
+@dataclass
 class LoadedEndpoint:
     """The locked endpoint as loaded, then as the batch's events leave it."""
 
@@ -64,6 +120,10 @@ class LoadedEndpoint:
     group_names: dict[int, str] = field(default_factory=dict)
     #: group id -> address held in that group (static or auto).
     addresses: dict[int, str] = field(default_factory=dict)
+    #: group id -> its operator policy, for the groups that have one.
+    policies: dict[int, Policy] = field(default_factory=dict)
+    #: What the network last told (``Connectivity``).
+    snapshot: Snapshot = field(default_factory=Snapshot)
 
     def copy(self) -> LoadedEndpoint:
         """A copy to decide on (addresses change; APNs and names do not).
@@ -81,6 +141,8 @@ class LoadedEndpoint:
             apns=self.apns,
             group_names=self.group_names,
             addresses=dict(self.addresses),
+            policies=self.policies,
+            snapshot=self.snapshot.copy(),
         )
 
 
@@ -96,6 +158,10 @@ class Outcome:
     group_id: int | None = None
     ip: str | None = None
     history: dict | None = None
+    #: (before, after) when the event moved the endpoint to another operator
+    #: or country, or showed another IMEI than the last seen.
+    network_change: tuple[str, str] | None = None
+    imei_change: tuple[str, str] | None = None
 
 
 def decide(
@@ -163,6 +229,12 @@ def _decide_one(
                 reason,
                 endpoint.state,
             )
+            snapshot = endpoint.snapshot
+            snapshot.refused_at = event.at
+            snapshot.refused_reason = reason
+            snapshot.refused_event_id = event.id
+            snapshot.refused_imei = event.imei
+            snapshot.refused_plmn = event.plmn
             outcome.history = {
                 "action": SESSION_REJECTED,
                 "from_state": "",
@@ -175,6 +247,7 @@ def _decide_one(
     if endpoint.state in _IN_SERVICE:
         endpoint.state = _NEXT_STATE[event.type]
     endpoint.last_activity = event.at
+    _follow(event, outcome, endpoint)
     outcome.state = endpoint.state
     if endpoint.state != from_state or new_address:
         if endpoint.state != from_state:
@@ -207,9 +280,56 @@ def _session_refusal(event: Event, endpoint: LoadedEndpoint) -> tuple[str, int |
             return Reason.UNKNOWN_APN, None
     else:
         group_id = endpoint.primary_group_id
+    policy = endpoint.policies.get(group_id)
+    if policy is not None and policy.refuses(event.plmn):
+        return Reason.OPERATOR_NOT_ALLOWED, group_id
     if endpoint.imei_lock_enabled and not imei_matches(endpoint.imei, event.imei):
         return Reason.IMEI_MISMATCH, group_id
     return "", group_id
+
+
+def _follow(event: Event, outcome: Outcome, endpoint: LoadedEndpoint) -> None:
+    """Move the endpoint's snapshot with an accepted event: the session, the
+    serving network, the IMEI; note a change of operator, country or IMEI
+    (the first network or IMEI ever seen is not a change)."""
+    snapshot = endpoint.snapshot
+    if event.plmn and event.plmn != snapshot.plmn:
+        if snapshot.plmn and _network_key(snapshot.plmn) != _network_key(event.plmn):
+            outcome.network_change = (snapshot.plmn, event.plmn)
+        snapshot.plmn = event.plmn
+    if event.plmn or event.rat:
+        snapshot.network_seen_at = event.at
+    if event.rat:
+        snapshot.rat = event.rat
+    if event.imei and event.imei[:14] != snapshot.imei[:14]:
+        if snapshot.imei:
+            outcome.imei_change = (snapshot.imei, event.imei)
+        snapshot.imei = event.imei
+    kind = event.type
+    if kind == SESSION_START:
+        snapshot.session_started_at = event.at
+        snapshot.session_ended_at = None
+        snapshot.session_ip = outcome.ip
+        snapshot.session_apn = event.apn or endpoint.apns.get(outcome.group_id, "")
+        snapshot.session_bytes_up = snapshot.session_bytes_down = 0
+    elif kind in (_SESSION_UPDATE, _SESSION_END):
+        if snapshot.session_started_at is None or snapshot.session_ended_at is not None:
+            # A session whose start the core never reported: it began by now.
+            snapshot.session_started_at = event.at
+            snapshot.session_ended_at = None
+            snapshot.session_bytes_up = snapshot.session_bytes_down = 0
+        snapshot.session_bytes_up += event.bytes_up
+        snapshot.session_bytes_down += event.bytes_down
+        if kind == _SESSION_END:
+            snapshot.session_ended_at = event.at
+    elif kind == _DETACH and snapshot.session_ended_at is None and snapshot.session_started_at:
+        snapshot.session_ended_at = event.at
+
+
+def _network_key(plmn: str) -> tuple[str, str]:
+    """What "another network" means to the customer: the operator or the country."""
+    found = network(plmn)
+    return (found.operator or plmn, found.country_code)
 
 
 def _event_changes(event: Event) -> dict:
@@ -218,4 +338,8 @@ def _event_changes(event: Event) -> dict:
         changes["apn"] = event.apn
     if event.imei:
         changes["imei"] = event.imei
+    if event.plmn:
+        changes["plmn"] = event.plmn
+    if event.rat:
+        changes["rat"] = event.rat
     return changes

@@ -27,6 +27,7 @@ from events.models import EventType
 from inventory import history
 from inventory.models import (
     IMSI,
+    Connectivity,
     Endpoint,
     Group,
     History,
@@ -34,8 +35,9 @@ from inventory.models import (
     NetworkEvent,
     SecondaryMembership,
 )
+from inventory.operators import network
 from network.contract import ACCEPTED, REJECTED
-from network.decisions import LoadedEndpoint, Outcome
+from network.decisions import LoadedEndpoint, Outcome, Policy, Snapshot
 from portal.models import ActorKind
 
 # Table names for the SQL below, quoted, from the models (never spelled out).
@@ -45,6 +47,7 @@ _GROUPS = _quote(Group._meta.db_table)
 _HISTORY = _quote(History._meta.db_table)
 _IMSIS = _quote(IMSI._meta.db_table)
 _ALLOCATIONS = _quote(IPAllocation._meta.db_table)
+_CONNECTIVITY = _quote(Connectivity._meta.db_table)
 _EVENTS = _quote(NetworkEvent._meta.db_table)
 _MEMBERSHIPS = _quote(SecondaryMembership._meta.db_table)
 
@@ -110,7 +113,8 @@ def load_sessions(endpoints: dict[int, LoadedEndpoint], ids: set[int]) -> None:
         cursor.execute(
             f"""
             SELECT e.id,
-                   (SELECT json_agg(json_build_array(g.id, g.apn, g.name)
+                   (SELECT json_agg(json_build_array(g.id, g.apn, g.name, g.operator_policy,
+                                                     g.policy_countries, g.policy_plmns)
                                     ORDER BY g.id <> e.primary_group_id, g.id)
                       FROM {_GROUPS} g
                      WHERE g.id = ANY(array_prepend(
@@ -130,7 +134,40 @@ def load_sessions(endpoints: dict[int, LoadedEndpoint], ids: set[int]) -> None:
             endpoint = endpoints[pk]
             endpoint.apns = {group[0]: group[1] for group in apns or []}
             endpoint.group_names = {group[0]: group[2] for group in apns or []}
+            endpoint.policies = {
+                group[0]: Policy(
+                    mode=group[3], countries=frozenset(group[4]), plmns=frozenset(group[5])
+                )
+                for group in apns or []
+                if group[3] != _ANY
+            }
             endpoint.addresses = dict(addresses or [])
+
+
+#: The columns of ``Connectivity`` the batch reads and writes, in ``Snapshot`` order.
+_SNAPSHOT_FIELDS = tuple(Snapshot.__dataclass_fields__)
+_SNAPSHOT_COLUMNS = ", ".join(_SNAPSHOT_FIELDS)
+
+
+def load_snapshots(endpoints: dict[int, LoadedEndpoint]) -> None:
+    """Read the locked endpoints' ``Connectivity`` rows (a statement of its
+    own after the lock, for the reason ``load_sessions`` gives). Only the
+    batch writes them, under the endpoint's lock, so they are current."""
+    if not endpoints:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT endpoint_id, {_SNAPSHOT_COLUMNS} FROM {_CONNECTIVITY}
+             WHERE endpoint_id = ANY(string_to_array(%(ids)s, ',')::bigint[])
+            """,
+            {"ids": _digits(sorted(endpoints))},
+        )
+        for pk, *values in cursor.fetchall():
+            snapshot = Snapshot(*values)
+            if snapshot.session_ip is not None:
+                snapshot.session_ip = str(snapshot.session_ip)
+            endpoints[pk].snapshot = snapshot
 
 
 def _json(value):
@@ -193,6 +230,38 @@ def update_endpoints(loaded: dict[int, LoadedEndpoint], outcomes: list[Outcome])
         )
 
 
+def update_connectivity(loaded: dict[int, LoadedEndpoint], outcomes: list[Outcome]) -> None:
+    """One INSERT … ON CONFLICT for every endpoint whose snapshot moved."""
+    final: dict[int, LoadedEndpoint] = {}
+    for outcome in outcomes:
+        if outcome.endpoint is not None:
+            final[outcome.endpoint.id] = outcome.endpoint
+    rows = [
+        {"endpoint_id": pk, **endpoint.snapshot.__dict__}
+        for pk, endpoint in sorted(final.items())
+        if endpoint.snapshot != loaded[pk].snapshot
+    ]
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {_CONNECTIVITY} (endpoint_id, {_SNAPSHOT_COLUMNS})
+            SELECT v.endpoint_id, {", ".join(f"v.{name}" for name in _SNAPSHOT_FIELDS)}
+              FROM json_to_recordset(%(rows)s::json)
+                   AS v(endpoint_id bigint, session_started_at timestamptz,
+                        session_ended_at timestamptz, session_ip inet, session_apn text,
+                        session_bytes_up bigint, session_bytes_down bigint, plmn text,
+                        rat text, network_seen_at timestamptz, imei text,
+                        refused_at timestamptz, refused_reason text, refused_event_id text,
+                        refused_imei text, refused_plmn text)
+            ON CONFLICT (endpoint_id) DO UPDATE SET
+            {", ".join(f"{name} = EXCLUDED.{name}" for name in _SNAPSHOT_FIELDS)}
+            """,
+            {"rows": _rows(rows)},
+        )
+
+
 def insert_history(outcomes: list[Outcome], batch: uuid.UUID) -> None:
     """One INSERT for the state changes, first addresses and rejections."""
     rows = [
@@ -246,6 +315,8 @@ def insert_events(outcomes: list[Outcome]) -> None:
             "status": o.status,
             "reason": o.reason,
             "ip": o.ip if o.status == ACCEPTED else None,
+            "plmn": o.event.plmn,
+            "rat": o.event.rat,
         }
         for o in outcomes
     ]
@@ -254,13 +325,13 @@ def insert_events(outcomes: list[Outcome]) -> None:
             f"""
             INSERT INTO {_EVENTS}
                    (event_id, account_id, endpoint_id, group_id, type, imsi, imei, apn, at,
-                    received_at, status, reason, ip)
+                    received_at, status, reason, ip, plmn, rat)
             SELECT v.event_id, v.account_id, v.endpoint_id, v.group_id, v.type, v.imsi,
-                   v.imei, v.apn, v.at, %(received_at)s, v.status, v.reason, v.ip
+                   v.imei, v.apn, v.at, %(received_at)s, v.status, v.reason, v.ip, v.plmn, v.rat
               FROM json_to_recordset(%(rows)s::json)
                    AS v(event_id text, account_id bigint, endpoint_id bigint, group_id bigint,
                         type text, imsi text, imei text, apn text, at timestamptz,
-                        status text, reason text, ip inet)
+                        status text, reason text, ip inet, plmn text, rat text)
             ON CONFLICT (event_id) DO NOTHING
             RETURNING event_id
             """,
@@ -270,12 +341,28 @@ def insert_events(outcomes: list[Outcome]) -> None:
             raise LostRace
 
 
+_ANY = "any"
 _SESSION_START = "session_start"
 _SESSION_END = "session_end"
 _STATE_CHANGED = EventType.STATE_CHANGED.value
 _SESSION_STARTED = EventType.SESSION_STARTED.value
 _SESSION_ENDED = EventType.SESSION_ENDED.value
 _SESSION_REJECTED = EventType.SESSION_REJECTED.value
+_NETWORK_CHANGED = EventType.NETWORK_CHANGED.value
+_IMEI_CHANGED = EventType.IMEI_CHANGED.value
+
+
+def network_payload(plmn: str | None) -> dict | None:
+    """A serving network as account events show it (docs/webhooks.md)."""
+    if not plmn:
+        return None
+    found = network(plmn)
+    return {
+        "plmn": plmn,
+        "operator": found.operator,
+        "country": found.country_code,
+        "country_name": found.country,
+    }
 
 
 def insert_account_events(outcomes: list[Outcome]) -> None:
@@ -307,6 +394,31 @@ def insert_account_events(outcomes: list[Outcome]) -> None:
                     },
                 }
             )
+        if o.network_change:
+            before, after = o.network_change
+            rows.append(
+                {
+                    "account_id": endpoint.account_id,
+                    "type": _NETWORK_CHANGED,
+                    "endpoint_id": endpoint.id,
+                    "data": {
+                        **base,
+                        "from": network_payload(before),
+                        "to": network_payload(after),
+                        "rat": event.rat,
+                    },
+                }
+            )
+        if o.imei_change:
+            before, after = o.imei_change
+            rows.append(
+                {
+                    "account_id": endpoint.account_id,
+                    "type": _IMEI_CHANGED,
+                    "endpoint_id": endpoint.id,
+                    "data": {**base, "from": before, "to": after},
+                }
+            )
         if event.type == _SESSION_START and o.status == ACCEPTED:
             type_ = _SESSION_STARTED
             data = {**base, "apn": event.apn, "ip": o.ip}
@@ -315,7 +427,13 @@ def insert_account_events(outcomes: list[Outcome]) -> None:
             data = base
         elif event.type == _SESSION_START and o.status == REJECTED:
             type_ = _SESSION_REJECTED
-            data = {**base, "apn": event.apn, "imei": event.imei, "reason": o.reason}
+            data = {
+                **base,
+                "apn": event.apn,
+                "imei": event.imei,
+                "reason": o.reason,
+                "network": network_payload(event.plmn),
+            }
         else:
             continue
         rows.append(

@@ -44,6 +44,7 @@ _PERMISSION = {
     lifecycle.ASSIGN: Permission.OPERATE,
     lifecycle.SUSPEND: Permission.OPERATE,
     lifecycle.TERMINATE: Permission.TERMINATE,
+    lifecycle.RESET: Permission.OPERATE,
 }
 
 
@@ -114,6 +115,19 @@ def suspend_endpoint(request, iccid: Iccid, body: ActionIn):
 )
 def terminate_endpoint(request, iccid: Iccid, body: ActionIn):
     return _single(request, iccid, lifecycle.TERMINATE, group=None, reason=body.reason)
+
+
+@router.post(
+    "/endpoints/{iccid}/reset",
+    response=_SINGLE,
+    summary="Reset an endpoint's connectivity",
+    operation_id="reset_endpoint",
+)
+def reset_endpoint(request, iccid: Iccid, body: ActionIn):
+    """End the endpoint's data session at the packet core (RADIUS
+    Disconnect-Request and the disconnects feed) so that the device connects
+    again; 409 for an endpoint not in service."""
+    return _single(request, iccid, lifecycle.RESET, group=None, reason=body.reason)
 
 
 def _by_iccids(request, iccids: list[str]) -> QuerySet[Endpoint]:
@@ -196,6 +210,12 @@ def bulk_assign(request, response: HttpResponse, body: BulkIn):
 @router.post("/bulk/suspend", response=_BULK, summary="Suspend many", operation_id="bulk_suspend")
 def bulk_suspend(request, response: HttpResponse, body: BulkIn):
     return _bulk(request, response, lifecycle.SUSPEND, body)
+
+
+@router.post("/bulk/reset", response=_BULK, summary="Reset many", operation_id="bulk_reset")
+def bulk_reset(request, response: HttpResponse, body: BulkIn):
+    """Reset the connectivity of many endpoints, as a job."""
+    return _bulk(request, response, lifecycle.RESET, body)
 
 
 @router.post(

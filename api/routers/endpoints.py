@@ -18,6 +18,7 @@ from api.permissions import actor, audit_actor, require
 from api.problems import ProblemError, field_error
 from api.representations import ENDPOINT_COLUMNS, endpoints_out
 from api.responses import answers
+from api.schemas.connectivity import ConnectivityOut
 from api.schemas.endpoints import (
     ICCID_PATTERN,
     EndpointOut,
@@ -34,6 +35,7 @@ from inventory.key_values import KeyValuesRefused, change_key_values
 from inventory.models import Endpoint, History, State
 from inventory.search import MAX_LENGTH as MAX_SEARCH_LENGTH
 from inventory.selectors import account_groups, endpoint_with_groups
+from network.connectivity import ConnectivityReport, connectivity_of
 from portal.models import Permission
 from portal.params import ascii_int
 
@@ -157,6 +159,69 @@ def edit_endpoint(request, iccid: Iccid, body: EndpointPatch):
             details={"fields": sorted(body.model_dump(exclude_unset=True))},
         )
     return _one(request, iccid)
+
+
+@router.get(
+    "/{iccid}/connectivity",
+    response=answers({200: ConnectivityOut}, 404),
+    summary="An endpoint's connectivity",
+    operation_id="endpoint_connectivity",
+)
+def endpoint_connectivity(request, iccid: Iccid):
+    """Online, attached or offline; where (operator, country, RAT); the current
+    or last session; the last IMEI and refusal; and the sentence saying why it
+    is offline, with the record it rests on (the portal's Connectivity card)."""
+    endpoint = get_object_or_404(
+        Endpoint.objects.filter(account=request.account).only(
+            "id", "state", "state_changed_at", "last_activity"
+        ),
+        iccid=iccid,
+    )
+    return connectivity_json(connectivity_of(endpoint))
+
+
+def _network_json(found) -> dict | None:
+    if found is None:
+        return None
+    return {
+        "plmn": found.plmn,
+        "operator": found.operator,
+        "country": found.country_code,
+        "country_name": found.country,
+    }
+
+
+def connectivity_json(report: ConnectivityReport) -> dict:
+    session, refusal, evidence = report.session, report.refusal, report.evidence
+    return {
+        "status": report.status,
+        "since": report.since,
+        "rule": report.rule,
+        "sentence": report.sentence,
+        "evidence": evidence and {"kind": evidence.kind, "id": evidence.id, "at": evidence.at},
+        "session": session
+        and {
+            "started_at": session.started_at,
+            "ended_at": session.ended_at,
+            "ip": session.ip,
+            "apn": session.apn,
+            "bytes_up": session.bytes_up,
+            "bytes_down": session.bytes_down,
+        },
+        "network": _network_json(report.network),
+        "rat": report.rat,
+        "network_seen_at": report.network_seen_at,
+        "last_imei": report.imei,
+        "last_refusal": refusal
+        and {
+            "reason": refusal.reason,
+            "words": refusal.words,
+            "at": refusal.at,
+            "network_event_id": refusal.event_id,
+            "imei": refusal.imei,
+            "network": _network_json(refusal.network),
+        },
+    }
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

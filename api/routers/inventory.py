@@ -19,8 +19,16 @@ from api.responses import answers
 from api.schemas.endpoints import ICCID_PATTERN
 from api.schemas.inventory import GroupIn, GroupOut, GroupPatch, NetworkEventPage
 from inventory.forms.events import EventFilterForm
-from inventory.groups import GroupRefused, GroupSettings, create_group, delete_group, update_group
-from inventory.models import EventStatus, EventType, Group, VSlice
+from inventory.groups import (
+    GroupRefused,
+    GroupSettings,
+    create_group,
+    delete_group,
+    policy_countries,
+    policy_plmns,
+    update_group,
+)
+from inventory.models import EventStatus, EventType, Group, OperatorPolicy, VSlice
 from inventory.selectors import cursor_for, filtered_events
 from portal.client_ip import client_ip
 from portal.models import Role
@@ -61,7 +69,15 @@ def _settings(request, body, group: Group | None) -> GroupSettings:
         vslice = VSlice.objects.filter(account=request.account, name=sent["vslice"]).first()
         if vslice is None:
             raise field_error("vslice", "Not one of this account's VSlices.")
-    for key in ("name", "apn", "warning_percent", "suspend_at_limit"):
+    for key in (
+        "name",
+        "apn",
+        "warning_percent",
+        "suspend_at_limit",
+        "operator_policy",
+        "policy_countries",
+        "policy_plmns",
+    ):
         if key in sent and sent[key] is None:
             raise field_error(key, "May not be null.")
     current = {
@@ -70,8 +86,16 @@ def _settings(request, body, group: Group | None) -> GroupSettings:
         "data_allowance_mb": group.data_allowance_mb if group else None,
         "warning_percent": group.warning_percent if group else 80,
         "suspend_at_limit": group.suspend_at_limit if group else False,
+        "operator_policy": group.operator_policy if group else OperatorPolicy.ANY.value,
+        "policy_countries": tuple(group.policy_countries) if group else (),
+        "policy_plmns": tuple(group.policy_plmns) if group else (),
     }
     current.update({k: v for k, v in sent.items() if k != "vslice"})
+    try:
+        current["policy_countries"] = policy_countries(current["policy_countries"])
+        current["policy_plmns"] = policy_plmns(current["policy_plmns"])
+    except GroupRefused as refusal:
+        raise _refusal(refusal) from refusal
     return GroupSettings(vslice=vslice, **current)
 
 
@@ -206,6 +230,8 @@ def list_network_events(
                 "apn": event.apn,
                 "group": event.group.name if event.group_id else None,
                 "ip": event.ip,
+                "plmn": event.plmn,
+                "rat": event.rat,
                 "at": event.at,
                 "received_at": event.received_at,
             }

@@ -50,11 +50,13 @@ _TITLES = {
     lifecycle.ASSIGN: "Assign to group",
     lifecycle.SUSPEND: "Suspend",
     lifecycle.TERMINATE: "Terminate",
+    lifecycle.RESET: "Reset connectivity",
 }
 _VERBS = {
     lifecycle.ASSIGN: "assigned to",
     lifecycle.SUSPEND: "suspended",
     lifecycle.TERMINATE: "terminated",
+    lifecycle.RESET: "reset (their data sessions end, the devices connect again)",
 }
 #: The form field that carries the signed ``Confirmation``.
 CONFIRMATION_FIELD = "confirmation"

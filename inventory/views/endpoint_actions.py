@@ -1,4 +1,5 @@
-"""Suspend or terminate one endpoint from its detail page.
+"""Suspend, terminate or reset the connectivity of one endpoint from its
+detail page.
 
 The same confirmation page as the bulk actions, given a one-endpoint queryset:
 GET shows what will happen, the confirming POST acts and redirects to the
@@ -46,3 +47,8 @@ def suspend(request, iccid: str):
 @member_required(Permission.TERMINATE)
 def terminate(request, iccid: str):
     return _single(request, iccid, lifecycle.TERMINATE)
+
+
+@member_required(Permission.OPERATE)
+def reset(request, iccid: str):
+    return _single(request, iccid, lifecycle.RESET)

@@ -66,6 +66,13 @@ def bulk_suspend(request):
 
 
 @field_limit_guard
+@member_required(Permission.OPERATE)
+@require_POST
+def bulk_reset(request):
+    return _bulk(request, lifecycle.RESET)
+
+
+@field_limit_guard
 @member_required(Permission.TERMINATE)
 @require_POST
 def bulk_terminate(request):

@@ -30,6 +30,7 @@ from inventory.selectors import (
     endpoint_with_groups,
     member_groups,
 )
+from network.connectivity import connectivity_of
 from portal.models import ActorKind
 from portal.tenancy import member_required
 
@@ -54,6 +55,8 @@ FIELD_LABELS = {
     "ip": "IP address",
     "apn": "APN",
     "event": "Network event id",
+    "plmn": "Network (PLMN)",
+    "rat": "Radio",
 }
 
 
@@ -63,6 +66,7 @@ def overview(request, iccid: str):
         request.account, iccid, Prefetch("imsis", queryset=IMSI.objects.order_by("imsi"))
     )
     context = base_context(request, endpoint, "overview")
+    context["connectivity"] = connectivity_of(endpoint)
     if endpoint.terminated_at:
         context["deletion_date"] = endpoint.terminated_at + REINSTATE_WINDOW
     return render(request, "inventory/endpoint_overview.html", context)

@@ -29,6 +29,7 @@ REASON_LABELS = {
     Reason.TERMINATED: "endpoint terminated",
     Reason.UNKNOWN_APN: "APN not in the endpoint's groups",
     Reason.IMEI_MISMATCH: "IMEI does not match the lock",
+    Reason.OPERATOR_NOT_ALLOWED: "network not allowed by the group's operator policy",
     Reason.SUBNET_FULL: "no free address in the subnet",
     Reason.OLDER_THAN_LAST_ACTIVITY: "older than the last activity",
     Reason.ALREADY_RECEIVED: "already received",

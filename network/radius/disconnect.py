@@ -46,7 +46,7 @@ from django.utils import timezone
 from pyrad import packet as rp
 
 from inventory import history
-from inventory.models import ActorKind, Endpoint, HistoryAction, SessionTeardown
+from inventory.models import Endpoint, HistoryAction, SessionTeardown
 from network.models import (
     DisconnectState,
     RadiusClient,
@@ -55,6 +55,7 @@ from network.models import (
     RadiusSession,
 )
 from network.radius.packets import DICTIONARY
+from portal.models import ActorKind
 
 log = logging.getLogger("network.radius.disconnect")
 

@@ -75,6 +75,12 @@ def world(account, other_account, group):
     their_job = Job.objects.create(
         account=other_account, action=Action.SUSPEND, reason=SECRET_REASON
     )
+    AccountEvent.objects.create(
+        account=other_account,
+        type="endpoint.state_changed",
+        endpoint_id=theirs.pk,
+        payload={"endpoint": {"id": theirs.pk, "iccid": theirs.iccid}, "reason": SECRET_REASON},
+    )
     ours = EndpointFactory(account=account, state=State.ACTIVE, primary_group=group)
     their_webhook = webhook_of(other_account.pk)
     their_webhook.description = SECRET_REASON
@@ -98,7 +104,18 @@ def db_state() -> tuple:
         sorted(Webhook.objects.values_list("pk", "url", "secret", "enabled", "description")),
         AccountEvent.objects.count(),
         sorted(StockSim.objects.values_list("iccid", "claimed_by_id")),
-        sorted(Group.objects.values_list("pk", "name", "apn", "vslice_id", "data_allowance_mb")),
+        sorted(
+            Group.objects.values_list(
+                "pk",
+                "name",
+                "apn",
+                "vslice_id",
+                "data_allowance_mb",
+                "operator_policy",
+                "policy_countries",
+                "policy_plmns",
+            )
+        ),
     )
 
 
@@ -120,6 +137,8 @@ CASES = [
      lambda w: {"secondary_groups": [SECRET_GROUP]}, "422"),
     ("endpoint_history", "get", lambda w: f"/api/v1/endpoints/{_theirs(w)}/history",
      lambda w: {}, "404"),
+    ("endpoint_connectivity", "get", lambda w: f"/api/v1/endpoints/{_theirs(w)}/connectivity",
+     lambda w: {}, "404"),
     ("assign_endpoint", "post", lambda w: f"/api/v1/endpoints/{_theirs(w)}/assign",
      lambda w: {"group": w.group.name}, "404"),
     ("assign_endpoint", "post", lambda w: f"/api/v1/endpoints/{w.ours.iccid}/assign",
@@ -128,6 +147,12 @@ CASES = [
      lambda w: {}, "404"),
     ("terminate_endpoint", "post", lambda w: f"/api/v1/endpoints/{_theirs(w)}/terminate",
      lambda w: {}, "404"),
+    ("reset_endpoint", "post", lambda w: f"/api/v1/endpoints/{_theirs(w)}/reset",
+     lambda w: {}, "404"),
+    ("bulk_reset", "post", lambda w: "/api/v1/bulk/reset",
+     lambda w: {"iccids": [w.ours.iccid, _theirs(w)]}, "422"),
+    ("bulk_reset", "post", lambda w: "/api/v1/bulk/reset",
+     lambda w: {"filter": {"tag": SECRET_TAG}}, "job:0"),
     ("bulk_assign", "post", lambda w: "/api/v1/bulk/assign",
      lambda w: {"iccids": [_theirs(w)], "group": w.group.name}, "422"),
     ("bulk_assign", "post", lambda w: "/api/v1/bulk/assign",
@@ -149,12 +174,17 @@ CASES = [
      lambda w: {"name": "mine", "vslice": w.their_group.vslice.name, "apn": "x.apn"}, "422"),
     ("edit_group", "patch", lambda w: f"/api/v1/groups/{SECRET_GROUP}",
      lambda w: {"apn": "taken.over"}, "404"),
+    ("edit_group", "patch", lambda w: f"/api/v1/groups/{SECRET_GROUP}",
+     lambda w: {"operator_policy": "block", "policy_countries": ["DE"]}, "404"),
     ("edit_group", "patch", lambda w: f"/api/v1/groups/{w.group.name}",
      lambda w: {"vslice": w.their_group.vslice.name}, "422"),
     ("delete_group", "delete", lambda w: f"/api/v1/groups/{SECRET_GROUP}", lambda w: {}, "404"),
     ("list_network_events", "get", lambda w: "/api/v1/network-events",
      lambda w: {"endpoint": _theirs(w)}, "empty"),
     ("list_network_events", "get", lambda w: "/api/v1/network-events", lambda w: {}, "empty"),
+    ("list_events", "get", lambda w: "/api/v1/events", lambda w: {"endpoint": _theirs(w)},
+     "empty"),
+    ("list_events", "get", lambda w: "/api/v1/events", lambda w: {}, "ours_events_only"),
     ("list_webhooks", "get", lambda w: "/api/v1/webhooks", lambda w: {}, "empty"),
     ("create_webhook", "post", lambda w: "/api/v1/webhooks",
      lambda w: {"url": "http://127.0.0.1:9/x", "event_types": ["endpoint.updated"]},
@@ -195,6 +225,12 @@ def test_another_accounts_objects_are_out_of_reach(api, world, method, path, dat
     elif expect == "empty":
         assert response.status_code == 200, body
         assert response.json()["results"] == []
+    elif expect == "ours_events_only":
+        assert response.status_code == 200, body
+        theirs = world.theirs.account_id
+        assert AccountEvent.objects.filter(account_id=theirs).exists()  # the test can fail
+        ids = {e["id"] for e in response.json()["results"]}
+        assert not AccountEvent.objects.filter(pk__in=ids, account_id=theirs).exists()
     elif expect == "ours_only":
         assert [g["name"] for g in response.json()] == [world.group.name]
     elif expect == "job:0":
@@ -232,6 +268,8 @@ ROLE_CASES = [
      Role.VIEWER),
     ("endpoint_history", "get", lambda w: f"/api/v1/endpoints/{w.ours.iccid}/history",
      lambda w: {}, Role.VIEWER),
+    ("endpoint_connectivity", "get", lambda w: f"/api/v1/endpoints/{w.ours.iccid}/connectivity",
+     lambda w: {}, Role.VIEWER),
     ("edit_endpoint", "patch", lambda w: f"/api/v1/endpoints/{w.ours.iccid}",
      lambda w: {"name": "renamed"}, Role.OPERATOR),
     ("assign_endpoint", "post", lambda w: f"/api/v1/endpoints/{w.ours.iccid}/assign",
@@ -240,6 +278,10 @@ ROLE_CASES = [
      lambda w: {}, Role.OPERATOR),
     ("terminate_endpoint", "post", lambda w: f"/api/v1/endpoints/{w.ours.iccid}/terminate",
      lambda w: {}, Role.ADMIN),
+    ("reset_endpoint", "post", lambda w: f"/api/v1/endpoints/{w.ours.iccid}/reset",
+     lambda w: {}, Role.OPERATOR),
+    ("bulk_reset", "post", lambda w: "/api/v1/bulk/reset",
+     lambda w: {"iccids": [w.ours.iccid]}, Role.OPERATOR),
     ("bulk_assign", "post", lambda w: "/api/v1/bulk/assign",
      lambda w: {"iccids": [w.ours.iccid], "group": w.other_group.name}, Role.OPERATOR),
     ("bulk_suspend", "post", lambda w: "/api/v1/bulk/suspend",
@@ -256,10 +298,14 @@ ROLE_CASES = [
      lambda w: {"name": "third", "vslice": w.group.vslice.name, "apn": "third.apn"}, Role.ADMIN),
     ("edit_group", "patch", lambda w: f"/api/v1/groups/{w.other_group.name}",
      lambda w: {"apn": "changed.apn", "data_allowance_mb": 50}, Role.ADMIN),
+    ("edit_group", "patch", lambda w: f"/api/v1/groups/{w.other_group.name}",
+     lambda w: {"operator_policy": "allow", "policy_countries": ["GB"],
+                "policy_plmns": ["26201"]}, Role.ADMIN),
     ("delete_group", "delete", lambda w: f"/api/v1/groups/{w.other_group.name}", lambda w: {},
      Role.ADMIN),
     ("list_network_events", "get", lambda w: "/api/v1/network-events", lambda w: {},
      Role.VIEWER),
+    ("list_events", "get", lambda w: "/api/v1/events", lambda w: {}, Role.VIEWER),
     ("list_webhooks", "get", lambda w: "/api/v1/webhooks", lambda w: {}, Role.ADMIN),
     ("create_webhook", "post", lambda w: "/api/v1/webhooks",
      lambda w: {"url": "http://127.0.0.1:9/y", "event_types": ["job.finished"]},

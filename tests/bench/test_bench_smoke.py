@@ -95,3 +95,16 @@ def test_the_audit_load_writes_once_and_the_pages_answer(account, admin_member):
     rows = measure_audit(p=picked, rows=300, runs=1)
     assert [row.error for row in rows] == [""] * len(rows)
     assert rows[-1].value == "3 rows of 300"
+
+
+@pytest.mark.django_db
+def test_the_event_log_is_filled_once_with_ten_events_per_endpoint(account, group):
+    from bench.connectivity import EVENTS_PER_ENDPOINT, fill_event_log
+    from events.models import AccountEvent
+
+    endpoints = [EndpointFactory(account=account, primary_group=group) for _ in range(3)]
+    assert fill_event_log(len(endpoints)) == 3 * EVENTS_PER_ENDPOINT
+    assert fill_event_log(len(endpoints)) == 3 * EVENTS_PER_ENDPOINT  # not twice
+    per_endpoint = AccountEvent.objects.filter(endpoint_id=endpoints[0].pk)
+    assert per_endpoint.count() == EVENTS_PER_ENDPOINT
+    assert per_endpoint.first().payload["endpoint"]["iccid"] == endpoints[0].iccid

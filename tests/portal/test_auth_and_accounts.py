@@ -28,6 +28,7 @@ ROUTES = [
     ("get", "inventory:endpoint_export"),
     ("post", "inventory:endpoint_bulk_assign"),
     ("post", "inventory:endpoint_bulk_suspend"),
+    ("post", "inventory:endpoint_bulk_reset"),
     ("post", "inventory:endpoint_bulk_terminate"),
     ("post", "inventory:endpoint_bulk_set_key_value"),
     ("get", "inventory:endpoint_detail"),
@@ -40,6 +41,8 @@ ROUTES = [
     ("post", "inventory:endpoint_edit"),
     ("get", "inventory:endpoint_suspend"),
     ("post", "inventory:endpoint_suspend"),
+    ("get", "inventory:endpoint_reset"),
+    ("post", "inventory:endpoint_reset"),
     ("get", "inventory:endpoint_terminate"),
     ("post", "inventory:endpoint_terminate"),
     ("get", "inventory:activate"),
@@ -52,6 +55,7 @@ ROUTES = [
     ("get", "inventory:group_delete"),
     ("post", "inventory:group_delete"),
     ("get", "inventory:event_list"),
+    ("get", "inventory:activity_list"),
     ("get", "jobs:job_list"),
     ("get", "jobs:job_detail"),
     ("post", "jobs:job_cancel"),
@@ -104,6 +108,7 @@ _BY_ICCID = {
     "inventory:endpoint_usage",
     "inventory:endpoint_edit",
     "inventory:endpoint_suspend",
+    "inventory:endpoint_reset",
     "inventory:endpoint_terminate",
 }
 

@@ -55,17 +55,29 @@ def test_a_suspend_reaches_the_receiver_signed(account, group, receiver):
     )
 
 
-def test_no_webhook_no_events(account, group):
+def test_no_webhook_the_event_is_logged_and_nothing_is_woken(
+    account, group, django_capture_on_commit_callbacks
+):
     endpoint = EndpointFactory(account=account, state=State.ACTIVE, primary_group=group)
-    lifecycle.suspend(endpoints=account.endpoints.filter(pk=endpoint.pk), actor=Actor.SYSTEM)
-    assert not AccountEvent.objects.exists()
+    with django_capture_on_commit_callbacks() as callbacks:
+        lifecycle.suspend(endpoints=account.endpoints.filter(pk=endpoint.pk), actor=Actor.SYSTEM)
+    # The event log keeps every event; no webhook, so no delivery is queued.
+    assert list(AccountEvent.objects.values_list("type", flat=True)) == [
+        EventType.STATE_CHANGED.value
+    ]
+    assert callbacks == []
 
 
-def test_only_the_types_subscribed_are_written(account, group, receiver):
+def test_a_type_no_webhook_wants_is_logged_but_not_woken_nor_delivered(
+    account, group, receiver, django_capture_on_commit_callbacks
+):
     add_webhook(account, receiver, types=[EventType.JOB_FINISHED])
     endpoint = EndpointFactory(account=account, state=State.ACTIVE, primary_group=group)
-    lifecycle.suspend(endpoints=account.endpoints.filter(pk=endpoint.pk), actor=Actor.SYSTEM)
-    assert not AccountEvent.objects.exists()
+    with django_capture_on_commit_callbacks() as callbacks:
+        lifecycle.suspend(endpoints=account.endpoints.filter(pk=endpoint.pk), actor=Actor.SYSTEM)
+    assert AccountEvent.objects.count() == 1
+    assert callbacks == []
+    assert not Attempt.objects.exists()
 
 
 def test_500_twice_then_200_is_delivered_once_more(account, group, receiver, fast_retries):

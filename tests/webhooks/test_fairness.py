@@ -115,7 +115,7 @@ def test_within_an_account_a_backlog_yields_to_the_other_webhook(
         actor=Actor.SYSTEM,
     )
     with transaction.atomic():
-        outbox.record(account_id=account.pk, type=EventType.JOB_FINISHED, data={"job": {"id": 1}})
+        outbox.emit(account_id=account.pk, type=EventType.JOB_FINISHED, data={"job": {"id": 1}})
     assert Webhook.objects.filter(pk__in=[busy.pk, other.pk]).count() == 2
 
     run_until(

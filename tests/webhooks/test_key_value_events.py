@@ -57,12 +57,16 @@ def test_a_bulk_set_writes_one_event_per_changed_endpoint(account, group, receiv
     assert events[0].payload["endpoint"]["iccid"] == changed[0].iccid
 
 
-def test_no_webhook_no_event(account, group):
+def test_no_webhook_the_event_is_only_logged(account, group, django_capture_on_commit_callbacks):
     endpoint = EndpointFactory(account=account, state=State.ACTIVE, primary_group=group)
-    key_values.change_key_values(
-        endpoint=endpoint, actor=Actor.SYSTEM, pairs={"depot": "x"}, replace=False
-    )
-    assert not AccountEvent.objects.exists()
+    with django_capture_on_commit_callbacks() as callbacks:
+        key_values.change_key_values(
+            endpoint=endpoint, actor=Actor.SYSTEM, pairs={"depot": "x"}, replace=False
+        )
+    assert list(AccountEvent.objects.values_list("type", flat=True)) == [
+        "endpoint.key_values_changed"
+    ]
+    assert callbacks == []
 
 
 def test_an_activation_is_a_state_change(account, receiver, operator):

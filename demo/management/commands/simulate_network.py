@@ -62,6 +62,17 @@ class Command(BaseCommand):
             default=os.environ.get("RADIUS_SECRET", ""),
             help="the RADIUS client's shared secret (default: $RADIUS_SECRET)",
         )
+        parser.add_argument(
+            "--quiet", action="store_true", help="a summary line a minute, not a second"
+        )
+
+    _last_line = 0.0
+
+    def _every_minute(self, line: str) -> None:
+        now = time.monotonic()
+        if now - self._last_line >= 60:
+            self._last_line = now
+            self.stdout.write(line)
 
     def handle(self, *args, **options):
         url = options["url"].rstrip("/")
@@ -109,7 +120,7 @@ class Command(BaseCommand):
             batch=options["batch"],
             concurrency=options["concurrency"],
             seed=options["seed"],
-            write=self.stdout.write,
+            write=self._every_minute if options["quiet"] else self.stdout.write,
         )
         elapsed = time.monotonic() - started
         events, statuses, errors = totals.snapshot()

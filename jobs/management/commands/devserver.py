@@ -1,17 +1,29 @@
-"""``manage.py devserver [addrport]``: the development server, the workers and
-the RADIUS server in one command (what ``make run`` runs): the jobs, webhook
-delivery and network workers of ``jobs.workers.WORKERS``, as production runs them.
+"""``manage.py devserver [addrport]``: the development server, the workers, the
+RADIUS server and the network simulator in one command (what ``make run``
+runs): the jobs, webhook delivery and network workers of
+``jobs.workers.WORKERS``, as production runs them.
 
 All run as child processes whose output is printed line by line, prefixed
-``web |``, ``jobs |``, ``webhooks |``, ``network |`` and ``radius |``. Ctrl-C (or
-SIGTERM) stops them all; if one exits on its own, the others are stopped too and
-the command exits with its code, so a broken worker is never silently missing.
-Production runs them as separate services instead (docs/production.md).
+``web |``, ``jobs |``, ``webhooks |``, ``network |``, ``radius |`` and ``sim |``.
+The simulator (a living demo: a few network events a second against this
+server, docs/connectivity.md) runs unless ``--no-simulator`` is given or
+``SIMULATOR=0`` is set; it gets a network token of its own, made anew at each
+start. Ctrl-C (or SIGTERM) stops them all; if the web server, a worker or the
+RADIUS server exits on its own, the rest is stopped too and the command exits
+with its code, so a broken worker is never silently missing (the simulator may
+end alone: an account without endpoints has nothing to simulate).
+
+With the embedded PostgreSQL (no DATABASE_URL), the children attached to it
+too; they end by a signal, which skips their exit handlers, so the handles
+they left are cleared once they are gone, and this process, the last one
+attached, stops the server as it exits. Production runs the web server, the
+workers and the RADIUS server as separate services instead (docs/production.md).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import subprocess
@@ -19,6 +31,7 @@ import sys
 import threading
 from pathlib import Path
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from jobs.workers import WORKERS
@@ -26,6 +39,38 @@ from jobs.workers import WORKERS
 MANAGE = Path(__file__).resolve().parents[3] / "manage.py"
 #: How long a child gets to stop after SIGTERM before it is killed.
 STOP_TIMEOUT = 10.0
+#: The one child that may end alone (the others' end ends the command).
+MAY_END_ALONE = ("sim",)
+#: Network events a second the simulator posts: enough to watch things move.
+SIMULATOR_RATE = 4
+SIMULATOR_TOKEN_NAME = "devserver simulator"
+
+
+def _simulator_token() -> str:
+    """A fresh network token for the simulator (the last run's is replaced:
+    only a token's hash is stored, so it cannot be read back)."""
+    from inventory.models import NetworkToken
+
+    NetworkToken.objects.filter(name=SIMULATOR_TOKEN_NAME).delete()
+    out = io.StringIO()
+    # The network app's own command (it prints the token on its last line).
+    call_command("create_network_token", SIMULATOR_TOKEN_NAME, stdout=out)
+    return out.getvalue().strip().splitlines()[-1]
+
+
+def release_dead_handles() -> None:
+    """With the embedded PostgreSQL: forget the children's handles (they were
+    signalled, so their exit handlers never ran), so that this process is the
+    last one attached and stops the server when it exits."""
+    from django.conf import settings
+
+    if os.environ.get("DATABASE_URL", "").strip():
+        return
+    from config.embedded_db import clean_stale_pid_files
+
+    data_dir = Path(os.environ.get("PORTAL_PGDATA", Path(settings.BASE_DIR) / ".data" / "pg"))
+    if data_dir.exists():
+        clean_stale_pid_files(data_dir.absolute())
 
 
 class Command(BaseCommand):
@@ -36,6 +81,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument(
+            "--no-simulator",
+            action="store_true",
+            help="do not run the network simulator (also: SIMULATOR=0)",
+        )
+        parser.add_argument(
+            "--simulator-account", default="vantiq", help="the account it simulates (vantiq)"
+        )
 
     def handle(self, *args, addrport: str, **options):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -44,6 +97,28 @@ class Command(BaseCommand):
             commands[name] = [sys.executable, str(MANAGE), "procrastinate", "worker", *arguments]
         # RADIUS_BIND, RADIUS_AUTH_PORT and RADIUS_ACCT_PORT say where (docs/radius.md).
         commands["radius"] = [sys.executable, str(MANAGE), "radius"]
+        simulate = not options["no_simulator"] and os.environ.get("SIMULATOR", "1") != "0"
+        if simulate:
+            host, _, port = addrport.rpartition(":")
+            env["NETWORK_TOKEN"] = _simulator_token()
+            commands["sim"] = [
+                sys.executable,
+                str(MANAGE),
+                "simulate_network",
+                "--url",
+                f"http://{host or '127.0.0.1'}:{port or addrport}",
+                "--account",
+                options["simulator_account"],
+                "--rate",
+                str(SIMULATOR_RATE),
+                "--batch",
+                "5",
+                "--devices",
+                "500",
+                "--duration",
+                str(24 * 3600),
+                "--quiet",
+            ]
         children = {
             # Own process groups: runserver's reloader has a child of its own,
             # and a signal to the group reaches both.
@@ -67,7 +142,11 @@ class Command(BaseCommand):
         code = 0
         try:
             while not stopped.wait(0.2):
-                ended = [(n, c.returncode) for n, c in children.items() if c.poll() is not None]
+                ended = [
+                    (n, c.returncode)
+                    for n, c in children.items()
+                    if n not in MAY_END_ALONE and c.poll() is not None
+                ]
                 if ended:
                     name, code = ended[0]
                     self.stderr.write(f"devserver: {name} exited with {code}; stopping the rest")
@@ -77,6 +156,7 @@ class Command(BaseCommand):
         self._stop(children)
         for printer in printers:
             printer.join(timeout=2)
+        release_dead_handles()
         if code:
             sys.exit(code)
 

@@ -462,8 +462,9 @@ def test_a_batch_runs_the_same_queries_whatever_its_size(group):
     with CaptureQueriesContext(connection) as many:
         results = network.apply_events(events=large)
 
-    # lock, load, stored ids, the allocations, update, history, events.
-    assert len(many.captured_queries) == len(one.captured_queries) <= 16
+    # lock, load, snapshots, stored ids, the allocations, update, history, events,
+    # connectivity.
+    assert len(many.captured_queries) == len(one.captured_queries) <= 18
     assert {r.status for r in results} == {"accepted"}
     assert History.objects.count() == 3 * 61
     assert IPAllocation.objects.filter(group=group).count() == 61

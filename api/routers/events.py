@@ -1,0 +1,84 @@
+"""``GET /api/v1/events``: the account's event log, every account event of the
+last 30 days whether or not a webhook wants it (docs/connectivity.md "Event
+log"); the filters and keyset of the portal's Activity page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from django.http import QueryDict
+from ninja import Query, Router
+
+from api.problems import ProblemError
+from api.responses import answers
+from api.schemas.endpoints import ICCID_PATTERN
+from api.schemas.events import AccountEventPage, EventTypeName
+from events.selectors import account_events, cursor_for
+from inventory.forms.activity import ActivityFilterForm
+
+router = Router(tags=["events"])
+MAX_LIMIT = 1_000
+
+
+@router.get(
+    "",
+    response=answers({200: AccountEventPage}),
+    summary="List account events",
+    operation_id="list_events",
+)
+def list_events(
+    request,
+    type: Annotated[EventTypeName | None, Query()] = None,
+    endpoint: Annotated[str | None, Query(pattern=ICCID_PATTERN, description="An ICCID.")] = None,
+    start: Annotated[
+        str | None, Query(alias="from", max_length=40, description="ISO 8601 date and time.")
+    ] = None,
+    end: Annotated[
+        str | None, Query(alias="to", max_length=40, description="ISO 8601 date and time.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+):
+    """Newest first, kept 30 days; pass ``next`` back as ``cursor``. ``data``
+    is the payload as webhooks receive it."""
+    data = QueryDict(mutable=True)
+    for key, value in (
+        ("type", type),
+        ("endpoint", endpoint),
+        ("start", start),
+        ("end", end),
+        ("cursor", cursor),
+    ):
+        if value:
+            data[key] = value
+    form = ActivityFilterForm(data, account=request.account)
+    if not form.is_valid():
+        names = {"start": "from", "end": "to"}
+        errors = [
+            {"field": f"query.{names.get(field, field)}", "message": str(message)}
+            for field, messages in form.errors.items()
+            for message in messages
+        ]
+        raise ProblemError(
+            422, "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
+        )
+    events = list(
+        account_events(account=request.account, filters=form.cleaned_data).only(
+            "type", "endpoint_id", "payload", "created_at"
+        )[: limit + 1]
+    )
+    more = len(events) > limit
+    events = events[:limit]
+    return {
+        "results": [
+            {
+                "id": event.pk,
+                "type": event.type,
+                "iccid": ((event.payload or {}).get("endpoint") or {}).get("iccid"),
+                "created_at": event.created_at,
+                "data": event.payload,
+            }
+            for event in events
+        ],
+        "next": cursor_for(events[-1]) if more and events else None,
+    }
