@@ -40,3 +40,23 @@ max_requests_jitter = 100
 accesslog = None
 errorlog = "-"
 loglevel = "info"
+
+# /metrics across workers (portal/metrics.py): with PROMETHEUS_MULTIPROC_DIR set,
+# each worker writes its counters there; the directory is emptied when gunicorn
+# starts, and a worker's live gauges are dropped when it exits.
+
+
+def on_starting(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

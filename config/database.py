@@ -24,6 +24,9 @@ def database_config(base_dir: Path) -> dict:
         data_dir = Path(os.environ.get("PORTAL_PGDATA", base_dir / ".data" / "pg"))
         url = embedded_database_url(data_dir)
     config = dj_database_url.parse(url, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")))
+    # A kept connection is tested before a request uses it, so after a database
+    # restart each web process reconnects by itself instead of failing once.
+    config["CONN_HEALTH_CHECKS"] = True
     config.setdefault("OPTIONS", {})
     config["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or None}
     return config

@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.request_id.RequestIdMiddleware",
+    # Times everything below it, by route name (/metrics).
+    "portal.metrics.MetricsMiddleware",
     "portal.access_log.AccessLogMiddleware",
     # Outside everything that can answer an error under /api/v1/.
     "api.middleware.ProblemDetailsMiddleware",
@@ -91,6 +93,8 @@ MIDDLEWARE = [
     # After tenancy (an account may require two-factor of its members).
     "portal.two_factor.enforcement.TwoFactorMiddleware",
     "portal.statement_timeout.StatementTimeoutMiddleware",
+    # A view that lost the database answers 503 (its middleware twin is handler500).
+    "portal.database_unavailable.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: it turns lockouts raised below into responses.
     "axes.middleware.AxesMiddleware",
 ]
@@ -221,7 +225,7 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
 
 # --- security: on by default, loosened only for local HTTP runs ---------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
@@ -310,3 +314,9 @@ if REDIS_URL:
 # The customer API (docs/api.md): requests per token per window.
 API_RATE_LIMIT = int(os.environ.get("API_RATE_LIMIT", "6000"))
 API_RATE_WINDOW = int(os.environ.get("API_RATE_WINDOW", "60"))
+
+# --- more than one machine (docs/operations.md) -------------------------------
+# A request that finds the database away answers 503 with this Retry-After.
+DATABASE_RETRY_AFTER = int(os.environ.get("DATABASE_RETRY_AFTER", "5"))
+# Who may read /metrics: comma-separated networks (default this host only).
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")

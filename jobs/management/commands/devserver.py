@@ -35,7 +35,7 @@ class Command(BaseCommand):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         commands = {
             "web": [sys.executable, str(MANAGE), "runserver", addrport],
-            "worker": [sys.executable, str(MANAGE), "procrastinate", "worker"],
+            "worker": [sys.executable, str(MANAGE), "worker"],
         }
         children = {
             # Own process groups: runserver's reloader has a child of its own,
