@@ -28,7 +28,10 @@ graceful_timeout = 30
 # Each web worker's database connections stop any one statement after 50 s
 # (config/settings.py reads DB_STATEMENT_TIMEOUT). Set here, so only web
 # workers are bound, not migrations, cron purges or the benchmark loaders.
-os.environ.setdefault("DB_STATEMENT_TIMEOUT", f"{timeout - 10}s")
+# Through PgBouncer in transaction mode the role carries it instead
+# (docs/operations.md "PgBouncer").
+if os.environ.get("DATABASE_POOL_MODE", "").strip() != "transaction":
+    os.environ.setdefault("DB_STATEMENT_TIMEOUT", f"{timeout - 10}s")
 
 # Restart each worker after about a thousand requests (the jitter keeps them
 # from restarting together), so that memory one request grew is given back.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.database import database_config
+from config.database import database_config, replica_configs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Inside sessions: remembers who wrote, so they read their writes (replicas).
+    "portal.replicas.ReplicaReadsMiddleware",
     # request.user.is_verified(): whether this session passed the second factor.
     "django_otp.middleware.OTPMiddleware",
     # Inside authentication (it asks who signed in), outside every view.
@@ -133,6 +135,13 @@ if DB_STATEMENT_TIMEOUT:
             "1500ms or 2min."
         )
     _options = DATABASES["default"]["OPTIONS"]
+    if os.environ.get("DATABASE_POOL_MODE", "").strip() == "transaction":
+        raise ImproperlyConfigured(
+            "DB_STATEMENT_TIMEOUT cannot travel through PgBouncer in transaction mode "
+            "(DATABASE_POOL_MODE=transaction): set it on the web role instead "
+            "(ALTER ROLE ... SET statement_timeout) and unset DB_STATEMENT_TIMEOUT; "
+            "see docs/operations.md."
+        )
     _options["options"] = (
         f"{_options.get('options', '')} -c statement_timeout={DB_STATEMENT_TIMEOUT}".strip()
     )
@@ -318,5 +327,11 @@ API_RATE_WINDOW = int(os.environ.get("API_RATE_WINDOW", "60"))
 # --- more than one machine (docs/operations.md) -------------------------------
 # A request that finds the database away answers 503 with this Retry-After.
 DATABASE_RETRY_AFTER = int(os.environ.get("DATABASE_RETRY_AFTER", "5"))
+# Read replicas (portal/replicas.py): list pages, exports, the dashboard and API
+# reads go to a replica that is at most REPLICA_MAX_LAG seconds behind.
+DATABASES.update(replica_configs(DATABASES["default"]))
+DATABASE_ROUTERS = ["portal.replicas.ReplicaRouter"]
+REPLICA_MAX_LAG = float(os.environ.get("REPLICA_MAX_LAG", "5"))
+REPLICA_CHECK_SECONDS = float(os.environ.get("REPLICA_CHECK_SECONDS", "2"))
 # Who may read /metrics: comma-separated networks (default this host only).
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")

@@ -29,6 +29,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from portal import replicas
 from portal.access_log import annotate
 from portal.metrics import database_errors
 from portal.request_id import current_request_id
@@ -79,6 +80,7 @@ def response_for(request, exc: BaseException) -> HttpResponse | None:
     if not is_unavailable(exc):
         return None
     database_errors.inc()
+    replicas.forget_checks()  # perhaps it was a replica: ask them all again
     request._database_unavailable = True
     annotate(request, db="unavailable", reason=_reason(exc))
     seconds = str(retry_after())

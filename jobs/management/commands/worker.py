@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -66,6 +67,8 @@ class Command(BaseCommand):
                 # Signals reach the child through this command only (a terminal's
                 # Ctrl-C would otherwise reach it twice), and it dies with it.
                 start_new_session=True,
+                # config/database.py: a worker connects directly (WORKER_DATABASE_URL).
+                env={**os.environ, "PORTAL_WORKER_PROCESS": "1"},
                 preexec_fn=_die_with_parent,
             )
             child[:] = [process]
