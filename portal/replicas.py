@@ -17,8 +17,8 @@ Health: each process asks each replica how far behind it is at most every
 ``REPLICA_CHECK_SECONDS`` (default 2): a replica that does not answer, is not in
 recovery, or whose replay is more than ``REPLICA_MAX_LAG`` seconds (default 5)
 behind is skipped until the next check; with none left, reads go to the primary.
-A replica lost between two checks fails the requests of those seconds with the
-503 of ``portal.database_unavailable``, which also forces a fresh check.
+A read that finds its replica gone between two checks is answered again from
+the primary (the same request, once), and every replica is checked afresh.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+
+from portal.access_log import annotate
 
 #: Apps whose tables a replica may serve.
 REPLICA_APPS = frozenset({"inventory", "jobs", "usage", "audit", "webhooks"})
@@ -163,11 +165,22 @@ class ReplicaReadsMiddleware:
         # Set (not reset afterwards): a streamed export reads after this returns.
         _reading.set(False)
         response = self.get_response(request)
+        if _reading.get() and getattr(request, "_database_unavailable", False):
+            # The replica went away between two checks: this read, and only a
+            # read gets here, is asked again of the primary.
+            forget_checks()
+            request._database_unavailable = False
+            request._replica_failed = True
+            annotate(request, db="replica-lost")
+            _reading.set(False)
+            response = self.get_response(request)
         if request.method not in _SAFE_METHODS and response.status_code < 400:
             mark_wrote(request)
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
+        if getattr(request, "_replica_failed", False):
+            return
         if aliases() and _eligible(request) and not wrote_recently(request):
             _reading.set(True)
 

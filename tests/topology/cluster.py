@@ -156,3 +156,78 @@ class Cluster:
             if self.running():
                 self.stop("immediate")
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+class PgBouncer:
+    """Debian's ``pgbouncer`` in front of ``cluster``, in transaction mode, for
+    database ``database``; as root it runs as the ``postgres`` user."""
+
+    def __init__(self, cluster: Cluster, database: str, *, pool_size: int = 10):
+        self.binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        self.base = Path(tempfile.mkdtemp(prefix="portal-pgbouncer-"))
+        self.port = free_port()
+        (self.base / "users.txt").write_text('"postgres" ""\n')
+        (self.base / "pgbouncer.ini").write_text(
+            f"""[databases]
+{database} = host=127.0.0.1 port={cluster.port} dbname={database}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {self.base}/users.txt
+pool_mode = transaction
+default_pool_size = {pool_size}
+max_client_conn = 500
+server_reset_query =
+ignore_startup_parameters = extra_float_digits
+logfile = {self.base}/pgbouncer.log
+pidfile = {self.base}/pgbouncer.pid
+admin_users = postgres
+"""
+        )
+        _give_to_server_user(self.base)
+        self.database = database
+        self.process: subprocess.Popen | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return bool(shutil.which("pgbouncer") or Path("/usr/sbin/pgbouncer").exists())
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [*_as_server_user(), self.binary, str(self.base / "pgbouncer.ini")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with psycopg.connect(self.url(), autocommit=True) as conn:
+                    conn.execute("SELECT 1")
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
+
+    def show(self, what: str) -> list[tuple]:
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{self.port}/pgbouncer", autocommit=True
+        ) as conn:
+            conn.prepare_threshold = None
+            return conn.execute(f"SHOW {what}", prepare=False).fetchall()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.base, ignore_errors=True)
