@@ -82,18 +82,20 @@ class Cluster:
             "--auth=trust", "-E", "UTF8", "--locale=C",
         )  # fmt: skip
         self.configure(
-            listen_addresses="'127.0.0.1'",
-            port=str(self.port),
-            unix_socket_directories=f"'{self.base}'",
-            fsync="off",
-            synchronous_commit="off",
-            full_page_writes="off",
-            wal_level="replica",
-            max_wal_senders="5",
-            max_connections="100",
-            shared_buffers="64MB",
-            shared_preload_libraries="'pg_stat_statements'",
-            **settings,
+            **{
+                "listen_addresses": "'127.0.0.1'",
+                "port": str(self.port),
+                "unix_socket_directories": f"'{self.base}'",
+                "fsync": "off",
+                "synchronous_commit": "off",
+                "full_page_writes": "off",
+                "wal_level": "replica",
+                "max_wal_senders": "5",
+                "max_connections": "100",
+                "shared_buffers": "64MB",
+                "shared_preload_libraries": "'pg_stat_statements'",
+                **settings,
+            }
         )
         with open(self.data / "pg_hba.conf", "a") as hba:
             hba.write("host replication all 127.0.0.1/32 trust\n")

@@ -4,6 +4,8 @@ a few thousand endpoints is still running when the database goes away, and a
 worker that takes over a lost worker's job within seconds (heartbeat 0.5 s,
 stalled after 2 s, checked every second) instead of a minute and a half."""
 
+import os
+
 from tests.settings import *  # noqa: F403
 from tests.settings import PROCRASTINATE_WORKER_DEFAULTS
 
@@ -16,5 +18,5 @@ PROCRASTINATE_WORKER_DEFAULTS = {
     "shutdown_graceful_timeout": 0.5,
 }
 JOBS_STALLED_CHECK_CRON = "* * * * * */1"
-JOBS_CHUNK_SIZE = 250
+JOBS_CHUNK_SIZE = int(os.environ.get("TEST_JOBS_CHUNK_SIZE", "250"))
 WEBHOOK_ALLOWED_NETWORKS = "127.0.0.0/8"
