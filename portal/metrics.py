@@ -37,6 +37,10 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Metrics without labels open their file as soon as they are defined.
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 request_latency = Histogram(
     "portal_request_duration_seconds",
     "Time from the request reaching Django to its response, by route name.",

@@ -174,7 +174,7 @@ class ReplicaReadsMiddleware:
             annotate(request, db="replica-lost")
             _reading.set(False)
             response = self.get_response(request)
-        if request.method not in _SAFE_METHODS and response.status_code < 400:
+        if aliases() and request.method not in _SAFE_METHODS and response.status_code < 400:
             mark_wrote(request)
         return response
 

@@ -60,7 +60,10 @@ def test_database_restart_mid_job_gives_503s_and_loses_nothing(primary, tmp_path
     network_token = processes.manage(url, "create_network_token", "core").strip().splitlines()[-1]
 
     receiver = Receiver().start()
-    web, base = processes.gunicorn(url, tmp_path / "gunicorn.log")
+    metrics_dir = tmp_path / "metrics"
+    web, base = processes.gunicorn(
+        url, tmp_path / "gunicorn.log", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)
+    )
     worker = processes.worker(url, tmp_path / "worker.log")
     try:
         api = Client(base, api_token)
@@ -185,6 +188,11 @@ def test_database_restart_mid_job_gives_503s_and_loses_nothing(primary, tmp_path
         assert all(" WARNING " in line for line in warnings)
         assert "status=500" not in log
         assert "starting a new one" in (tmp_path / "worker.log").read_text()
+
+        # /metrics adds up both gunicorn workers' counters (PROMETHEUS_MULTIPROC_DIR).
+        scraped = probe.get("/metrics").text
+        assert "portal_database_up 1.0" in scraped
+        assert f"portal_database_unavailable_total {float(len(statuses))}" in scraped
     finally:
         web.stop()
         worker.stop()
