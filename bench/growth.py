@@ -17,6 +17,7 @@ from pathlib import Path
 _NUMBER = re.compile(r"([\d,]+(?:\.\d+)?)\s*(events/s|req/s|s\b)")
 # Job rows name their size ("suspend (14,072)"), which differs between runs.
 _SIZE = re.compile(r"\s*\([\d,]+\)")
+_CHANGED = re.compile(r"([\d,]+) changed")
 
 
 def _figure(row: dict) -> float | None:
@@ -28,18 +29,36 @@ def _figure(row: dict) -> float | None:
     if portal.get("median_ms") is not None:
         return float(portal["median_ms"])
     if match:
-        return float(match.group(1).replace(",", "")) * 1000  # seconds → ms
+        ms = float(match.group(1).replace(",", "")) * 1000  # seconds → ms
+        changed = _CHANGED.search(value)
+        # Jobs differ in size between runs: compare per 10,000 endpoints changed.
+        return ms / int(changed.group(1).replace(",", "")) * 10_000 if changed else ms
     return None
 
 
 def _key(row: dict) -> str:
     name = re.sub(r"\d[\d,]* rows in", "deep", row["name"])
-    return f"{row['section']} | {_SIZE.sub('', name)}"
+    name = _SIZE.sub("", name)
+    if _CHANGED.search(row.get("value") or ""):
+        name += " (ms per 10,000 changed)"
+    return f"{row['section']} | {name}"
+
+
+def _figures(run: dict) -> dict[str, float | None]:
+    """Each row's figure, and beside a page its SQL floor (its queries alone,
+    less sensitive to a loaded machine than the whole request)."""
+    figures = {}
+    for row in run["rows"]:
+        figures[_key(row)] = _figure(row)
+        floor = (row.get("floor") or {}).get("median_ms")
+        if floor is not None:
+            figures[_key(row) + " (SQL floor)"] = float(floor)
+    return figures
 
 
 def table(paths: list[str]) -> str:
     runs = [json.loads(Path(path).read_text()) for path in paths]
-    figures = [{_key(row): _figure(row) for row in run["rows"]} for run in runs]
+    figures = [_figures(run) for run in runs]
     keys = [key for key in figures[0] if all(f.get(key) is not None for f in figures)]
     sizes = " | ".join(f"{run['endpoints']:,}" for run in runs)
     lines = [
