@@ -79,7 +79,9 @@ def response_for(request, exc: BaseException) -> HttpResponse | None:
     """The 503 for ``request`` if ``exc`` means the database is unavailable."""
     if not is_unavailable(exc):
         return None
-    database_errors.inc()
+    if not getattr(request, "_database_unavailable", False):
+        # Once per request: an outer middleware may meet the same failure again.
+        database_errors.inc()
     replicas.forget_checks()  # perhaps it was a replica: ask them all again
     request._database_unavailable = True
     annotate(request, db="unavailable", reason=_reason(exc))
