@@ -1,8 +1,8 @@
 """``manage.py worker``: Procrastinate's worker, started again whenever it exits
 on its own (what ``make run`` and the production unit run).
 
-Procrastinate's worker stops when its LISTEN connection dies, which a database
-restart or failover does to it. This command keeps one worker
+Procrastinate's worker stops (with an error status) when its LISTEN connection
+dies, which a database restart or failover does to it. This command keeps one worker
 (``manage.py procrastinate worker``) running as its child: when the child exits
 without having been asked to, it waits (1 s, doubling up to 30 s while the
 database stays away) and starts a fresh one, which connects anew. A job the lost
@@ -73,7 +73,8 @@ class Command(BaseCommand):
             )
             child[:] = [process]
             code = _wait(process)
-            if stopping.is_set():
+            if stopping.is_set() or code == 0:
+                # Asked to stop, or done by its own choice (--help, a one-off run).
                 sys.exit(code)
             if time.monotonic() - started >= HEALTHY_RUN:
                 wait = FIRST_WAIT
