@@ -29,6 +29,7 @@ SECTIONS = (
     "api",
     "audit",
     "usage",
+    "operations",
 )
 
 
@@ -286,6 +287,11 @@ def measure(args, db_url: str, started: float):
 
         step(f"15 dashboard, groups, Usage tab, exact counts ({args.runs} runs)", started)
         rows += measure_usage(p=p, portal=portal, runs=args.runs)
+    if "operations" in args.only:
+        from bench.operations import measure_operations
+
+        step(f"16 probes and the /metrics scrape ({args.runs} runs)", started)
+        rows += measure_operations(runs=args.runs)
     meta["seconds"] = round(time.monotonic() - started)
     report.write(Path(args.out), rows, meta)
     return rows, meta
