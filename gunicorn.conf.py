@@ -28,7 +28,10 @@ graceful_timeout = 30
 # Each web worker's database connections stop any one statement after 50 s
 # (config/settings.py reads DB_STATEMENT_TIMEOUT). Set here, so only web
 # workers are bound, not migrations, cron purges or the benchmark loaders.
-os.environ.setdefault("DB_STATEMENT_TIMEOUT", f"{timeout - 10}s")
+# Through PgBouncer in transaction mode the role carries it instead
+# (docs/operations.md "PgBouncer").
+if os.environ.get("DATABASE_POOL_MODE", "").strip() != "transaction":
+    os.environ.setdefault("DB_STATEMENT_TIMEOUT", f"{timeout - 10}s")
 
 # Restart each worker after about a thousand requests (the jitter keeps them
 # from restarting together), so that memory one request grew is given back.
@@ -40,3 +43,23 @@ max_requests_jitter = 100
 accesslog = None
 errorlog = "-"
 loglevel = "info"
+
+# /metrics across workers (portal/metrics.py): with PROMETHEUS_MULTIPROC_DIR set,
+# each worker writes its counters there; the directory is emptied when gunicorn
+# starts, and a worker's live gauges are dropped when it exits.
+
+
+def on_starting(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -7,6 +7,7 @@ operation (500). The packet core's network API keeps its own error contract
 from __future__ import annotations
 
 from api import problems
+from portal import database_unavailable
 
 PREFIX = "/api/v1/"
 NETWORK_PREFIX = "/api/v1/network/"
@@ -36,7 +37,15 @@ class ProblemDetailsMiddleware:
             }
             return problems.problem_response(
                 status,
-                _DETAILS.get(status, problems.TITLES.get(status, "Error") + "."),
+                _unavailable_detail(request)
+                or _DETAILS.get(status, problems.TITLES.get(status, "Error") + "."),
                 headers=headers,
             )
         return response
+
+
+def _unavailable_detail(request) -> str:
+    """The 503's own words when the database was away (portal.database_unavailable)."""
+    if getattr(request, "_database_unavailable", False):
+        return database_unavailable.API_MESSAGE
+    return ""

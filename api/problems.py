@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import logging
 
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from portal import database_unavailable
 from portal.request_id import current_request_id
 
 logger = logging.getLogger("api")
@@ -162,6 +164,18 @@ def install(api) -> None:
     def on_not_found(request: HttpRequest, exc: Http404):
         return problem_response(404, "No such object in this account.")
 
+    def on_database_error(request: HttpRequest, exc: DatabaseError):
+        # A lost database is a 503 to retry; anything else a database refused
+        # is a 500 like any other failure.
+        unavailable = database_unavailable.response_for(request, exc)
+        if unavailable is None:
+            return on_unexpected(request, exc)
+        return problem_response(
+            503,
+            database_unavailable.API_MESSAGE,
+            headers={"Retry-After": unavailable["Retry-After"]},
+        )
+
     def on_unexpected(request: HttpRequest, exc: Exception):
         logger.exception("API error on %s %s", request.method, request.path)
         return problem_response(500, "Something went wrong on our side; the request id says where.")
@@ -171,4 +185,5 @@ def install(api) -> None:
     api.add_exception_handler(AuthenticationError, on_authentication)
     api.add_exception_handler(HttpError, on_http_error)
     api.add_exception_handler(Http404, on_not_found)
+    api.add_exception_handler(DatabaseError, on_database_error)
     api.add_exception_handler(Exception, on_unexpected)

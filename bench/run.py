@@ -33,6 +33,7 @@ SECTIONS = (
     "radius",
     "combinations",
     "connectivity",
+    "operations",
 )
 
 
@@ -313,6 +314,11 @@ def measure(args, db_url: str, started: float):
 
         step(f"19 connectivity card and the event log ({args.runs} runs)", started)
         rows += measure_connectivity(p=p, portal=portal, runs=args.runs)
+    if "operations" in args.only:
+        from bench.operations import measure_operations
+
+        step(f"20 probes and the /metrics scrape ({args.runs} runs)", started)
+        rows += measure_operations(runs=args.runs)
     meta["seconds"] = round(time.monotonic() - started)
     report.write(Path(args.out), rows, meta)
     return rows, meta

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.database import database_config
+from config.database import database_config, replica_configs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.request_id.RequestIdMiddleware",
+    # Times everything below it, by route name (/metrics).
+    "portal.metrics.MetricsMiddleware",
     "portal.access_log.AccessLogMiddleware",
     # Outside everything that can answer an error under /api/v1/.
     "api.middleware.ProblemDetailsMiddleware",
@@ -82,6 +84,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Inside sessions: remembers who wrote, so they read their writes (replicas).
+    "portal.replicas.ReplicaReadsMiddleware",
     # request.user.is_verified(): whether this session passed the second factor.
     "django_otp.middleware.OTPMiddleware",
     # Inside authentication (it asks who signed in), outside every view.
@@ -94,6 +98,8 @@ MIDDLEWARE = [
     # After tenancy (an account may require two-factor of its members).
     "portal.two_factor.enforcement.TwoFactorMiddleware",
     "portal.statement_timeout.StatementTimeoutMiddleware",
+    # A view that lost the database answers 503 (its middleware twin is handler500).
+    "portal.database_unavailable.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: it turns lockouts raised below into responses.
     "axes.middleware.AxesMiddleware",
 ]
@@ -143,6 +149,13 @@ if DB_STATEMENT_TIMEOUT:
             "1500ms or 2min."
         )
     _options = DATABASES["default"]["OPTIONS"]
+    if os.environ.get("DATABASE_POOL_MODE", "").strip() == "transaction":
+        raise ImproperlyConfigured(
+            "DB_STATEMENT_TIMEOUT cannot travel through PgBouncer in transaction mode "
+            "(DATABASE_POOL_MODE=transaction): set it on the web role instead "
+            "(ALTER ROLE ... SET statement_timeout) and unset DB_STATEMENT_TIMEOUT; "
+            "see docs/operations.md."
+        )
     _options["options"] = (
         f"{_options.get('options', '')} -c statement_timeout={DB_STATEMENT_TIMEOUT}".strip()
     )
@@ -272,7 +285,7 @@ if PORTAL_BASE_URL and not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", PORTAL
 
 # --- security: on by default, loosened only for local HTTP runs ---------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
@@ -371,3 +384,15 @@ API_RATE_WINDOW = int(os.environ.get("API_RATE_WINDOW", "60"))
 # Requests with no or a bad token, per client address (they reach no token's limit).
 API_ANONYMOUS_RATE_LIMIT = int(os.environ.get("API_ANONYMOUS_RATE_LIMIT", "60"))
 API_ANONYMOUS_RATE_WINDOW = int(os.environ.get("API_ANONYMOUS_RATE_WINDOW", "60"))
+
+# --- more than one machine (docs/operations.md) -------------------------------
+# A request that finds the database away answers 503 with this Retry-After.
+DATABASE_RETRY_AFTER = int(os.environ.get("DATABASE_RETRY_AFTER", "5"))
+# Read replicas (portal/replicas.py): list pages, exports, the dashboard and API
+# reads go to a replica that is at most REPLICA_MAX_LAG seconds behind.
+DATABASES.update(replica_configs(DATABASES["default"]))
+DATABASE_ROUTERS = ["portal.replicas.ReplicaRouter"]
+REPLICA_MAX_LAG = float(os.environ.get("REPLICA_MAX_LAG", "5"))
+REPLICA_CHECK_SECONDS = float(os.environ.get("REPLICA_CHECK_SECONDS", "2"))
+# Who may read /metrics: comma-separated networks (default this host only).
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")

@@ -9,7 +9,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from api.main import api
-from portal import passwords, views
+from portal import health, passwords, views
 from portal.forms import SignInForm
 from portal.two_factor import views as two_factor_views
 from portal.two_factor.enforcement import two_factor_exempt
@@ -54,6 +54,8 @@ urlpatterns = [
     path("invitation/<str:token>/", team_views.invitation_accept, name="invitation_accept"),
     path("account/switch/", views.switch_account_view, name="switch_account"),
     path("healthz", two_factor_exempt(views.healthz), name="healthz"),
+    path("readyz", two_factor_exempt(health.readyz), name="readyz"),
+    path("metrics", two_factor_exempt(health.metrics_view), name="metrics"),
     path("account/webhooks/", include("webhooks.urls")),
     path("account/members/", include("team.urls")),
     path("account/audit-log/", include("audit.urls")),

@@ -6,8 +6,9 @@ An ``AccountEvent`` is written in the same transaction as the change it reports
 account's webhooks) wants its type: the account's event log lists every event
 of the last 30 days (/inventory/activity/, ``GET /api/v1/events``). The app
 sits below the domain: it knows accounts and nothing of endpoints, jobs or
-webhooks, so every rule may write an event without importing a feature app. The table keeps the name it was created
-with (``webhooks_accountevent``): the model moved here without moving a row.
+webhooks, so every rule may write an event without importing a feature app.
+The table keeps the name it was created with (``webhooks_accountevent``): the
+model moved here without moving a row.
 """
 
 from __future__ import annotations

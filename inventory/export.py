@@ -2,8 +2,11 @@
 
 Rows are read through a server-side cursor in chunks and written out as they
 come, so exporting 600,000 endpoints holds one chunk in memory, never the whole
-result. Each row's IMSIs come from an array sub-select in the same query (no
-query per row).
+result. The cursor lives in one read transaction around the whole export (not a
+``WITH HOLD`` cursor across transactions), so it also works through PgBouncer in
+transaction mode, which hands the server connection to others between
+transactions; on a replica it reads one consistent snapshot. Each row's IMSIs
+come from an array sub-select in the same query (no query per row).
 
 Cells that a spreadsheet would read as a formula get a leading apostrophe
 (``portal.csv_cells``).
@@ -15,6 +18,7 @@ import csv
 from collections.abc import Iterator
 
 from django.contrib.postgres.expressions import ArraySubquery
+from django.db import transaction
 from django.db.models import OuterRef, QuerySet
 
 from inventory.models import IMSI, Endpoint
@@ -69,5 +73,7 @@ def stream(*, endpoints: QuerySet[Endpoint], sort: Sort) -> Iterator[str]:
     """The CSV text, one line at a time (header first)."""
     writer = csv.writer(_Line())
     yield writer.writerow(HEADER)
-    for row in rows(endpoints=endpoints, sort=sort):
-        yield writer.writerow(row)
+    alias = endpoints.db  # the replica, when the router chose one
+    with transaction.atomic(using=alias, savepoint=False):
+        for row in rows(endpoints=endpoints.using(alias), sort=sort):
+            yield writer.writerow(row)

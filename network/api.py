@@ -9,6 +9,7 @@ applies nothing.
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
@@ -17,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from inventory.models import SessionTeardown
 from network import batch as network
 from network.auth import authenticate
+from portal import metrics
 from portal.params import ascii_int
 
 #: Most teardowns one disconnects page returns.
@@ -67,6 +69,8 @@ def network_events(request: HttpRequest) -> JsonResponse:
             413, f"{len(events):,} events; send at most {network.MAX_EVENTS:,} per request."
         )
     results = network.apply_events(events=events)
+    for status, count in Counter(result.status for result in results).items():
+        metrics.network_events.labels(result=status).inc(count)
     return JsonResponse({"results": [result.as_json() for result in results]})
 
 

@@ -61,7 +61,8 @@ def _evaluated(lazy) -> object | None:
 
 def _user(request) -> str:
     user = getattr(request, "user", None)
-    if user is None:
+    if user is None or getattr(request, "_database_unavailable", False):
+        # Asking who signed in would ask the database that just failed.
         return "-"
     # Resolving the user reads the session only when a session cookie came.
     return user.get_username() if user.is_authenticated else "anonymous"
@@ -99,7 +100,14 @@ class AccessLogMiddleware:
             "ip": client_ip(request),
         }
         fields.update(getattr(request, _ANNOTATIONS, {}))
-        level = logging.ERROR if response.status_code >= 500 else logging.INFO
+        if response.status_code == 503:
+            # Try again: the database was away, or a statement was cut off
+            # (that one logs its own error with the statement).
+            level = logging.WARNING
+        elif response.status_code >= 500:
+            level = logging.ERROR
+        else:
+            level = logging.INFO
         logger.log(
             level,
             " ".join(f"{key}={log_value(value)}" for key, value in fields.items()),

@@ -16,6 +16,7 @@ from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from portal import database_unavailable
 from portal.access_log import log_value
 from portal.request_id import current_request_id
 from portal.tenancy import switch_account
@@ -123,6 +124,10 @@ def took_too_long(request):
 
 
 def server_error(request):
+    # A middleware that lost the database (the session, the signed-in user).
+    unavailable = database_unavailable.current_exception_response(request)
+    if unavailable is not None:
+        return unavailable
     # The request id goes on the record itself (the formatter prints it), so a
     # handler without the request-id filter still carries it. The path is the
     # client's: quoted like the access log's, so it cannot add a field or a line.

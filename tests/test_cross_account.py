@@ -663,3 +663,26 @@ def test_radius_clients_are_out_of_a_customers_reach(client, admin_member, metho
     assert "provider-pgw" not in content(response) and RADIUS_SECRET not in content(response)
     after = sorted(RadiusClient.objects.values_list("pk", "name", "address", "secret_encrypted"))
     assert after == before
+
+
+# --- operations endpoints -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_metrics_show_no_accounts_data(admin_member, world):
+    """/metrics (portal/health.py) holds aggregates only: none of the other
+    account's names, tags, IMSIs or job reasons, nor any account's slug; and a
+    signed-in admin from outside METRICS_ALLOWED_NETWORKS gets nothing."""
+    signed_in = Client()
+    signed_in.force_login(admin_member)
+    refused = signed_in.get("/metrics", REMOTE_ADDR="198.51.100.20")
+    assert refused.status_code == 403
+    assert b"portal_" not in refused.content
+    scraped = Client().get("/metrics", REMOTE_ADDR="127.0.0.1")
+    assert scraped.status_code == 200
+    body = scraped.content.decode()
+    assert "portal_jobs_unfinished" in body
+    for secret in (SECRET_NAME, SECRET_TAG, SECRET_GROUP, SECRET_IMSI, SECRET_JOB_REASON):
+        assert secret not in body
+    for slug in Account.objects.values_list("slug", flat=True):
+        assert f'"{slug}"' not in body

@@ -94,7 +94,9 @@ class Command(BaseCommand):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         commands = {"web": [sys.executable, str(MANAGE), "runserver", addrport]}
         for name, arguments in WORKERS.items():
-            commands[name] = [sys.executable, str(MANAGE), "procrastinate", "worker", *arguments]
+            # ``manage.py worker`` starts its Procrastinate worker again after a
+            # database restart (jobs/management/commands/worker.py).
+            commands[name] = [sys.executable, str(MANAGE), "worker", "--", *arguments]
         # RADIUS_BIND, RADIUS_AUTH_PORT and RADIUS_ACCT_PORT say where (docs/radius.md).
         commands["radius"] = [sys.executable, str(MANAGE), "radius"]
         simulate = not options["no_simulator"] and os.environ.get("SIMULATOR", "1") != "0"
