@@ -55,6 +55,7 @@ from network.models import (
     RadiusSession,
 )
 from network.radius.packets import DICTIONARY
+from portal import metrics
 from portal.models import ActorKind
 
 log = logging.getLogger("network.radius.disconnect")
@@ -242,6 +243,7 @@ def send(batch: list[Pending]) -> dict[str, int]:
             def flush(outcomes: list[Outcome]) -> None:
                 for outcome in outcomes:
                     counts[outcome.state] = counts.get(outcome.state, 0) + 1
+                    metrics.radius_requests.labels(kind="disconnect", result=outcome.state).inc()
                 writes.append(loop.run_in_executor(writer, write, outcomes))
 
             await asyncio.gather(*(_Nas(items).send_all(flush) for items in by_client.values()))

@@ -37,6 +37,7 @@ from network.radius import batch as radius_batch
 from network.radius import clients as radius_clients
 from network.radius import packets
 from network.radius.packets import Refused, Request
+from portal import metrics
 
 log = logging.getLogger("network.radius")
 
@@ -54,14 +55,20 @@ class _Pending:
     key: tuple
 
 
+#: The port a packet came in on, as /metrics names the request's kind.
+_KINDS = {"auth": "access", "acct": "accounting"}
+
+
 @dataclass
 class Counters:
-    """What the server did, by result; logged every minute and at exit."""
+    """What the server did, by result; logged every minute and at exit, and
+    counted for /metrics (``portal_radius_requests_total`` by kind and result)."""
 
     counts: collections.Counter = field(default_factory=collections.Counter)
 
-    def add(self, name: str, n: int = 1) -> None:
+    def add(self, name: str, n: int = 1, *, kind: str) -> None:
         self.counts[name] += n
+        metrics.radius_requests.labels(kind=_KINDS.get(kind, kind), result=name).inc(n)
 
     def line(self) -> str:
         return " ".join(f"{name}={count}" for name, count in sorted(self.counts.items()))
@@ -174,25 +181,25 @@ class RadiusServer:
     def received(self, kind: str, transport, data: bytes, address) -> None:
         client = self.clients.match(address[0])
         if client is None:
-            self.counters.add("unknown_client")
+            self.counters.add("unknown_client", kind=kind)
             return
         head = packets.header(data)
         if head is None:
-            self.counters.add("malformed")
+            self.counters.add("malformed", kind=kind)
             return
         code, ident, authenticator = head
         expected = rp.AccessRequest if kind == "auth" else rp.AccountingRequest
         if code != expected:
-            self.counters.add("unsupported_code")
+            self.counters.add("unsupported_code", kind=kind)
             return
         key = (kind, address, ident, authenticator)
         cached = self._replies.get(key)
         if cached is not None and cached[0] > time.monotonic():
-            self.counters.add("retransmission_answered")
+            self.counters.add("retransmission_answered", kind=kind)
             transport.sendto(cached[1], address)
             return
         if key in self._in_flight:
-            self.counters.add("retransmission_in_flight")
+            self.counters.add("retransmission_in_flight", kind=kind)
             return
         try:
             if kind == "auth":
@@ -204,7 +211,7 @@ class RadiusServer:
                 packet = packets.decode_accounting_request(data, client.secret)
                 request = packets.accounting_request(packet, client.id)
         except Refused as refused:
-            self.counters.add(refused.reason)
+            self.counters.add(refused.reason, kind=kind)
             return
         self._in_flight.add(key)
         self._pending.append(_Pending(request, packet, transport, address, key))
@@ -245,19 +252,19 @@ class RadiusServer:
         for position, item in enumerate(taken):
             self._in_flight.discard(item.key)
             if answers is None:
-                self.counters.add("unanswered_database")
+                self.counters.add("unanswered_database", kind=item.request.kind)
                 continue
             answer = answers[position]
             if item.request.kind == "auth":
                 if answer.accept:
                     reply = packets.access_accept(item.packet, ip=answer.ip, interim=self.interim)
-                    self.counters.add("access_accept")
+                    self.counters.add("access_accept", kind="auth")
                 else:
                     reply = packets.access_reject(item.packet, reason=answer.reason)
-                    self.counters.add("access_reject")
+                    self.counters.add("access_reject", kind="auth")
             else:
                 reply = packets.accounting_response(item.packet)
-                self.counters.add("accounting_response")
+                self.counters.add("accounting_response", kind="acct")
             self._replies[item.key] = (expires, reply)
             item.transport.sendto(reply, item.address)
         if self._pending and (len(self._pending) >= self.batch_size or self._timer is None):
