@@ -1,6 +1,6 @@
 """``manage.py worker`` (jobs/management/commands/worker.py): it passes its
-arguments to Procrastinate's worker and ends when that worker ends by its own
-choice; restarting it after a database restart is tested with real processes in
+arguments to Procrastinate's worker and runs it once for --help (or --no-wait);
+restarting it after a database restart is tested with real processes in
 tests/topology/test_database_restart.py."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parents[2]
 
 
-def test_arguments_reach_the_worker_and_a_clean_exit_ends_the_command():
+def test_arguments_reach_the_worker_and_help_runs_it_once():
     done = subprocess.run(
         [sys.executable, "manage.py", "worker", "--", "--help"],
         cwd=BASE_DIR,

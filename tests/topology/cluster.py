@@ -106,11 +106,12 @@ class Cluster:
             for key, value in settings.items():
                 conf.write(f"{key} = {value}\n")
 
-    def start(self, wait: bool = True) -> None:
+    def start(self, wait: bool = True) -> Cluster:
         self.run(
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log),
             "-o", f"-p {self.port}", "-w" if wait else "-W", "start",
         )  # fmt: skip
+        return self
 
     def stop(self, mode: str = "fast") -> None:
         self.run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
@@ -144,13 +145,17 @@ class Cluster:
     def replica(self, name: str) -> Cluster:
         """A streaming replica of this server (pg_basebackup -R), started."""
         copy = Cluster(name)
-        self.run(
-            str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.port),
-            "-U", "postgres", "-D", str(copy.data), "-R", "-X", "stream", "-c", "fast",
-        )  # fmt: skip
-        copy.configure(port=str(copy.port), unix_socket_directories=f"'{copy.base}'")
-        copy.start()
-        copy.wait_ready()
+        try:
+            self.run(
+                str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.port),
+                "-U", "postgres", "-D", str(copy.data), "-R", "-X", "stream", "-c", "fast",
+            )  # fmt: skip
+            copy.configure(port=str(copy.port), unix_socket_directories=f"'{copy.base}'")
+            copy.start()
+            copy.wait_ready()
+        except BaseException:
+            copy.destroy()
+            raise
         return copy
 
     def destroy(self) -> None:

@@ -36,11 +36,13 @@ ENDPOINTS = 8000
 
 @pytest.fixture
 def primary():
-    cluster = Cluster("restart").init()
-    cluster.start()
-    cluster.execute("CREATE DATABASE portal")
-    yield cluster
-    cluster.destroy()
+    cluster = Cluster("restart")
+    try:
+        cluster.init().start()
+        cluster.execute("CREATE DATABASE portal")
+        yield cluster
+    finally:
+        cluster.destroy()
 
 
 def _job(api: Client, job_id: int) -> dict:

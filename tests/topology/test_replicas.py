@@ -31,12 +31,12 @@ PASSWORD = "demo-portal-2026"
 
 @pytest.fixture
 def servers():
-    primary = Cluster("primary").init()
-    primary.start()
-    primary.execute("CREATE DATABASE portal")
-    primary.execute("CREATE EXTENSION pg_stat_statements", "portal")
+    primary = Cluster("primary")
     replica = None
     try:
+        primary.init().start()
+        primary.execute("CREATE DATABASE portal")
+        primary.execute("CREATE EXTENSION pg_stat_statements", "portal")
         url = primary.url("portal")
         processes.manage(url, "migrate", "--noinput")
         processes.manage(url, "seed_demo", "--endpoints", "2000", "--password", PASSWORD)

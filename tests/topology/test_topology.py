@@ -87,12 +87,12 @@ class Load(threading.Thread):
 
 @pytest.fixture
 def topology(tmp_path):
-    primary = Cluster("primary").init(max_connections="150")
-    primary.start()
-    primary.execute("CREATE DATABASE portal")
-    primary.execute("CREATE EXTENSION pg_stat_statements", "portal")
+    primary = Cluster("primary")
     started = []
     try:
+        primary.init(max_connections="150").start()
+        primary.execute("CREATE DATABASE portal")
+        primary.execute("CREATE EXTENSION pg_stat_statements", "portal")
         url = primary.url("portal")
         processes.manage(url, "migrate", "--noinput")
         processes.manage(url, "seed_demo", "--endpoints", str(ENDPOINTS), "--password", PASSWORD)

@@ -1,7 +1,7 @@
 """``manage.py worker``: Procrastinate's worker, started again whenever it exits
 on its own (what ``make run`` and the production unit run).
 
-Procrastinate's worker stops (with an error status) when its LISTEN connection
+Procrastinate's worker stops (with any status, 0 included) when its LISTEN connection
 dies, which a database restart or failover does to it. This command keeps one worker
 (``manage.py procrastinate worker``) running as its child: when the child exits
 without having been asked to, it waits (1 s, doubling up to 30 s while the
@@ -73,8 +73,10 @@ class Command(BaseCommand):
             )
             child[:] = [process]
             code = _wait(process)
-            if stopping.is_set() or code == 0:
-                # Asked to stop, or done by its own choice (--help, a one-off run).
+            # Procrastinate's worker that lost its database may stop "cleanly"
+            # (status 0): only a stop we were asked for, or a run that was
+            # meant to end (--help, --no-wait), ends this command.
+            if stopping.is_set() or _runs_once(worker_args):
                 sys.exit(code)
             if time.monotonic() - started >= HEALTHY_RUN:
                 wait = FIRST_WAIT
@@ -82,6 +84,13 @@ class Command(BaseCommand):
             if stopping.wait(wait):
                 sys.exit(code)
             wait = min(wait * 2, LONGEST_WAIT)
+
+
+def _runs_once(worker_args: list[str]) -> bool:
+    return any(arg in ONE_OFF_ARGS for arg in worker_args)
+
+
+ONE_OFF_ARGS = {"-h", "--help", "--no-wait", "--one-shot"}
 
 
 def _die_with_parent() -> None:
