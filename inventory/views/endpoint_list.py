@@ -118,6 +118,9 @@ def build_list(request, groups: list[Group]) -> ListState:
         segments=listing.Segments(
             account_id=request.account.pk,
             states=tuple(state.filterset.form.cleaned_data.get("state") or ()),
+            group_id=int(group)
+            if (group := state.filterset.form.cleaned_data.get("group"))
+            else None,
         ),
     )
     if "usage" in state.columns:
