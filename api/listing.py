@@ -103,10 +103,13 @@ def page(
     )
 
 
-def segments(*, account: Account, state=()) -> pagination.Segments:
-    """What the kept counts tell the group sort about ``state`` (docs/api.md)."""
+def segments(*, account: Account, data: QueryDict) -> pagination.Segments:
+    """The state and group filters of ``data`` (already validated by
+    ``filtered``), for the kept counts to rule out empty ranges."""
+    group = data.get("group")
     return pagination.Segments(
         account_id=account.pk,
         counts_table=StateCount._meta.db_table,
-        states=tuple(state or ()),
+        states=tuple(data.getlist("state")),
+        group_id=int(group) if group else None,
     )

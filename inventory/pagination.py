@@ -343,22 +343,39 @@ class Segments:
     #: domain reads it here by name and imports no feature app.
     counts_table: str
     states: tuple[str, ...] = ()
+    #: The group filter, if any.
+    group_id: int | None = None
+
+    def any_match(self) -> RawSQL | None:
+        """For a list filtered by state or group: whether the kept counts hold
+        any endpoint in them; None when neither filter is given. Pending SIMs
+        in a group that has none walked a whole sort index (1-3 s) looking for
+        the first of them; this is checked once, before any range is read."""
+        if self.group_id is not None:
+            return self.holding(str(int(self.group_id)))
+        if self.states:
+            return RawSQL(*self._counted("TRUE"), output_field=BooleanField())
+        return None
+
+    def _counted(self, group_test: str) -> tuple[str, tuple]:
+        sql = (
+            f"EXISTS (SELECT 1 FROM {connection.ops.quote_name(self.counts_table)} sc"
+            " WHERE sc.account_id = %s"
+            f" AND {group_test} AND sc.count > 0"
+        )
+        params: tuple = (self.account_id,)
+        if self.states:
+            sql += " AND sc.state = ANY(%s)"
+            params += (list(self.states),)
+        return sql + ")", params
 
     def holding(self, group_sql: str) -> RawSQL:
         """True when the segment ``group_sql`` (a group id expression, or
         ``NULL`` for no group) may hold a match; it reads no endpoint, so
         PostgreSQL evaluates it once per segment, before the range."""
         group_test = "IS NULL" if group_sql == "NULL" else f"= {group_sql}"
-        counts = connection.ops.quote_name(self.counts_table)
-        sql = (
-            f"EXISTS (SELECT 1 FROM {counts} sc WHERE sc.account_id = %s"
-            f" AND sc.group_id {group_test} AND sc.count > 0"
-        )
-        params: tuple = (self.account_id,)
-        if self.states:
-            sql += " AND sc.state = ANY(%s)"
-            params += (list(self.states),)
-        return RawSQL(sql + ")", params, output_field=BooleanField())
+        sql, params = self._counted(f"sc.group_id {group_test}")
+        return RawSQL(sql, params, output_field=BooleanField())
 
 
 def rank_groups(groups: Sequence[Group]) -> list[Group]:
@@ -505,6 +522,9 @@ def fetch_page(
     reading = sort.reversed() if before else sort
     cursor = before or after
     endpoints = endpoints.only(*columns)
+    matching = segments.any_match() if segments is not None else None
+    if matching is not None:
+        endpoints = endpoints.filter(matching)
     if sort.by_group_name:
         ranked = rank_groups(groups)
         rows = _group_ranges(endpoints, reading, ranked, cursor, per_page + 1, segments)

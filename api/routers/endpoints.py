@@ -86,7 +86,7 @@ def list_endpoints(
         limit=limit,
         cursor=cursor,
         columns=ENDPOINT_COLUMNS,
-        segments=listing.segments(account=request.account, state=state),
+        segments=listing.segments(account=request.account, data=data),
     )
     return json_response({"results": endpoints_out(page.rows, groups), "next": page.next_cursor})
 

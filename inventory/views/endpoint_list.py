@@ -120,6 +120,9 @@ def build_list(request, groups: list[Group]) -> ListState:
             account_id=request.account.pk,
             counts_table=StateCount._meta.db_table,
             states=tuple(state.filterset.form.cleaned_data.get("state") or ()),
+            group_id=int(group)
+            if (group := state.filterset.form.cleaned_data.get("group"))
+            else None,
         ),
     )
     if "usage" in state.columns:

@@ -387,6 +387,22 @@ def test_group_sort_with_states_skips_only_segments_without_a_match(
     assert iccids(response) == _expected(matching, sort)
 
 
+@pytest.mark.parametrize("sort", sorted(listing.SORTS))
+def test_state_and_group_filters_the_counts_rule_out_show_nothing_else_everything(
+    op_client, account, fleet, group, sort
+):
+    """A state + group filter the kept counts say nothing matches is answered
+    without reading a range; one that matches still lists every match."""
+    pending = EndpointFactory(account=account, primary_group=group, imsis=0)
+    other = GroupFactory(account=account, vslice=group.vslice, name="zzz-other")
+    shown = op_client.get(URL, {"state": "pending", "group": group.pk, "sort": sort})
+    assert iccids(shown) == [pending.iccid]
+    assert iccids(op_client.get(URL, {"state": "pending", "group": other.pk, "sort": sort})) == []
+    idle = [e for e in fleet if e.state == State.IDLE and e.primary_group_id == group.pk]
+    both = op_client.get(URL, {"state": "idle", "group": group.pk, "sort": sort, "per_page": 250})
+    assert iccids(both) == _expected(idle, sort)
+
+
 def test_next_and_previous_links_walk_the_list(op_client, account):
     rows = sorted(EndpointFactory.create_batch(60, account=account, imsis=0), key=lambda e: e.iccid)
     first = op_client.get(URL, {"per_page": 25})
