@@ -130,8 +130,12 @@ DATABASES = {"default": database_config(BASE_DIR)}
 # and PostgreSQL's parallel workers for it are processes started per query: on
 # the 2-core machine a parallel plan of the API's kv= page took 84 ms where the
 # same plan on one core took 22 ms (docs/benchmark.md, "Issue #26").
-# DB_PARALLEL_QUERY=1 keeps PostgreSQL's default (2 workers per query).
-if not env_bool("DB_PARALLEL_QUERY"):
+# DB_PARALLEL_QUERY=1 keeps PostgreSQL's default (2 workers per query). Behind
+# PgBouncer in transaction mode no startup option travels: set it on the web
+# role there (ALTER ROLE ... SET max_parallel_workers_per_gather = 0;
+# docs/operations.md).
+_POOLED = os.environ.get("DATABASE_POOL_MODE", "").strip() == "transaction"
+if not env_bool("DB_PARALLEL_QUERY") and not _POOLED:
     _options = DATABASES["default"]["OPTIONS"]
     _options["options"] = (
         f"{_options.get('options', '')} -c max_parallel_workers_per_gather=0".strip()
@@ -149,7 +153,7 @@ if DB_STATEMENT_TIMEOUT:
             "1500ms or 2min."
         )
     _options = DATABASES["default"]["OPTIONS"]
-    if os.environ.get("DATABASE_POOL_MODE", "").strip() == "transaction":
+    if _POOLED:
         raise ImproperlyConfigured(
             "DB_STATEMENT_TIMEOUT cannot travel through PgBouncer in transaction mode "
             "(DATABASE_POOL_MODE=transaction): set it on the web role instead "

@@ -92,7 +92,7 @@ def _webhooks() -> list[Gauge]:
     webhook, lane, event = (
         _table("webhooks.Webhook"),
         _table("webhooks.Lane"),
-        _table("webhooks.AccountEvent"),
+        _table("events.AccountEvent"),
     )
     [(backlog, unsequenced, failing, disabled)] = _rows(
         f"""

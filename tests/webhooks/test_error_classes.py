@@ -134,12 +134,12 @@ def test_a_banner_never_reaches_the_page_the_api_or_the_admin(
 
 @pytest.mark.django_db
 def test_attempts_logged_before_classes_lose_the_peers_bytes(account, receiver):
-    """Migration 0002 rewrites the free text older attempts and reasons held."""
+    """Migration 0003 rewrites the free text older attempts and reasons held."""
     import importlib
 
     from django.db import connection
 
-    migration = importlib.import_module("webhooks.migrations.0002_attempt_error_classes")
+    migration = importlib.import_module("webhooks.migrations.0003_attempt_error_classes")
     webhook = add_webhook(account, receiver)
     event = AccountEvent.objects.create(account=account, type=EventType.TEST, payload={})
     legacy = {
