@@ -54,6 +54,7 @@ from network.models import (
     RadiusDisconnect,
     RadiusSession,
 )
+from network.radius.loops import run_to_completion
 from network.radius.packets import DICTIONARY
 from portal import metrics
 from portal.models import ActorKind
@@ -249,7 +250,7 @@ def send(batch: list[Pending]) -> dict[str, int]:
             await asyncio.gather(*(_Nas(items).send_all(flush) for items in by_client.values()))
             await asyncio.gather(*writes)
 
-        asyncio.run(main())
+        run_to_completion(main())
     finally:
         writer.submit(_close_connection).result()
         writer.shutdown()

@@ -34,15 +34,13 @@ def test_the_same_username_twice_at_once_is_a_form_error_not_a_500(admin_member)
     inviter.post(reverse("team:member_invite"), {"email": "twice@vantiq.example", "role": "viewer"})
     link = re.search(r"http://testserver(/invitation/[^/\s]+/)", mail.outbox[0].body).group(1)
     table = get_user_model()._meta.db_table
-    settings_dict = connection.settings_dict
     # A third transaction holds the username in the unique index, uncommitted:
-    # both sign-ups pass the form's check and wait on the index.
-    holder = psycopg.connect(
-        host=settings_dict["HOST"],
-        port=settings_dict["PORT"] or 5432,
-        user=settings_dict["USER"],
-        dbname=settings_dict["NAME"],
-    )
+    # both sign-ups pass the form's check and wait on the index. Django's own
+    # connection parameters: the embedded server listens on a socket of its own.
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    holder = psycopg.connect(**params)
     holder.execute(
         f"INSERT INTO {table} (password, is_superuser, username, first_name, last_name, email,"
         " is_staff, is_active, date_joined) VALUES ('', false, 'racer', '', '', '', false,"

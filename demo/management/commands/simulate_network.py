@@ -14,7 +14,6 @@ the client secret ``--secret`` (default ``$RADIUS_SECRET``).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import statistics
 import time
@@ -139,6 +138,7 @@ class Command(BaseCommand):
 
     def _radius(self, devices, options) -> None:
         from network.radius import gateway
+        from network.radius.loops import run_to_completion
 
         target = f"{options['radius_host']}:{options['auth_port']}/{options['acct_port']}"
         self.stdout.write(
@@ -163,7 +163,7 @@ class Command(BaseCommand):
             answers = ", ".join(f"{k} {v:,}" for k, v in sorted(totals.answers.items()))
             self.stdout.write(f"{elapsed:5.0f} s  {answers}  timeouts {totals.timeouts:,}")
 
-        totals = asyncio.run(
+        totals = run_to_completion(
             sim.run(duration=options["duration"], rate=options["rate"], report=report)
         )
         answered = sum(totals.answers.values())
