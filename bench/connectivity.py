@@ -99,7 +99,7 @@ def measure_connectivity(*, p: Picks, portal: Client, runs: int) -> list[Row]:
     )
     rows = []
     for name, url, target in pages(p):
-        row = Row(section="16 connectivity", name=name, target=f"<= {target:.0f} ms")
+        row = Row(section="19 connectivity", name=name, target=f"<= {target:.0f} ms")
         row.url = url
         row.note = f"{held:,} account events in the log"
         try:

@@ -41,7 +41,7 @@ from network.models import RadiusClient, RadiusCursor, RadiusDisconnect, RadiusS
 from network.radius import disconnect, gateway
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-SECTION = "16 RADIUS"
+SECTION = "17 RADIUS"
 SENDERS = 50
 AUTH_TARGET = 2_000
 ACCT_TARGET = 5_000
