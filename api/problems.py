@@ -98,6 +98,20 @@ def field_error(field: str, message: str) -> ProblemError:
     return ProblemError(422, f"{field}: {message}", errors=[{"field": field, "message": message}])
 
 
+def query_refused(form, names: dict[str, str] | None = None) -> ProblemError:
+    """A 422 naming each refused query parameter of a filter ``form``
+    (``query.<name>``; ``names`` maps a form field to the parameter it came from)."""
+    names = names or {}
+    errors = [
+        {"field": f"query.{names.get(field, field)}", "message": str(message)}
+        for field, messages in form.errors.items()
+        for message in messages
+    ]
+    return ProblemError(
+        422, "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
+    )
+
+
 def problem_response(
     status: int,
     detail: str,

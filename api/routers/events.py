@@ -9,7 +9,7 @@ from typing import Annotated
 from django.http import QueryDict
 from ninja import Query, Router
 
-from api.problems import ProblemError
+from api.problems import query_refused
 from api.responses import answers
 from api.schemas.endpoints import ICCID_PATTERN
 from api.schemas.events import AccountEventPage, EventTypeName
@@ -53,15 +53,7 @@ def list_events(
             data[key] = value
     form = ActivityFilterForm(data, account=request.account)
     if not form.is_valid():
-        names = {"start": "from", "end": "to"}
-        errors = [
-            {"field": f"query.{names.get(field, field)}", "message": str(message)}
-            for field, messages in form.errors.items()
-            for message in messages
-        ]
-        raise ProblemError(
-            422, "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
-        )
+        raise query_refused(form, {"start": "from", "end": "to"})
     events = list(
         account_events(account=request.account, filters=form.cleaned_data).only(
             "type", "endpoint_id", "payload", "created_at"

@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Path, Query, Router
 
 from api.permissions import actor, require
-from api.problems import ProblemError, field_error
+from api.problems import ProblemError, field_error, query_refused
 from api.representations import group_out
 from api.responses import answers
 from api.schemas.endpoints import ICCID_PATTERN
@@ -200,15 +200,7 @@ def list_network_events(
             data[key] = value
     form = EventFilterForm(data)
     if not form.is_valid():
-        names = {"start": "from", "end": "to"}
-        errors = [
-            {"field": f"query.{names.get(field, field)}", "message": str(message)}
-            for field, messages in form.errors.items()
-            for message in messages
-        ]
-        raise ProblemError(
-            422, "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
-        )
+        raise query_refused(form, {"start": "from", "end": "to"})
     events = list(
         filtered_events(account=request.account, filters=form.cleaned_data).select_related(
             "endpoint", "group"
