@@ -37,7 +37,6 @@ def _is_our_postgres(pid: int, data_dir: Path) -> bool:
 
 def clean_stale_pid_files(data_dir: Path) -> None:
     """Remove pid bookkeeping that points at processes which are not ours."""
-    import psutil
 
     postmaster = data_dir / "postmaster.pid"
     if postmaster.exists():
@@ -54,9 +53,45 @@ def clean_stale_pid_files(data_dir: Path) -> None:
             pids = json.loads(handles.read_text() or "[]")
         except ValueError:
             pids = []
-        alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+        alive = [pid for pid in pids if isinstance(pid, int) and _is_alive(pid)]
         if alive != pids:
             handles.write_text(json.dumps(alive))
+
+
+def _is_alive(pid: int) -> bool:
+    """Running, not a zombie: a signalled child whose parent has not reaped it
+    yet has ended and will never detach."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def wait_for_others_to_detach(data_dir: Path, timeout: float) -> None:
+    """Wait until no process but this one is attached (or ``timeout`` passes),
+    then forget the handles of the ones that died without detaching.
+
+    A supervisor that signalled its children calls this before it exits, so
+    that it is the last one attached and its exit stops the server: a child's
+    own child (runserver's reloaded server) may still be ending when the child
+    it waited for has gone.
+    """
+    import os
+    import time
+
+    handles = data_dir / ".handle_pids.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and handles.exists():
+        try:
+            pids = json.loads(handles.read_text() or "[]")
+        except ValueError:
+            break
+        if not any(_is_alive(pid) for pid in pids if isinstance(pid, int) and pid != os.getpid()):
+            break
+        time.sleep(0.1)
+    clean_stale_pid_files(data_dir)
 
 
 def embedded_database_url(data_dir: Path) -> str:

@@ -66,11 +66,11 @@ def release_dead_handles() -> None:
 
     if os.environ.get("DATABASE_URL", "").strip():
         return
-    from config.embedded_db import clean_stale_pid_files
+    from config.embedded_db import wait_for_others_to_detach
 
     data_dir = Path(os.environ.get("PORTAL_PGDATA", Path(settings.BASE_DIR) / ".data" / "pg"))
     if data_dir.exists():
-        clean_stale_pid_files(data_dir.absolute())
+        wait_for_others_to_detach(data_dir.absolute(), timeout=STOP_TIMEOUT)
 
 
 class Command(BaseCommand):
