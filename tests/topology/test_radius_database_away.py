@@ -242,9 +242,29 @@ def test_database_away_drops_requests_then_answers_their_retransmissions_once(pr
         )
         assert nas.exchange(*last, server.acct_port, wait=5) is not None
         assert stored() == {"events": 6, "usage": (6_000, 10_000), "session": (6_000, 10_000)}
+
+        # The new server counts what it leaves unanswered while the database
+        # is away (its totals line at exit; /metrics in production).
+        primary.stop("immediate")
+        late = nas.packet("auth", **identity)
+        assert nas.exchange(*late, server.auth_port) is None
+        primary.start()
+        primary.wait_ready()
+        answered = wait_until(
+            lambda: nas.exchange(*late, server.auth_port),
+            timeout=60,
+            what="the second server did not answer after the restart",
+        )
+        assert answered.code == rp.AccessAccept
     finally:
         nas.close()
         server.stop()
     log = server.log.read_text()
     assert "Traceback" not in log, log[-3000:]
-    assert "accounting_response=3" in log and "access_accept=1" in log, log[-2000:]
+    # One unanswered request per WARNING line (at least the one sent while away).
+    unanswered = log.count("not answered: database unavailable")
+    assert unanswered >= 1
+    assert (
+        "RADIUS server stopped: access_accept=2 accounting_response=3 "
+        f"unanswered_database={unanswered}\n" in log
+    ), log[-2000:]
