@@ -93,6 +93,10 @@ def take(job: Job, piece: Piece) -> Taken:
         .select_for_update(of=("self",), no_key=True, skip_locked=True)
         .values_list("id", flat=True)
     )
+    if len(held) == piece.size:  # the usual case: every endpoint taken, none gone
+        if piece.later:
+            piece.targets.update(waiting=False)
+        return Taken(endpoint_ids=held, settled=piece.size, passed_over=0)
     got = Q(endpoint_id__in=ids(held))
     exists = Exists(Endpoint.objects.filter(pk=OuterRef("endpoint_id"), account_id=job.account_id))
     if piece.later:
