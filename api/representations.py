@@ -99,7 +99,7 @@ def job_out(job: Job) -> dict:
         "group": job.group.name if job.group_id else None,
         "reason": job.reason,
         "total": job.total,
-        "done": job.position,
+        "done": job.done,
         "changed": job.changed,
         "skipped": dict(job.skipped_ordered()),
         "summary": _summary(job),

@@ -7,7 +7,9 @@ API, which the section-7 load generator keeps busy all along.
 Per action: the time from the confirming POST to the job's ``succeeded``, the
 longest chunk transaction (``Job.longest_chunk_ms``: lock to COMMIT), and the
 p95 latency of an events batch while the job runs against the same load with no
-job (idle, measured just before). Each run is undone by SQL afterwards."""
+job (idle, measured just before), and how many targets the job passed over
+because an events batch held them (done by its later passes, docs/jobs.md
+"Chunks and locks"). Each run is undone by SQL afterwards."""
 
 from __future__ import annotations
 
@@ -258,7 +260,8 @@ def _one(p, portal, port, pool, token, name, url, filters, extra, seconds, timeo
         took = ended - posted
         row.value = (
             f"{took:.1f} s, {job.changed:,} changed, longest chunk {job.longest_chunk_ms} ms, "
-            f"events p95 {during or 0:.0f} ms (idle {idle or 0:.0f} ms)"
+            f"events p95 {during or 0:.0f} ms (idle {idle or 0:.0f} ms), "
+            f"{job.passed_over:,} passed over (held), {job.later_passes} later pass(es)"
         )
         row.met = (
             job.state == "succeeded"
@@ -275,6 +278,8 @@ def _one(p, portal, port, pool, token, name, url, filters, extra, seconds, timeo
             "changed": job.changed,
             "skipped": job.skipped,
             "longest_chunk_ms": job.longest_chunk_ms,
+            "passed_over": job.passed_over,
+            "later_passes": job.later_passes,
             "events_p95_ms_idle": idle and round(idle, 1),
             "events_p95_ms_during": during and round(during, 1),
         }

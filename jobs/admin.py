@@ -44,8 +44,8 @@ class JobAdmin(RefusesNul, admin.ModelAdmin):
         return format_html(
             '<progress max="{}" value="{}"></progress> {} of {} ({} %)',
             job.total or 1,
-            job.position if job.total else 1,
-            f"{job.position:,}",
+            job.done if job.total else 1,
+            f"{job.done:,}",
             f"{job.total:,}",
             job.percent,
         )

@@ -52,8 +52,9 @@ class Job(models.Model):
     ``total`` targets are frozen when the job is created (``JobTarget``, or
     ``ImportRow`` for an import); ``position`` of them are done, in position
     order. ``changed`` plus the sum of ``skipped`` equals ``position`` after
-    every chunk, and ``total`` once the job has succeeded. Every History row the
-    job writes carries ``batch``.
+    every chunk, but for the ``waiting`` targets (passed over because another
+    transaction held their endpoint, done by a later pass), and ``total`` once
+    the job has succeeded. Every History row the job writes carries ``batch``.
     """
 
     account = models.ForeignKey(
@@ -98,6 +99,14 @@ class Job(models.Model):
     attempts = models.IntegerField(default=0)
     #: The longest time one chunk held its locks, up to its COMMIT.
     longest_chunk_ms = models.IntegerField(default=0)
+    #: Targets passed over because another transaction (a network event batch,
+    #: another job) held their endpoint when their chunk came, not done yet:
+    #: a later pass does them (``jobs.locking``). Part of ``position``.
+    waiting = models.IntegerField(default=0)
+    #: How many times a target was passed over so (the first time and every
+    #: later pass that found it still held), and how many later passes ran.
+    passed_over = models.IntegerField(default=0)
+    later_passes = models.IntegerField(default=0)
     #: The Procrastinate job that runs it (none for a job run inline).
     queue_job_id = models.BigIntegerField(null=True, blank=True)
 
@@ -122,6 +131,10 @@ class Job(models.Model):
                 condition=Q(changed__gte=0, changed__lte=F("position")),
                 name="job_changed_in_range",
             ),
+            models.CheckConstraint(
+                condition=Q(waiting__gte=0, waiting__lte=F("position")),
+                name="job_waiting_in_range",
+            ),
         ]
         indexes = [
             # The account's jobs, newest first (the jobs page), by state or not.
@@ -145,8 +158,13 @@ class Job(models.Model):
         return not self.finished and not self.cancel_requested and self.action != Action.IMPORT
 
     @property
+    def done(self) -> int:
+        """Targets done: the positions passed, but for those still waiting."""
+        return self.position - self.waiting
+
+    @property
     def percent(self) -> int:
-        return 100 if not self.total else self.position * 100 // self.total
+        return 100 if not self.total else self.done * 100 // self.total
 
     @property
     def skipped_total(self) -> int:
@@ -194,6 +212,15 @@ class JobTarget(models.Model):
     )
     position = models.IntegerField()
     endpoint_id = models.BigIntegerField()
+    #: Its chunk passed it over (another transaction held the endpoint); a
+    #: later pass of the job does it and clears the mark in the same commit.
+    waiting = models.BooleanField(default=False, db_default=False)
+
+    class Meta:
+        indexes = [
+            # The later passes read only the waiting targets, in position order.
+            models.Index("job", "position", condition=Q(waiting=True), name="jobtarget_waiting"),
+        ]
 
     def __str__(self) -> str:
         return f"job {self.job_id} #{self.position}: endpoint {self.endpoint_id}"

@@ -3,17 +3,23 @@ worker.
 
 Each chunk is ONE transaction that
 1. locks the job row (``SELECT … FOR UPDATE``) and stops if cancel was asked,
-2. acts on the targets at positions [position, position + size) through
-   the rule the portal uses (``inventory.lifecycle`` on
-   ``Endpoint.objects.filter(account=job.account, id__in=<chunk ids>)``,
-   ``inventory.key_values.set_key_value`` for a key value, or
-   ``inventory.sim_import.write_rows`` for an import), with the job's batch,
-3. adds the chunk's changed / skipped to the job and advances its position,
-and commits all of it together. So whatever kills the process, the job row says
-exactly what is committed, and a runner started on it again (Procrastinate's
-retry) resumes after the last committed chunk: nothing is lost, nothing is done
-or counted twice. Two runners on the same job (a worker thought dead that was
-not) take turns on the job row, each chunk starting where the other stopped.
+2. takes the row locks of the endpoints at positions [position, position +
+   size) that no other transaction holds, and marks the others waiting
+   (``jobs.locking``: a chunk never waits for a network event batch),
+3. acts on the endpoints it holds through the rule the portal uses
+   (``inventory.lifecycle`` on ``Endpoint.objects.filter(account=job.account,
+   id__in=<held ids>)``, ``inventory.key_values.set_key_value`` for a key
+   value, or ``inventory.sim_import.write_rows`` for an import), with the
+   job's batch,
+4. adds the chunk's changed / skipped / waiting to the job and advances its
+   position,
+and commits all of it together. Once the position reaches the end, further
+chunks are later passes over the waiting targets, until none is left. So
+whatever kills the process, the job row says exactly what is committed, and a
+runner started on it again (Procrastinate's retry) resumes after the last
+committed chunk: nothing is lost, nothing is done or counted twice. Two runners
+on the same job (a worker thought dead that was not) take turns on the job row,
+each chunk starting where the other stopped.
 
 Chunk size: a chunk holds its endpoints' row locks until it commits, and the
 network API's writes for those endpoints wait that long. Measured on this
@@ -56,8 +62,8 @@ from events import outbox
 from events.models import EventType
 from inventory import key_values, lifecycle, sim_import
 from inventory.history import Actor
-from inventory.models import Endpoint
-from jobs.models import Action, ImportRow, Job, JobState, JobTarget
+from jobs import locking
+from jobs.models import Action, ImportRow, Job, JobState
 from portal.models import ActorKind
 
 logger = logging.getLogger("jobs")
@@ -67,6 +73,11 @@ TARGET_MS = 250
 FIRST_CHUNK = 1_000
 MIN_CHUNK = 100
 MAX_CHUNK = 20_000
+
+#: How long a later pass that could take none of its waiting targets waits
+#: before the next one, first and at most (seconds).
+RETRY_WAIT = 0.05
+RETRY_WAIT_MAX = 1.0
 
 #: Skip reason of a target that no longer exists (the 90-day purge took it).
 GONE = "no longer exists"
@@ -99,9 +110,7 @@ def actor_for(job: Job) -> Actor:
 # -- what one chunk does ----------------------------------------------------------
 
 
-def _lifecycle_chunk(job: Job, start: int, end: int) -> tuple[int, dict[str, int]]:
-    ids = JobTarget.objects.filter(job=job, position__gte=start, position__lt=end)
-    endpoints = Endpoint.objects.filter(account=job.account, id__in=ids.values("endpoint_id"))
+def _lifecycle_chunk(job: Job, taken: locking.Taken) -> tuple[int, dict[str, int]]:
     kwargs = {"group": job.group} if job.action == Action.ASSIGN else {}
     rule = {
         Action.SUSPEND: lifecycle.suspend,
@@ -110,13 +119,13 @@ def _lifecycle_chunk(job: Job, start: int, end: int) -> tuple[int, dict[str, int
         Action.RESET: lifecycle.reset,
     }[job.action]
     result = rule(
-        endpoints=endpoints, actor=actor_for(job), reason=job.reason, batch=job.batch, **kwargs
+        endpoints=taken.endpoints(job),
+        actor=actor_for(job),
+        reason=job.reason,
+        batch=job.batch,
+        **kwargs,
     )
-    skipped = dict(result.skipped)
-    gone = (end - start) - result.changed - sum(skipped.values())
-    if gone:
-        skipped[GONE] = gone
-    return result.changed, skipped
+    return result.changed, dict(result.skipped)
 
 
 def _import_chunk(job: Job, start: int, end: int) -> tuple[int, dict[str, int]]:
@@ -146,33 +155,24 @@ def _import_chunk(job: Job, start: int, end: int) -> tuple[int, dict[str, int]]:
     return len(rows), {}
 
 
-def _key_value_chunk(job: Job, start: int, end: int) -> tuple[int, dict[str, int]]:
-    ids = list(
-        JobTarget.objects.filter(job=job, position__gte=start, position__lt=end).values_list(
-            "endpoint_id", flat=True
-        )
-    )
+def _key_value_chunk(job: Job, taken: locking.Taken) -> tuple[int, dict[str, int]]:
     result = key_values.set_key_value(
-        endpoint_ids=ids,
+        endpoint_ids=taken.endpoint_ids,
         account_id=job.account_id,
         key=job.key,
         value=job.value,
         actor=actor_for(job),
         batch=job.batch,
     )
-    skipped = dict(result.skipped)
-    gone = (end - start) - result.changed - sum(skipped.values())
-    if gone:
-        skipped[GONE] = gone
-    return result.changed, skipped
+    return result.changed, dict(result.skipped)
 
 
-_CHUNK = {
+#: The rule of each bulk action, given the endpoints the chunk holds.
+_BULK = {
     Action.SUSPEND: _lifecycle_chunk,
     Action.TERMINATE: _lifecycle_chunk,
     Action.ASSIGN: _lifecycle_chunk,
     Action.RESET: _lifecycle_chunk,
-    Action.IMPORT: _import_chunk,
     Action.SET_KEY_VALUE: _key_value_chunk,
 }
 
@@ -184,6 +184,31 @@ def _add(job: Job, changed: int, skipped: dict[str, int], end: int) -> None:
     for reason, n in skipped.items():
         job.skipped[reason] = job.skipped.get(reason, 0) + n
     job.position = end
+
+
+def _bulk_chunk(job: Job, size: int) -> int:
+    """One chunk of a bulk action: the next ``size`` positions, or once they
+    are all passed a later pass over the waiting targets (``jobs.locking``).
+    Returns how many targets it settled."""
+    if job.position < job.total:
+        end = min(job.position + size, job.total)
+        piece = locking.first_pass(job, start=job.position, end=end)
+    else:
+        end = job.position
+        piece = locking.later_pass(job, size=size)
+        job.later_passes += 1
+    taken = locking.take(job, piece)
+    changed, skipped = _BULK[job.action](job, taken)
+    gone = taken.settled - changed - sum(skipped.values())
+    if gone:
+        skipped[GONE] = gone
+    _add(job, changed, skipped, end)
+    job.passed_over += taken.passed_over
+    if piece.later:
+        job.waiting -= taken.settled
+    else:
+        job.waiting += taken.passed_over
+    return taken.settled
 
 
 def finish(job: Job, state: JobState, error: str = "") -> None:
@@ -226,8 +251,10 @@ def _locks_held_ms(started: float) -> int:
 def run_chunk(job_id: int, *, size: int | None = None) -> Job:
     """Do the next chunk of the job (``size`` targets, by default the fixed
     size or the first chunk's), or finish it; one transaction. The job
-    returned carries ``chunk_ms``, the time this chunk held its locks."""
+    returned carries ``chunk_ms``, the time this chunk held its locks, and
+    ``chunk_settled``, how many targets it settled."""
     started = time.perf_counter()
+    settled = 0
     with transaction.atomic():
         job = (
             Job.objects.select_for_update(of=("self",))
@@ -239,17 +266,30 @@ def run_chunk(job_id: int, *, size: int | None = None) -> Job:
         if job.cancel_requested:
             finish(job, JobState.CANCELLED)
         else:
-            end = min(job.position + (size or fixed_chunk_size() or FIRST_CHUNK), job.total)
-            if end > job.position:
-                changed, skipped = _CHUNK[job.action](job, job.position, end)
-                _add(job, changed, skipped, end)
-            if job.position == job.total:
+            size = size or fixed_chunk_size() or FIRST_CHUNK
+            if job.action == Action.IMPORT:
+                end = min(job.position + size, job.total)
+                if end > job.position:
+                    settled = end - job.position
+                    changed, skipped = _import_chunk(job, job.position, end)
+                    _add(job, changed, skipped, end)
+            elif job.position < job.total or job.waiting:
+                settled = _bulk_chunk(job, size)
+            if job.position == job.total and not job.waiting:
                 finish(job, JobState.SUCCEEDED)
         held = _locks_held_ms(started)
         job.longest_chunk_ms = max(job.longest_chunk_ms, held)
         job.save()
     job.chunk_ms = held
-    logger.debug("job %s at %s of %s (%s)", job.pk, job.position, job.total, job.state)
+    job.chunk_settled = settled
+    logger.debug(
+        "job %s at %s of %s, %s waiting (%s)",
+        job.pk,
+        job.position,
+        job.total,
+        job.waiting,
+        job.state,
+    )
     return job
 
 
@@ -272,10 +312,14 @@ def run(
     after each committed chunk but the last (a worker asks there whether it must
     stop). A ``JobRefused`` fails the job; any other error is left to the caller
     (the worker retries, and the retry resumes). Without ``size`` (or
-    ``JOBS_CHUNK_SIZE``) each chunk is sized from the one before (``next_size``)."""
+    ``JOBS_CHUNK_SIZE``) each chunk is sized from the one before (``next_size``).
+    A later pass that found all its targets still held waits before the next
+    one (``RETRY_WAIT``, twice as long each time up to ``RETRY_WAIT_MAX``),
+    holding no lock."""
     job = _begin(job_id)
     fixed = size or fixed_chunk_size()
     current = fixed or FIRST_CHUNK
+    wait = RETRY_WAIT
     while not job.finished:
         try:
             job = run_chunk(job_id, size=current)
@@ -285,6 +329,11 @@ def run(
             current = next_size(current, getattr(job, "chunk_ms", 0))
         if after_chunk and not job.finished:
             after_chunk(job)
+        if job.finished or getattr(job, "chunk_settled", 1):
+            wait = RETRY_WAIT
+        else:
+            time.sleep(wait)
+            wait = min(wait * 2, RETRY_WAIT_MAX)
     return job
 
 

@@ -42,6 +42,8 @@ class TargetRow:
     from_state: str
     to_state: str
     changed: bool
+    #: Passed over while another transaction held the endpoint; a later pass does it.
+    waiting: bool = False
 
 
 def job_targets(*, job: Job, after: int, limit: int) -> list[TargetRow]:
@@ -51,9 +53,9 @@ def job_targets(*, job: Job, after: int, limit: int) -> list[TargetRow]:
     targets = list(
         JobTarget.objects.filter(job=job, position__gt=after)
         .order_by("position")
-        .values_list("position", "endpoint_id")[:limit]
+        .values_list("position", "endpoint_id", "waiting")[:limit]
     )
-    ids = [endpoint_id for _, endpoint_id in targets]
+    ids = [endpoint_id for _, endpoint_id, _ in targets]
     endpoints = {
         pk: (iccid, state)
         for pk, iccid, state in Endpoint.objects.filter(account_id=job.account_id, pk__in=ids)
@@ -69,8 +71,10 @@ def job_targets(*, job: Job, after: int, limit: int) -> list[TargetRow]:
         .values_list("endpoint_id", "from_state", "to_state")
     }
     rows = []
-    for position, endpoint_id in targets:
+    for position, endpoint_id, waiting in targets:
         iccid, state = endpoints.get(endpoint_id, (None, ""))
         from_state, to_state = changes.get(endpoint_id, ("", ""))
-        rows.append(TargetRow(position, iccid, state, from_state, to_state, endpoint_id in changes))
+        rows.append(
+            TargetRow(position, iccid, state, from_state, to_state, endpoint_id in changes, waiting)
+        )
     return rows

@@ -115,6 +115,6 @@ def job_cancel(request, pk: int):
         messages.success(
             request,
             f"Cancelling job {job.pk}: it stops after the chunk it is working on "
-            f"({job.position:,} of {job.total:,} done so far).",
+            f"({job.done:,} of {job.total:,} done so far).",
         )
     return redirect(job)
