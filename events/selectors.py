@@ -7,12 +7,7 @@ from django.db.models import QuerySet
 
 from events.models import AccountEvent
 from portal.models import Account
-from portal.time_cursor import older_than, time_cursor
-
-
-def cursor_for(event: AccountEvent) -> str:
-    """The keyset cursor after ``event``, on (created_at, id)."""
-    return time_cursor(at=event.created_at, pk=event.pk)
+from portal.time_cursor import older_than
 
 
 def account_events(*, account: Account, filters: dict) -> QuerySet[AccountEvent]:

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 
 from inventory.models import Endpoint, Group, IPAllocation, NetworkEvent, SecondaryMembership
 from portal.models import Account
-from portal.time_cursor import older_than, time_cursor
+from portal.time_cursor import older_than
 
 
 def account_groups(account: Account) -> list[Group]:
@@ -63,11 +63,6 @@ def allocations_by_group(endpoint: Endpoint) -> dict[int, IPAllocation]:
             endpoint=endpoint, account=endpoint.account_id
         )
     }
-
-
-def cursor_for(event: NetworkEvent) -> str:
-    """The keyset cursor after ``event``, on (at, id)."""
-    return time_cursor(at=event.at, pk=event.pk)
 
 
 def filtered_events(*, account, filters: dict) -> QuerySet[NetworkEvent]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from portal.params import ascii_int
 
@@ -42,3 +42,14 @@ def older_than(cursor: tuple[datetime, int], *, field: str) -> Q:
     """The rows after ``cursor`` in newest-first (``field``, id) order."""
     at, pk = cursor
     return Q(**{f"{field}__lt": at}) | Q(**{field: at, "pk__lt": pk})
+
+
+def newest_first_page(queryset: QuerySet, *, limit: int, field: str) -> tuple[list, str | None]:
+    """The first ``limit`` rows of ``queryset`` (ordered newest first by
+    ``field``, id) and the cursor after the last of them, None when no row
+    follows. One query: it reads one row more than it shows."""
+    rows = list(queryset[: limit + 1])
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, time_cursor(at=getattr(rows[-1], field), pk=rows[-1].pk)

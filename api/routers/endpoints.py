@@ -36,7 +36,7 @@ from inventory.search import MAX_LENGTH as MAX_SEARCH_LENGTH
 from inventory.selectors import account_groups, endpoint_with_groups
 from network.connectivity import ConnectivityReport, connectivity_of
 from portal.models import Permission
-from portal.time_cursor import older_than, parse_time_cursor, time_cursor
+from portal.time_cursor import newest_first_page, older_than, parse_time_cursor
 
 router = Router(tags=["endpoints"])
 
@@ -254,9 +254,7 @@ def endpoint_history(
     if cursor:
         entries = entries.filter(_after_history(cursor))
     # The order of the index history_endpoint_at (endpoint, at DESC, id DESC).
-    rows = list(entries.order_by("-at", "-pk")[: limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, next_cursor = newest_first_page(entries.order_by("-at", "-pk"), limit=limit, field="at")
     return {
         "results": [
             {
@@ -272,5 +270,5 @@ def endpoint_history(
             }
             for row in rows
         ],
-        "next": time_cursor(at=rows[-1].at, pk=rows[-1].pk) if more and rows else None,
+        "next": next_cursor,
     }

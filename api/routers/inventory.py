@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 from ninja import Path, Query, Router
 
+from api.filter_data import filter_data
 from api.permissions import actor, require
 from api.problems import ProblemError, field_error, query_refused
 from api.representations import group_out
@@ -29,9 +29,10 @@ from inventory.groups import (
     update_group,
 )
 from inventory.models import EventStatus, EventType, Group, OperatorPolicy, VSlice
-from inventory.selectors import cursor_for, filtered_events
+from inventory.selectors import filtered_events
 from portal.client_ip import client_ip
 from portal.models import Role
+from portal.time_cursor import newest_first_page
 
 groups_router = Router(tags=["groups"])
 events_router = Router(tags=["network events"])
@@ -187,27 +188,19 @@ def list_network_events(
     cursor: Annotated[str | None, Query(max_length=40)] = None,
 ):
     """Newest first, kept 30 days; pass ``next`` back as ``cursor``."""
-    data = QueryDict(mutable=True)
-    for key, value in (
-        ("type", type),
-        ("status", status),
-        ("endpoint", endpoint),
-        ("start", start),
-        ("end", end),
-        ("cursor", cursor),
-    ):
-        if value:
-            data[key] = value
+    data = filter_data(
+        type=type, status=status, endpoint=endpoint, start=start, end=end, cursor=cursor
+    )
     form = EventFilterForm(data)
     if not form.is_valid():
         raise query_refused(form, {"start": "from", "end": "to"})
-    events = list(
+    events, next_cursor = newest_first_page(
         filtered_events(account=request.account, filters=form.cleaned_data).select_related(
             "endpoint", "group"
-        )[: limit + 1]
+        ),
+        limit=limit,
+        field="at",
     )
-    more = len(events) > limit
-    events = events[:limit]
     return {
         "results": [
             {
@@ -229,5 +222,5 @@ def list_network_events(
             }
             for event in events
         ],
-        "next": cursor_for(events[-1]) if more and events else None,
+        "next": next_cursor,
     }
