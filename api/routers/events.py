@@ -8,10 +8,9 @@ from typing import Annotated
 
 from ninja import Query, Router
 
-from api.filter_data import filter_data
+from api.list_query import CursorQuery, FromQuery, IccidQuery, ToQuery, filter_data
 from api.problems import query_refused
 from api.responses import answers
-from api.schemas.endpoints import ICCID_PATTERN
 from api.schemas.events import AccountEventPage, EventTypeName
 from events.selectors import account_events
 from inventory.forms.activity import ActivityFilterForm
@@ -30,15 +29,11 @@ MAX_LIMIT = 1_000
 def list_events(
     request,
     type: Annotated[EventTypeName | None, Query()] = None,
-    endpoint: Annotated[str | None, Query(pattern=ICCID_PATTERN, description="An ICCID.")] = None,
-    start: Annotated[
-        str | None, Query(alias="from", max_length=40, description="ISO 8601 date and time.")
-    ] = None,
-    end: Annotated[
-        str | None, Query(alias="to", max_length=40, description="ISO 8601 date and time.")
-    ] = None,
+    endpoint: IccidQuery = None,
+    start: FromQuery = None,
+    end: ToQuery = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    cursor: CursorQuery = None,
 ):
     """Newest first, kept 30 days; pass ``next`` back as ``cursor``. ``data``
     is the payload as webhooks receive it."""

@@ -11,12 +11,11 @@ from typing import Annotated, Literal
 from django.shortcuts import get_object_or_404
 from ninja import Path, Query, Router
 
-from api.filter_data import filter_data
+from api.list_query import CursorQuery, FromQuery, IccidQuery, ToQuery, filter_data
 from api.permissions import actor, require
 from api.problems import ProblemError, field_error, query_refused
 from api.representations import group_out
 from api.responses import answers
-from api.schemas.endpoints import ICCID_PATTERN
 from api.schemas.inventory import GroupIn, GroupOut, GroupPatch, NetworkEventPage
 from inventory.forms.events import EventFilterForm
 from inventory.groups import (
@@ -177,15 +176,11 @@ def list_network_events(
     request,
     type: Annotated[Literal[tuple(EventType.values)] | None, Query()] = None,  # type: ignore[valid-type]
     status: Annotated[Literal[tuple(EventStatus.values)] | None, Query()] = None,  # type: ignore[valid-type]
-    endpoint: Annotated[str | None, Query(pattern=ICCID_PATTERN, description="An ICCID.")] = None,
-    start: Annotated[
-        str | None, Query(alias="from", max_length=40, description="ISO 8601 date and time.")
-    ] = None,
-    end: Annotated[
-        str | None, Query(alias="to", max_length=40, description="ISO 8601 date and time.")
-    ] = None,
+    endpoint: IccidQuery = None,
+    start: FromQuery = None,
+    end: ToQuery = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    cursor: CursorQuery = None,
 ):
     """Newest first, kept 30 days; pass ``next`` back as ``cursor``."""
     data = filter_data(
