@@ -7,10 +7,11 @@ from django.contrib import admin
 
 from audit.models import AuditEvent
 from portal.paging import LargeTableAdmin
+from portal.read_only_admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(LargeTableAdmin):
+class AuditEventAdmin(LargeTableAdmin, ReadOnlyAdmin):
     """A year of every account's events: counted within bounds like the other
     tables of millions (portal/paging.py)."""
 
@@ -31,12 +32,3 @@ class AuditEventAdmin(LargeTableAdmin):
         "details",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -8,18 +8,13 @@ generate_series); a rerun reuses them.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
-from django.utils import timezone
 
 from audit.models import AuditAction, AuditActorKind, AuditEvent
 from bench.measure import time_runs
 from bench.pages import Row, count_queries, get_ok
-from bench.picks import Picks
-from portal.models import Member, Role
+from bench.picks import Picks, long_standing_admin
 
 ADMIN = "bench-audit-admin"
 LOG = "/account/audit-log/"
@@ -29,18 +24,6 @@ TARGET_MS = 100.0
 RARE = AuditAction.MEMBER_ROLE_CHANGED
 
 _TABLE = connection.ops.quote_name(AuditEvent._meta.db_table)
-
-
-def _admin(p: Picks):
-    user, _ = get_user_model().objects.get_or_create(username=ADMIN)
-    # A member of the account for longer than the log keeps, so that all of
-    # their own rows (the sign-ins below) are the account's to read.
-    Member.objects.update_or_create(
-        user=user,
-        account=p.account,
-        defaults={"role": Role.ADMIN, "joined_at": timezone.now() - timedelta(days=400)},
-    )
-    return user
 
 
 def load(*, p: Picks, rows: int, actor) -> int:
@@ -87,7 +70,7 @@ def load(*, p: Picks, rows: int, actor) -> int:
 
 
 def measure_audit(*, p: Picks, rows: int, runs: int) -> list[Row]:
-    actor = _admin(p)
+    actor = long_standing_admin(p.account, ADMIN)
     count = load(p=p, rows=rows, actor=actor)
     client = Client(raise_request_exception=False)
     client.force_login(actor)

@@ -10,48 +10,27 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection
-
+from bench.in_service import in_service_endpoints
 from bench.loadgen import LoadResult, Request, run_load
 from bench.measure import summarise
 from bench.pages import Row
 from bench.picks import Picks
 from bench.server import Gunicorn
 from bench.snapshot import Snapshot
-from inventory.models import IMSI, IN_SERVICE_STATES, Endpoint, Group
 
 EVENTS_TARGET = 5000
 BATCH = 500
 POSTERS = 3
 THROUGHPUT_CLIENTS = 10
 POOL = 50_000
-_ENDPOINTS = connection.ops.quote_name(Endpoint._meta.db_table)
-_GROUPS = connection.ops.quote_name(Group._meta.db_table)
-_IMSIS = connection.ops.quote_name(IMSI._meta.db_table)
 
 
 def _event_pool(p: Picks) -> tuple[list[tuple[str, str, str]], int]:
     """(IMSI, APN of the primary group, IMEI if locked) of in-service endpoints,
     and the highest endpoint id among them (the snapshot's bound)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT i.imsi, g.apn, CASE WHEN e.imei_lock_enabled THEN e.imei ELSE '' END, e.id
-            FROM {_ENDPOINTS} e
-            JOIN {_GROUPS} g ON g.id = e.primary_group_id
-            JOIN LATERAL (SELECT imsi FROM {_IMSIS} WHERE endpoint_id = e.id
-                          ORDER BY imsi LIMIT 1) i ON true
-            WHERE e.account_id = %(account)s AND e.state = ANY(%(states)s)
-            ORDER BY e.id LIMIT %(limit)s
-            """,
-            {
-                "account": p.account.pk,
-                "states": [str(s) for s in IN_SERVICE_STATES],
-                "limit": POOL,
-            },
-        )
-        rows = cursor.fetchall()
-    return [row[:3] for row in rows], max(row[3] for row in rows)
+    rows = in_service_endpoints(p.account, limit=POOL)
+    pool = [(row.imsi, row.apn, row.imei if row.imei_locked else "") for row in rows]
+    return pool, max(row.id for row in rows)
 
 
 #: Serving networks and radios the events report (spread over the devices).

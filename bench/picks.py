@@ -6,9 +6,11 @@ pages."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count
+from django.utils import timezone
 
 from inventory.models import IMSI, Endpoint, Group, State
 from portal.models import Account, Member, Role
@@ -51,6 +53,18 @@ def _operator(account: Account):
 def _staff():
     user, _ = get_user_model().objects.get_or_create(
         username=STAFF, defaults={"is_staff": True, "is_superuser": True}
+    )
+    return user
+
+
+def long_standing_admin(account: Account, username: str):
+    """An admin of ``account`` who joined 400 days ago: longer than the audit log
+    keeps, so all of their own rows are the account's to read."""
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    Member.objects.update_or_create(
+        user=user,
+        account=account,
+        defaults={"role": Role.ADMIN, "joined_at": timezone.now() - timedelta(days=400)},
     )
     return user
 

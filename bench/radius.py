@@ -30,13 +30,14 @@ from pathlib import Path
 from django.db import connection
 from django.db.models import Max
 
+from bench.in_service import in_service_endpoints
 from bench.measure import percentile, summarise
 from bench.pages import Row
 from bench.picks import Picks
 from bench.snapshot import Snapshot
 from inventory import lifecycle
 from inventory.history import Actor
-from inventory.models import IMSI, IN_SERVICE_STATES, Endpoint, Group, SessionTeardown
+from inventory.models import IMSI, IN_SERVICE_STATES, Endpoint, SessionTeardown
 from network.models import RadiusClient, RadiusCursor, RadiusDisconnect, RadiusSession
 from network.radius import disconnect, gateway
 
@@ -52,7 +53,6 @@ ACCT_SESSIONS = 2_000
 SECRET = "bench-radius-secret-0123"
 _quote = connection.ops.quote_name
 _ENDPOINTS = _quote(Endpoint._meta.db_table)
-_GROUPS = _quote(Group._meta.db_table)
 _IMSIS = _quote(IMSI._meta.db_table)
 _SESSIONS = _quote(RadiusSession._meta.db_table)
 
@@ -103,29 +103,12 @@ class RadiusServer:
 def _devices(p: Picks, limit: int) -> tuple[list[gateway.Device], int]:
     """In-service endpoints of the account (IMSI, IMEI, primary APN), and the
     highest endpoint id among them (the snapshot's bound)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT i.imsi, e.imei, g.apn, e.id
-              FROM {_ENDPOINTS} e
-              JOIN {_GROUPS} g ON g.id = e.primary_group_id
-              JOIN LATERAL (SELECT imsi FROM {_IMSIS} WHERE endpoint_id = e.id
-                             ORDER BY imsi LIMIT 1) i ON true
-             WHERE e.account_id = %(account)s AND e.state = ANY(%(states)s)
-             ORDER BY e.id LIMIT %(limit)s
-            """,
-            {
-                "account": p.account.pk,
-                "states": [str(s) for s in IN_SERVICE_STATES],
-                "limit": limit,
-            },
-        )
-        rows = cursor.fetchall()
+    rows = in_service_endpoints(p.account, limit=limit)
     devices = [
-        gateway.Device(imsi=imsi, imei=imei or f"35{imsi[-13:]}", apn=apn)
-        for imsi, imei, apn, _ in rows
+        gateway.Device(imsi=row.imsi, imei=row.imei or f"35{row.imsi[-13:]}", apn=row.apn)
+        for row in rows
     ]
-    return devices, max(row[3] for row in rows)
+    return devices, max(row.id for row in rows)
 
 
 def _row(name: str, target: str, kind: str, totals: gateway.Totals, seconds: float, goal: float):

@@ -6,34 +6,19 @@ them."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
-from django.utils import timezone
 
 from api.models import ApiToken
 from api.views import PAGE_SIZE
 from bench.measure import time_runs
 from bench.pages import Row, count_queries, get_ok
-from bench.picks import Picks
-from portal.models import Member, Role
+from bench.picks import Picks, long_standing_admin
 
 ADMIN = "bench-tokens-admin"
 PAGE = "/account/api-tokens/"
 TARGET_MS = 100.0
 _TABLE = connection.ops.quote_name(ApiToken._meta.db_table)
-
-
-def _admin(p: Picks):
-    user, _ = get_user_model().objects.get_or_create(username=ADMIN)
-    Member.objects.update_or_create(
-        user=user,
-        account=p.account,
-        defaults={"role": Role.ADMIN, "joined_at": timezone.now() - timedelta(days=400)},
-    )
-    return user
 
 
 def load(*, p: Picks, tokens: int) -> int:
@@ -64,7 +49,7 @@ def load(*, p: Picks, tokens: int) -> int:
 
 def measure_tokens(*, p: Picks, tokens: int, runs: int) -> list[Row]:
     client = Client(raise_request_exception=False)
-    client.force_login(_admin(p))
+    client.force_login(long_standing_admin(p.account, ADMIN))
     count = load(p=p, tokens=tokens)
     last = -(-count // PAGE_SIZE)
     pages = [

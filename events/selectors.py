@@ -3,20 +3,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from events.models import AccountEvent
 from portal.models import Account
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def cursor_for(event: AccountEvent) -> str:
-    """The keyset cursor after ``event``: (created_at in microseconds, id)."""
-    micros = (event.created_at - EPOCH) // timedelta(microseconds=1)
-    return f"{micros}-{event.pk}"
+from portal.time_cursor import older_than
 
 
 def account_events(*, account: Account, filters: dict) -> QuerySet[AccountEvent]:
@@ -34,6 +25,5 @@ def account_events(*, account: Account, filters: dict) -> QuerySet[AccountEvent]
     if filters.get("end"):
         events = events.filter(created_at__lte=filters["end"])
     if filters.get("cursor"):
-        at, pk = filters["cursor"]
-        events = events.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
+        events = events.filter(older_than(filters["cursor"], field="created_at"))
     return events.order_by("-created_at", "-pk")

@@ -12,9 +12,9 @@ interrupted and rerun at any time: each batch re-selects what is still expired.
 Children are deleted with one set-based statement per table (Django's cascade
 would load every row into Python first).
 
-Network events and session teardowns are kept 30 days and purged the same way,
-in short batches (``purge_network_events``); so are refused activations and
-ended activation blocks (``purge_activation_failures``: only the last hour
+Network events and session teardowns are kept 30 days and purged in short
+batches too (``purge_network_events``, with ``portal.batch_delete``); so are
+refused activations and ended activation blocks (``purge_activation_failures``: only the last hour
 counts for the limits, staff read older ones for a month). The commands of the
 same names and the worker's daily tasks (jobs/tasks.py) call these functions.
 """
@@ -41,6 +41,7 @@ from inventory.models import (
     SessionTeardown,
     State,
 )
+from portal.batch_delete import Tables, delete_tables_before
 from portal.models import Account
 
 #: A terminated endpoint is kept this long: it is both the window in which support
@@ -149,29 +150,8 @@ def purge_terminated(
 # -- network events ---------------------------------------------------------------------
 
 
-def purge_before(*, table: str, column: str, cutoff, batch_size: int = EVENT_BATCH) -> int:
-    """Delete rows of ``table`` whose ``column`` is before ``cutoff``, batch by
-    batch, each its own short transaction, so that a purge of millions of rows
-    never holds long locks nor one huge transaction beside the live API."""
-    deleted = 0
-    while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                DELETE FROM {table}
-                 WHERE id IN (SELECT id FROM {table} WHERE {column} < %(cutoff)s
-                              LIMIT %(batch)s)
-                """,
-                {"cutoff": cutoff, "batch": batch_size},
-            )
-            count = cursor.rowcount
-        deleted += count
-        if count < batch_size:
-            return deleted
-
-
 #: What the network-event purge deletes: (label, model, time column).
-EVENT_TABLES = (
+EVENT_TABLES: Tables = (
     ("network events", NetworkEvent, "received_at"),
     ("session teardowns", SessionTeardown, "at"),
 )
@@ -180,18 +160,13 @@ EVENT_TABLES = (
 def purge_network_events(*, cutoff: datetime, batch_size: int = EVENT_BATCH) -> dict[str, int]:
     """Delete network events received, and session teardowns made, before
     ``cutoff`` (the core has read those long before); counts by label."""
-    return {
-        label: purge_before(
-            table=model._meta.db_table, column=column, cutoff=cutoff, batch_size=batch_size
-        )
-        for label, model, column in EVENT_TABLES
-    }
+    return delete_tables_before(EVENT_TABLES, cutoff=cutoff, batch_size=batch_size)
 
 
 #: Refused activations and blocks that ended are kept this long for staff.
 ACTIVATION_RETENTION_DAYS = 30
 #: What the activation purge deletes: (label, model, time column).
-ACTIVATION_TABLES = (
+ACTIVATION_TABLES: Tables = (
     ("activation failures", ActivationFailure, "at"),
     ("activation blocks", ActivationBlock, "until"),
 )
@@ -200,9 +175,4 @@ ACTIVATION_TABLES = (
 def purge_activation_failures(*, cutoff: datetime, batch_size: int = EVENT_BATCH) -> dict[str, int]:
     """Delete refused activations made, and activation blocks ended, before
     ``cutoff``; counts by label. The limits look back one hour only."""
-    return {
-        label: purge_before(
-            table=model._meta.db_table, column=column, cutoff=cutoff, batch_size=batch_size
-        )
-        for label, model, column in ACTIVATION_TABLES
-    }
+    return delete_tables_before(ACTIVATION_TABLES, cutoff=cutoff, batch_size=batch_size)

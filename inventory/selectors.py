@@ -7,13 +7,12 @@ Each loads what its callers show in a constant number of queries.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
 from inventory.models import Endpoint, Group, IPAllocation, NetworkEvent, SecondaryMembership
 from portal.models import Account
+from portal.time_cursor import older_than
 
 
 def account_groups(account: Account) -> list[Group]:
@@ -66,15 +65,6 @@ def allocations_by_group(endpoint: Endpoint) -> dict[int, IPAllocation]:
     }
 
 
-#: The network events' keyset cursor counts microseconds from here.
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def cursor_for(event: NetworkEvent) -> str:
-    micros = (event.at - EPOCH) // timedelta(microseconds=1)
-    return f"{micros}-{event.pk}"
-
-
 def filtered_events(*, account, filters: dict) -> QuerySet[NetworkEvent]:
     """The account's events matching ``filters`` (cleaned form data), newest first."""
     events = NetworkEvent.objects.filter(account=account)
@@ -90,6 +80,5 @@ def filtered_events(*, account, filters: dict) -> QuerySet[NetworkEvent]:
         # The account filter above keeps another account's ICCID from matching.
         events = events.filter(endpoint__iccid=filters["endpoint"])
     if filters.get("cursor"):
-        at, pk = filters["cursor"]
-        events = events.filter(Q(at__lt=at) | Q(at=at, pk__lt=pk))
+        events = events.filter(older_than(filters["cursor"], field="at"))
     return events.order_by("-at", "-pk")

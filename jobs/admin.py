@@ -9,10 +9,11 @@ from django.utils.html import format_html
 
 from jobs.models import Job
 from portal.changelists import RefusesNul
+from portal.read_only_admin import ReadOnlyAdmin
 
 
 @admin.register(Job)
-class JobAdmin(RefusesNul, admin.ModelAdmin):
+class JobAdmin(RefusesNul, ReadOnlyAdmin):
     list_display = ["id", "account", "action", "state", "progress", "changed", "created_by_label"]
     list_filter = ["state", "action"]
     list_select_related = ["account"]
@@ -49,12 +50,3 @@ class JobAdmin(RefusesNul, admin.ModelAdmin):
             f"{job.total:,}",
             job.percent,
         )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

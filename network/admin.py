@@ -14,6 +14,7 @@ from django.contrib import admin, messages
 from network.models import RadiusClient, RadiusDisconnect, RadiusSession
 from network.radius import secrets
 from portal.changelists import RefusesNul
+from portal.read_only_admin import ReadOnlyAdmin
 
 
 class RadiusClientForm(forms.ModelForm):
@@ -81,21 +82,8 @@ class RadiusClientAdmin(RefusesNul, admin.ModelAdmin):
             )
 
 
-class _ReadOnly(RefusesNul, admin.ModelAdmin):
-    """Rows only the RADIUS server and the worker write."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(RadiusSession)
-class RadiusSessionAdmin(_ReadOnly):
+class RadiusSessionAdmin(RefusesNul, ReadOnlyAdmin):
     list_display = [
         "session_id",
         "client",
@@ -112,7 +100,7 @@ class RadiusSessionAdmin(_ReadOnly):
 
 
 @admin.register(RadiusDisconnect)
-class RadiusDisconnectAdmin(_ReadOnly):
+class RadiusDisconnectAdmin(RefusesNul, ReadOnlyAdmin):
     list_display = ["id", "client", "endpoint_id", "reason", "state", "attempts", "done_at"]
     list_select_related = ["client"]
     list_filter = ["state"]

@@ -195,12 +195,14 @@ def stored_ids(event_ids: list[str]) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
+def _final_endpoints(outcomes: list[Outcome]) -> dict[int, LoadedEndpoint]:
+    """Each endpoint as the last of its outcomes in the batch left it."""
+    return {o.endpoint.id: o.endpoint for o in outcomes if o.endpoint is not None}
+
+
 def update_endpoints(loaded: dict[int, LoadedEndpoint], outcomes: list[Outcome]) -> None:
     """One UPDATE for every endpoint whose state or last activity moved."""
-    final: dict[int, LoadedEndpoint] = {}
-    for outcome in outcomes:
-        if outcome.endpoint is not None:
-            final[outcome.endpoint.id] = outcome.endpoint
+    final = _final_endpoints(outcomes)
     rows = [
         {
             "id": endpoint.id,
@@ -232,10 +234,7 @@ def update_endpoints(loaded: dict[int, LoadedEndpoint], outcomes: list[Outcome])
 
 def update_connectivity(loaded: dict[int, LoadedEndpoint], outcomes: list[Outcome]) -> None:
     """One INSERT … ON CONFLICT for every endpoint whose snapshot moved."""
-    final: dict[int, LoadedEndpoint] = {}
-    for outcome in outcomes:
-        if outcome.endpoint is not None:
-            final[outcome.endpoint.id] = outcome.endpoint
+    final = _final_endpoints(outcomes)
     rows = [
         {"endpoint_id": pk, **endpoint.snapshot.__dict__}
         for pk, endpoint in sorted(final.items())

@@ -3,7 +3,6 @@ endpoints (docs/api.md). Every read starts from the token's account."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from django.db import transaction
@@ -37,7 +36,7 @@ from inventory.search import MAX_LENGTH as MAX_SEARCH_LENGTH
 from inventory.selectors import account_groups, endpoint_with_groups
 from network.connectivity import ConnectivityReport, connectivity_of
 from portal.models import Permission
-from portal.params import ascii_int
+from portal.time_cursor import newest_first_page, older_than, parse_time_cursor
 
 router = Router(tags=["endpoints"])
 
@@ -224,28 +223,15 @@ def connectivity_json(report: ConnectivityReport) -> dict:
     }
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _history_cursor(entry: History) -> str:
-    """ "<microseconds since the epoch>-<id>" of the last row of a page."""
-    return f"{(entry.at - _EPOCH) // timedelta(microseconds=1)}-{entry.pk}"
-
-
 def _after_history(cursor: str) -> Q:
-    micros, _, pk = cursor.partition("-")
-    micros_value, pk_value = ascii_int(micros), ascii_int(pk)
-    try:
-        if micros_value is None or pk_value is None:
-            raise ValueError(cursor)
-        at = _EPOCH + timedelta(microseconds=micros_value)
-    except (ValueError, OverflowError) as exc:
+    after = parse_time_cursor(cursor)
+    if after is None:
         raise ProblemError(
             422,
             "query.cursor: not a cursor of this history; start again without it.",
             errors=[{"field": "query.cursor", "message": "Not a cursor of this history."}],
-        ) from exc
-    return Q(at__lt=at) | Q(at=at, pk__lt=pk_value)
+        )
+    return older_than(after, field="at")
 
 
 @router.get(
@@ -268,9 +254,7 @@ def endpoint_history(
     if cursor:
         entries = entries.filter(_after_history(cursor))
     # The order of the index history_endpoint_at (endpoint, at DESC, id DESC).
-    rows = list(entries.order_by("-at", "-pk")[: limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, next_cursor = newest_first_page(entries.order_by("-at", "-pk"), limit=limit, field="at")
     return {
         "results": [
             {
@@ -286,5 +270,5 @@ def endpoint_history(
             }
             for row in rows
         ],
-        "next": _history_cursor(rows[-1]) if more and rows else None,
+        "next": next_cursor,
     }

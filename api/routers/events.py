@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from django.http import QueryDict
 from ninja import Query, Router
 
+from api.list_query import CursorQuery, FromQuery, IccidQuery, ToQuery, filter_data
 from api.problems import query_refused
 from api.responses import answers
-from api.schemas.endpoints import ICCID_PATTERN
 from api.schemas.events import AccountEventPage, EventTypeName
-from events.selectors import account_events, cursor_for
+from events.selectors import account_events
 from inventory.forms.activity import ActivityFilterForm
+from portal.time_cursor import newest_first_page
 
 router = Router(tags=["events"])
 MAX_LIMIT = 1_000
@@ -29,38 +29,25 @@ MAX_LIMIT = 1_000
 def list_events(
     request,
     type: Annotated[EventTypeName | None, Query()] = None,
-    endpoint: Annotated[str | None, Query(pattern=ICCID_PATTERN, description="An ICCID.")] = None,
-    start: Annotated[
-        str | None, Query(alias="from", max_length=40, description="ISO 8601 date and time.")
-    ] = None,
-    end: Annotated[
-        str | None, Query(alias="to", max_length=40, description="ISO 8601 date and time.")
-    ] = None,
+    endpoint: IccidQuery = None,
+    start: FromQuery = None,
+    end: ToQuery = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    cursor: CursorQuery = None,
 ):
     """Newest first, kept 30 days; pass ``next`` back as ``cursor``. ``data``
     is the payload as webhooks receive it."""
-    data = QueryDict(mutable=True)
-    for key, value in (
-        ("type", type),
-        ("endpoint", endpoint),
-        ("start", start),
-        ("end", end),
-        ("cursor", cursor),
-    ):
-        if value:
-            data[key] = value
+    data = filter_data(type=type, endpoint=endpoint, start=start, end=end, cursor=cursor)
     form = ActivityFilterForm(data, account=request.account)
     if not form.is_valid():
         raise query_refused(form, {"start": "from", "end": "to"})
-    events = list(
+    events, next_cursor = newest_first_page(
         account_events(account=request.account, filters=form.cleaned_data).only(
             "type", "endpoint_id", "payload", "created_at"
-        )[: limit + 1]
+        ),
+        limit=limit,
+        field="created_at",
     )
-    more = len(events) > limit
-    events = events[:limit]
     return {
         "results": [
             {
@@ -72,5 +59,5 @@ def list_events(
             }
             for event in events
         ],
-        "next": cursor_for(events[-1]) if more and events else None,
+        "next": next_cursor,
     }

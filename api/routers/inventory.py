@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from django.http import QueryDict
 from django.shortcuts import get_object_or_404
 from ninja import Path, Query, Router
 
+from api.list_query import CursorQuery, FromQuery, IccidQuery, ToQuery, filter_data
 from api.permissions import actor, require
 from api.problems import ProblemError, field_error, query_refused
 from api.representations import group_out
 from api.responses import answers
-from api.schemas.endpoints import ICCID_PATTERN
 from api.schemas.inventory import GroupIn, GroupOut, GroupPatch, NetworkEventPage
 from inventory.forms.events import EventFilterForm
 from inventory.groups import (
@@ -29,9 +28,10 @@ from inventory.groups import (
     update_group,
 )
 from inventory.models import EventStatus, EventType, Group, OperatorPolicy, VSlice
-from inventory.selectors import cursor_for, filtered_events
+from inventory.selectors import filtered_events
 from portal.client_ip import client_ip
 from portal.models import Role
+from portal.time_cursor import newest_first_page
 
 groups_router = Router(tags=["groups"])
 events_router = Router(tags=["network events"])
@@ -176,38 +176,26 @@ def list_network_events(
     request,
     type: Annotated[Literal[tuple(EventType.values)] | None, Query()] = None,  # type: ignore[valid-type]
     status: Annotated[Literal[tuple(EventStatus.values)] | None, Query()] = None,  # type: ignore[valid-type]
-    endpoint: Annotated[str | None, Query(pattern=ICCID_PATTERN, description="An ICCID.")] = None,
-    start: Annotated[
-        str | None, Query(alias="from", max_length=40, description="ISO 8601 date and time.")
-    ] = None,
-    end: Annotated[
-        str | None, Query(alias="to", max_length=40, description="ISO 8601 date and time.")
-    ] = None,
+    endpoint: IccidQuery = None,
+    start: FromQuery = None,
+    end: ToQuery = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    cursor: CursorQuery = None,
 ):
     """Newest first, kept 30 days; pass ``next`` back as ``cursor``."""
-    data = QueryDict(mutable=True)
-    for key, value in (
-        ("type", type),
-        ("status", status),
-        ("endpoint", endpoint),
-        ("start", start),
-        ("end", end),
-        ("cursor", cursor),
-    ):
-        if value:
-            data[key] = value
+    data = filter_data(
+        type=type, status=status, endpoint=endpoint, start=start, end=end, cursor=cursor
+    )
     form = EventFilterForm(data)
     if not form.is_valid():
         raise query_refused(form, {"start": "from", "end": "to"})
-    events = list(
+    events, next_cursor = newest_first_page(
         filtered_events(account=request.account, filters=form.cleaned_data).select_related(
             "endpoint", "group"
-        )[: limit + 1]
+        ),
+        limit=limit,
+        field="at",
     )
-    more = len(events) > limit
-    events = events[:limit]
     return {
         "results": [
             {
@@ -229,5 +217,5 @@ def list_network_events(
             }
             for event in events
         ],
-        "next": cursor_for(events[-1]) if more and events else None,
+        "next": next_cursor,
     }

@@ -3,13 +3,12 @@ plus the keyset cursor; a bad value is a message on the page, never a 500."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django import forms
 
 from inventory.models import EventStatus, EventType
-from inventory.selectors import EPOCH
-from portal.params import ascii_int
+from portal.time_cursor import parse_time_cursor
 
 
 class UtcDateTimeField(forms.DateTimeField):
@@ -68,16 +67,10 @@ class EventFilterForm(forms.Form):
         value = self.cleaned_data["cursor"].strip()
         if not value:
             return None
-        micros_text, _, pk_text = value.partition("-")
-        micros, pk = ascii_int(micros_text), ascii_int(pk_text)
-        broken = forms.ValidationError("This page link is broken; start from the newest events.")
-        if micros is None or pk is None:
-            raise broken
-        try:
-            at = EPOCH + timedelta(microseconds=micros)
-        except OverflowError as exc:
-            raise broken from exc
-        return at, pk
+        cursor = parse_time_cursor(value)
+        if cursor is None:
+            raise forms.ValidationError("This page link is broken; start from the newest events.")
+        return cursor
 
     def clean(self):
         cleaned = super().clean()

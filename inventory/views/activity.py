@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
-from django.utils.http import urlencode
 
 from events.models import AccountEvent, EventType
-from events.selectors import account_events, cursor_for
+from events.selectors import account_events
 from inventory.forms.activity import ActivityFilterForm
+from inventory.views.event_paging import paging_links
 from portal.tenancy import member_required
+from portal.time_cursor import newest_first_page
 
 PAGE_SIZE = 50
 FILTERS = ("type", "endpoint", "from", "to")
@@ -75,16 +76,15 @@ class ActivityRow:
 def activity_list(request):
     form = ActivityFilterForm(request.GET, account=request.account)
     rows: list[ActivityRow] = []
-    next_cursor = ""
+    next_cursor = None
     if form.is_valid():
-        events = list(
+        events, next_cursor = newest_first_page(
             account_events(account=request.account, filters=form.cleaned_data).only(
                 "type", "endpoint_id", "payload", "created_at"
-            )[: PAGE_SIZE + 1]
+            ),
+            limit=PAGE_SIZE,
+            field="created_at",
         )
-        if len(events) > PAGE_SIZE:
-            events = events[:PAGE_SIZE]
-            next_cursor = cursor_for(events[-1])
         labels = dict(EventType.choices)
         rows = [
             ActivityRow(
@@ -95,14 +95,10 @@ def activity_list(request):
             )
             for event in events
         ]
-    filters = {key: value for key, value in request.GET.items() if key in FILTERS and value}
     context = {
         "form": form,
         "rows": rows,
-        "first_page": not request.GET.get("cursor"),
-        "newest_url": "?" + urlencode(filters) if filters else "?",
-        "older_url": "?" + urlencode({**filters, "cursor": next_cursor}) if next_cursor else "",
-        "filtered": bool(filters),
+        **paging_links(request, filters=FILTERS, next_cursor=next_cursor),
     }
     htmx = getattr(request, "htmx", None)
     partial = bool(htmx) and not htmx.history_restore_request

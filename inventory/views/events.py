@@ -11,15 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.shortcuts import render
-from django.utils.http import urlencode
 
 from inventory.forms.events import EventFilterForm
 from inventory.models import EventStatus, NetworkEvent
-from inventory.selectors import cursor_for, filtered_events
+from inventory.selectors import filtered_events
+from inventory.views.event_paging import paging_links
 from network.batch import Reason
 from portal.tenancy import member_required
+from portal.time_cursor import newest_first_page
 
 PAGE_SIZE = 50
+FILTERS = ("type", "status", "from", "to", "endpoint")
 
 #: How the API's reason codes read on the page.
 REASON_LABELS = {
@@ -55,9 +57,9 @@ class EventRow:
 def event_list(request):
     form = EventFilterForm(request.GET)
     rows: list[EventRow] = []
-    next_cursor = ""
+    next_cursor = None
     if form.is_valid():
-        events = list(
+        events, next_cursor = newest_first_page(
             filtered_events(account=request.account, filters=form.cleaned_data)
             .select_related("endpoint", "group")
             .only(
@@ -70,11 +72,10 @@ def event_list(request):
                 "ip",
                 "endpoint__iccid",
                 "group__name",
-            )[: PAGE_SIZE + 1]
+            ),
+            limit=PAGE_SIZE,
+            field="at",
         )
-        if len(events) > PAGE_SIZE:
-            events = events[:PAGE_SIZE]
-            next_cursor = cursor_for(events[-1])
         rows = [
             EventRow(
                 event=event,
@@ -83,20 +84,12 @@ def event_list(request):
             )
             for event in events
         ]
-    filters = {
-        key: value
-        for key, value in request.GET.items()
-        if key in ("type", "status", "from", "to", "endpoint") and value
-    }
     return render(
         request,
         "inventory/event_list.html",
         {
             "form": form,
             "rows": rows,
-            "first_page": not request.GET.get("cursor"),
-            "newest_url": "?" + urlencode(filters) if filters else "?",
-            "older_url": "?" + urlencode({**filters, "cursor": next_cursor}) if next_cursor else "",
-            "filtered": bool(filters),
+            **paging_links(request, filters=FILTERS, next_cursor=next_cursor),
         },
     )

@@ -113,21 +113,8 @@ class Gateway:
     async def run(self, *, duration: float, rate: float = 0.0, report=None) -> Totals:
         """Send for ``duration`` seconds (``rate`` requests/s in all, 0 = as fast
         as answered); ``report(totals, elapsed)`` is called every second."""
-        loop = asyncio.get_running_loop()
         shares = [self.devices[n :: self.senders] for n in range(self.senders)]
-        sockets = []
-        for _ in shares:
-            auth = (
-                await loop.create_datagram_endpoint(
-                    _Socket, remote_addr=(self.host, self.auth_port)
-                )
-            )[1]
-            acct = (
-                await loop.create_datagram_endpoint(
-                    _Socket, remote_addr=(self.host, self.acct_port)
-                )
-            )[1]
-            sockets.append((auth, acct))
+        sockets = [await self._open_sockets() for _ in shares]
         started = time.monotonic()
         stop_at = started + duration
         interval = self.senders / rate if rate else 0.0
@@ -152,20 +139,10 @@ class Gateway:
         what ``acct`` mode reports on."""
         mode, self.mode = self.mode, "mixed"
         try:
-            loop = asyncio.get_running_loop()
             shares = [self.devices[n :: self.senders] for n in range(self.senders)]
 
             async def opener(share):
-                auth = (
-                    await loop.create_datagram_endpoint(
-                        _Socket, remote_addr=(self.host, self.auth_port)
-                    )
-                )[1]
-                acct = (
-                    await loop.create_datagram_endpoint(
-                        _Socket, remote_addr=(self.host, self.acct_port)
-                    )
-                )[1]
+                auth, acct = await self._open_sockets()
                 try:
                     for device in share:
                         await self._start(device, auth, acct)
@@ -177,6 +154,18 @@ class Gateway:
         finally:
             self.mode = mode
             self.totals = Totals()
+
+    async def _open_sockets(self) -> tuple[_Socket, _Socket]:
+        """One sender's sockets: to the authentication port and to the
+        accounting port."""
+        loop = asyncio.get_running_loop()
+        _, auth = await loop.create_datagram_endpoint(
+            _Socket, remote_addr=(self.host, self.auth_port)
+        )
+        _, acct = await loop.create_datagram_endpoint(
+            _Socket, remote_addr=(self.host, self.acct_port)
+        )
+        return auth, acct
 
     async def _report(self, report, started: float) -> None:
         while True:
