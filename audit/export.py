@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator
-
-from django.db.models import QuerySet
+from collections.abc import Callable, Iterable, Iterator
 
 from audit.models import AuditAction, AuditActorKind, AuditEvent
 from portal.csv_cells import neutralise
@@ -18,8 +16,9 @@ from portal.csv_cells import neutralise
 HEADER = ("id", "time", "event", "actor_kind", "actor", "ip", "target", "details")
 CHUNK_SIZE = 2000
 
-#: ``page(before, limit)``: the newest ``limit`` matching rows below id ``before``.
-Page = Callable[[int | None, int], QuerySet[AuditEvent]]
+#: ``page(before, limit)``: the newest ``limit`` matching rows after the row
+#: ``before`` (an id) in the log's order.
+Page = Callable[[int | None, int], Iterable[AuditEvent]]
 
 
 class _Line:

@@ -78,15 +78,22 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [
-            # The account's log, newest first (keyset on id), by action, by actor.
-            models.Index(fields=["account", "-id"], name="audit_account_id"),
-            models.Index(fields=["account", "action", "-id"], name="audit_account_action_id"),
-            models.Index(fields=["account", "actor_label", "-id"], name="audit_account_label_id"),
-            # A user's own events (sign-ins, password): the rows of no account.
+            # The account's log, newest first by time then id (read backwards),
+            # by action, by actor: a time window and a keyset page are one range.
+            models.Index(fields=["account", "created_at", "id"], name="audit_account_time"),
             models.Index(
-                fields=["actor", "-id"],
+                fields=["account", "action", "created_at", "id"], name="audit_account_action_time"
+            ),
+            models.Index(
+                fields=["account", "actor_label", "created_at", "id"],
+                name="audit_account_label_time",
+            ),
+            # A user's own events (sign-ins, password): the rows of no account,
+            # read from the moment the user joined an account.
+            models.Index(
+                fields=["actor", "created_at", "id"],
                 condition=models.Q(account__isnull=True),
-                name="audit_user_events_id",
+                name="audit_user_events_time",
             ),
             # The time filter and the yearly purge.
             models.Index(fields=["created_at"], name="audit_created_at"),

@@ -1,6 +1,6 @@
 """Account → Audit log, for account admins: who did what, when, from where;
-filtered by actor, event and time, newest first, 50 a page (keyset on id), and
-the same selection as CSV. Another account's rows are never read."""
+filtered by actor, event and time, newest first, 50 a page (keyset on time,
+then id), and the same selection as CSV. Another account's rows are never read."""
 
 from __future__ import annotations
 

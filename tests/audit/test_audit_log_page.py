@@ -16,6 +16,7 @@ import audit
 from audit import retention
 from audit.models import AuditAction, AuditEvent
 from audit.views import PAGE_SIZE
+from portal.models import Member
 from tests.confirming import text
 from tests.factories import MemberFactory, UserFactory
 
@@ -176,3 +177,33 @@ def test_export_reads_chunk_after_chunk_without_a_gap(admin_client, account, ope
     lines = b"".join(admin_client.get(EXPORT).streaming_content).decode().splitlines()
 
     assert [int(line.split(",")[0]) for line in lines[1:]] == [e.pk for e in made[::-1]]
+
+
+def test_pages_follow_time_then_id_when_ids_are_not_in_time_order(
+    admin_client, account, operator, django_assert_max_num_queries
+):
+    """Rows written with an earlier time than rows before them (a member's
+    sign-ins, the account's own rows, times shuffled and tied) are listed by
+    time, then id, and the keyset pages cross both kinds without a gap."""
+    now = timezone.now()
+    Member.objects.filter(user=operator, account=account).update(joined_at=now - timedelta(days=2))
+    made = []
+    for n in range(PAGE_SIZE + 12):
+        if n % 3:
+            row = event(AuditAction.BULK_JOB_STARTED, account, operator, target=f"job {n}")
+        else:
+            row = event(AuditAction.SIGN_IN, None, operator)
+        AuditEvent.objects.filter(pk=row.pk).update(created_at=now - timedelta(minutes=n * 7 % 40))
+        made.append(row)
+    everything = AuditEvent.objects.filter(pk__in=[e.pk for e in made])
+    expected = list(everything.order_by("-created_at", "-id").values_list("pk", flat=True))
+    assert expected != sorted(expected, reverse=True)  # ids alone would order them otherwise
+
+    shown, url = [], LOG
+    while url:
+        with django_assert_max_num_queries(8):
+            page = admin_client.get(url)
+        shown += [e.pk for e in page.context["events"]]
+        url = LOG + page.context["older_url"] if page.context["older_url"] else ""
+
+    assert shown == expected
