@@ -153,17 +153,26 @@ def _lock_sessions(requests: list[Request]) -> dict[tuple[int, str], _Session]:
 
 
 def _select_sessions(cursor, keys: set, resets: list[int]) -> None:
+    """The rows are chosen by id from two index scans (the unique key, the
+    open sessions of a NAS): an OR of the two conditions in the WHERE made
+    PostgreSQL read the whole table, for every batch."""
     cursor.execute(
         f"""
-        SELECT client_id, session_id, imsi, user_name, host(framed_ip), input_octets,
-               output_octets, account_id, endpoint_id, ended_at IS NOT NULL
-          FROM {_SESSIONS}
-         WHERE (client_id, session_id) IN (
-                   SELECT * FROM json_to_recordset(%(keys)s::json)
-                          AS k(client_id bigint, session_id text))
-            OR (client_id = ANY(%(resets)s::bigint[]) AND ended_at IS NULL)
-         ORDER BY client_id, session_id
-           FOR UPDATE
+        SELECT s.client_id, s.session_id, s.imsi, s.user_name, host(s.framed_ip),
+               s.input_octets, s.output_octets, s.account_id, s.endpoint_id,
+               s.ended_at IS NOT NULL
+          FROM {_SESSIONS} s
+         WHERE s.id IN (
+                   SELECT r.id
+                     FROM json_to_recordset(%(keys)s::json)
+                          AS k(client_id bigint, session_id text)
+                     JOIN {_SESSIONS} r
+                       ON r.client_id = k.client_id AND r.session_id = k.session_id
+                   UNION ALL
+                   SELECT r.id FROM {_SESSIONS} r
+                    WHERE r.client_id = ANY(%(resets)s::bigint[]) AND r.ended_at IS NULL)
+         ORDER BY s.client_id, s.session_id
+           FOR UPDATE OF s
         """,
         {
             "keys": orjson.dumps(
