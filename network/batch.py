@@ -14,7 +14,9 @@ endpoints of all the batch's IMSIs (in id order, so that two batches never
 deadlock), one loads the groups and addresses of those with a session start,
 the decisions are made in Python on that snapshot (``network_decisions``), and
 then one UPDATE moves all changed endpoints, one INSERT writes their history
-and one INSERT stores the events (``network_writes``). Addresses come from
+and one INSERT stores the events (``network_writes``). The reads are sent
+together, and so are the writes (psycopg's pipeline mode): a batch waits for
+PostgreSQL about five times, not a dozen. Addresses come from
 ``addressing.allocate_auto`` in one call. Parsing and the answer's vocabulary
 are in ``network_events``.
 
