@@ -15,8 +15,10 @@ endpoints whose state or last activity moved are updated, in id order.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
+from collections.abc import Callable
 
 import orjson
 from django.db import connection
@@ -62,112 +64,152 @@ def _digits(values) -> str:
     return ",".join(str(value) for value in values)
 
 
-def lock_endpoints(imsis: set[str]) -> tuple[dict[str, int], dict[int, LoadedEndpoint]]:
+@contextlib.contextmanager
+def pipelined():
+    """Send the statements run inside without waiting for each answer
+    (psycopg's pipeline mode): the server still runs them one after the other,
+    in the transaction, and a statement's results are read when asked for.
+
+    A batch's cost is mostly round trips on a busy host: each waits for
+    PostgreSQL to be scheduled, answer, and for this thread to be scheduled
+    again. Only statements whose ``rowcount`` nobody reads belong here (it is
+    known only once the results arrive)."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
+
+
+def lock_and_load(
+    *, imsis: set[str], session_imsis: set[str], event_ids: list[str]
+) -> tuple[dict[str, int], dict[int, LoadedEndpoint], set[str]]:
     """Lock the endpoints of ``imsis`` in id order (two batches never
-    deadlock) and read them: (IMSI -> endpoint id, endpoint id -> endpoint).
+    deadlock) and read what the decisions need: (IMSI -> endpoint id, endpoint
+    id -> endpoint, the event ids already stored).
 
-    One statement: a locking read returns the latest version of a row it
-    waited for, so the endpoint's own columns are current. Groups and
-    addresses are other tables, read by ``load_sessions`` afterwards."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT i.imsi, e.id, e.account_id, e.state, e.primary_group_id,
-                   e.imei_lock_enabled, e.imei, e.last_activity
-              FROM {_IMSIS} i
-              JOIN {_ENDPOINTS} e ON e.id = i.endpoint_id
-             WHERE i.imsi = ANY(string_to_array(%(imsis)s, ','))
-             ORDER BY e.id
-               FOR NO KEY UPDATE OF e
-            """,
-            {"imsis": _digits(sorted(imsis))},
-        )
-        by_imsi: dict[str, int] = {}
-        endpoints: dict[int, LoadedEndpoint] = {}
-        for imsi, pk, account_id, state, group_id, lock, imei, last_activity in cursor:
-            by_imsi[imsi] = pk
-            if pk not in endpoints:
-                endpoints[pk] = LoadedEndpoint(
-                    id=pk,
-                    account_id=account_id,
-                    state=state,
-                    primary_group_id=group_id,
-                    imei_lock_enabled=lock,
-                    imei=imei,
-                    last_activity=last_activity,
+    Four statements in one round trip. The first locks and reads the
+    endpoints: a locking read returns the latest version of a row it waited
+    for, but its subqueries would not, so the groups and addresses (only for
+    the endpoints with a session start), the ``Connectivity`` rows and the
+    stored ids are statements of their own, run after it (so after the locks)
+    by the server. ``Connectivity`` is written only by batches, under the
+    endpoint's lock, so it is current; an event id another transaction stores
+    meanwhile is caught by ``insert_events``."""
+    with (
+        connection.cursor() as lock,
+        connection.cursor() as groups,
+        connection.cursor() as snapshots,
+        connection.cursor() as stored,
+    ):
+        with pipelined():
+            lock.execute(
+                f"""
+                SELECT i.imsi, e.id, e.account_id, e.state, e.primary_group_id,
+                       e.imei_lock_enabled, e.imei, e.last_activity
+                  FROM {_IMSIS} i
+                  JOIN {_ENDPOINTS} e ON e.id = i.endpoint_id
+                 WHERE i.imsi = ANY(string_to_array(%(imsis)s, ','))
+                 ORDER BY e.id
+                   FOR NO KEY UPDATE OF e
+                """,
+                {"imsis": _digits(sorted(imsis))},
+            )
+            if session_imsis:
+                groups.execute(
+                    f"""
+                    SELECT e.id,
+                           (SELECT json_agg(json_build_array(g.id, g.apn, g.name, g.operator_policy,
+                                                             g.policy_countries, g.policy_plmns)
+                                            ORDER BY g.id <> e.primary_group_id, g.id)
+                              FROM {_GROUPS} g
+                             WHERE g.id = ANY(array_prepend(
+                                       e.primary_group_id,
+                                       ARRAY(SELECT m.group_id FROM {_MEMBERSHIPS} m
+                                              WHERE m.endpoint_id = e.id)))),
+                           (SELECT json_agg(json_build_array(a.group_id, host(a.address)))
+                              FROM {_ALLOCATIONS} a
+                             WHERE a.endpoint_id = e.id)
+                      FROM {_ENDPOINTS} e
+                     WHERE e.id IN (SELECT i.endpoint_id FROM {_IMSIS} i
+                                     WHERE i.imsi = ANY(string_to_array(%(imsis)s, ',')))
+                    """,
+                    {"imsis": _digits(sorted(session_imsis))},
                 )
-        return by_imsi, endpoints
+            snapshots.execute(
+                f"""
+                SELECT c.endpoint_id, {_SNAPSHOT_SELECT} FROM {_CONNECTIVITY} c
+                 WHERE c.endpoint_id IN (SELECT i.endpoint_id FROM {_IMSIS} i
+                                          WHERE i.imsi = ANY(string_to_array(%(imsis)s, ',')))
+                """,
+                {"imsis": _digits(sorted(imsis))},
+            )
+            stored.execute(
+                f"""
+                SELECT event_id FROM {_EVENTS}
+                 WHERE event_id = ANY(ARRAY(SELECT json_array_elements_text(%(ids)s::json)))
+                """,
+                {"ids": orjson.dumps(event_ids).decode()},
+            )
+        # Out of the pipeline: every answer has arrived.
+        by_imsi, endpoints = _locked(lock.fetchall())
+        if session_imsis:
+            _add_sessions(endpoints, groups.fetchall())
+        _add_snapshots(endpoints, snapshots.fetchall())
+        return by_imsi, endpoints, {row[0] for row in stored.fetchall()}
 
 
-def load_sessions(endpoints: dict[int, LoadedEndpoint], ids: set[int]) -> None:
-    """Add their groups' APNs and names and their addresses to the locked
-    endpoints ``ids`` (those with a session start in the batch; the others
-    need neither).
+def _locked(rows) -> tuple[dict[str, int], dict[int, LoadedEndpoint]]:
+    by_imsi: dict[str, int] = {}
+    endpoints: dict[int, LoadedEndpoint] = {}
+    for imsi, pk, account_id, state, group_id, lock, imei, last_activity in rows:
+        by_imsi[imsi] = pk
+        if pk not in endpoints:
+            endpoints[pk] = LoadedEndpoint(
+                id=pk,
+                account_id=account_id,
+                state=state,
+                primary_group_id=group_id,
+                imei_lock_enabled=lock,
+                imei=imei,
+                last_activity=last_activity,
+            )
+    return by_imsi, endpoints
 
-    A statement of its own after the lock: a locking read sees the latest
-    version of a row it waited for, but its subqueries would not."""
-    ids = ids & endpoints.keys()
-    if not ids:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT e.id,
-                   (SELECT json_agg(json_build_array(g.id, g.apn, g.name, g.operator_policy,
-                                                     g.policy_countries, g.policy_plmns)
-                                    ORDER BY g.id <> e.primary_group_id, g.id)
-                      FROM {_GROUPS} g
-                     WHERE g.id = ANY(array_prepend(
-                               e.primary_group_id,
-                               ARRAY(SELECT m.group_id FROM {_MEMBERSHIPS} m
-                                      WHERE m.endpoint_id = e.id)))),
-                   (SELECT json_agg(json_build_array(a.group_id, host(a.address)))
-                      FROM {_ALLOCATIONS} a
-                     WHERE a.endpoint_id = e.id)
-              FROM {_ENDPOINTS} e
-             WHERE e.id = ANY(string_to_array(%(ids)s, ',')::bigint[])
-            """,
-            {"ids": _digits(sorted(ids))},
-        )
-        for pk, apns, addresses in cursor.fetchall():
-            apns, addresses = _json(apns), _json(addresses)
-            endpoint = endpoints[pk]
-            endpoint.apns = {group[0]: group[1] for group in apns or []}
-            endpoint.group_names = {group[0]: group[2] for group in apns or []}
-            endpoint.policies = {
-                group[0]: Policy(
-                    mode=group[3], countries=frozenset(group[4]), plmns=frozenset(group[5])
-                )
-                for group in apns or []
-                if group[3] != _ANY
-            }
-            endpoint.addresses = dict(addresses or [])
+
+def _add_sessions(endpoints: dict[int, LoadedEndpoint], rows) -> None:
+    """The groups' APNs, names and policies and the addresses of the locked
+    endpoints with a session start (the others need neither)."""
+    for pk, apns, addresses in rows:
+        endpoint = endpoints.get(pk)
+        if endpoint is None:
+            continue  # its IMSI moved to it after the lock: not in this batch
+        apns, addresses = _json(apns), _json(addresses)
+        endpoint.apns = {group[0]: group[1] for group in apns or []}
+        endpoint.group_names = {group[0]: group[2] for group in apns or []}
+        endpoint.policies = {
+            group[0]: Policy(
+                mode=group[3], countries=frozenset(group[4]), plmns=frozenset(group[5])
+            )
+            for group in apns or []
+            if group[3] != _ANY
+        }
+        endpoint.addresses = dict(addresses or [])
 
 
 #: The columns of ``Connectivity`` the batch reads and writes, in ``Snapshot`` order.
 _SNAPSHOT_FIELDS = tuple(Snapshot.__dataclass_fields__)
 _SNAPSHOT_COLUMNS = ", ".join(_SNAPSHOT_FIELDS)
+_SNAPSHOT_SELECT = ", ".join(f"c.{name}" for name in _SNAPSHOT_FIELDS)
 
 
-def load_snapshots(endpoints: dict[int, LoadedEndpoint]) -> None:
-    """Read the locked endpoints' ``Connectivity`` rows (a statement of its
-    own after the lock, for the reason ``load_sessions`` gives). Only the
-    batch writes them, under the endpoint's lock, so they are current."""
-    if not endpoints:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT endpoint_id, {_SNAPSHOT_COLUMNS} FROM {_CONNECTIVITY}
-             WHERE endpoint_id = ANY(string_to_array(%(ids)s, ',')::bigint[])
-            """,
-            {"ids": _digits(sorted(endpoints))},
-        )
-        for pk, *values in cursor.fetchall():
-            snapshot = Snapshot(*values)
-            if snapshot.session_ip is not None:
-                snapshot.session_ip = str(snapshot.session_ip)
-            endpoints[pk].snapshot = snapshot
+def _add_snapshots(endpoints: dict[int, LoadedEndpoint], rows) -> None:
+    for pk, *values in rows:
+        endpoint = endpoints.get(pk)
+        if endpoint is None:
+            continue
+        snapshot = Snapshot(*values)
+        if snapshot.session_ip is not None:
+            snapshot.session_ip = str(snapshot.session_ip)
+        endpoint.snapshot = snapshot
 
 
 def _json(value):
@@ -181,18 +223,6 @@ def _rows(rows: list[dict]) -> str:
     13 ms of the batch's ~50 ms of Python with the standard library. The
     values are already checked storable text (no lone surrogates)."""
     return orjson.dumps(rows).decode()
-
-
-def stored_ids(event_ids: list[str]) -> set[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT event_id FROM {_EVENTS}
-             WHERE event_id = ANY(ARRAY(SELECT json_array_elements_text(%(ids)s::json)))
-            """,
-            {"ids": orjson.dumps(event_ids).decode()},
-        )
-        return {row[0] for row in cursor.fetchall()}
 
 
 def _final_endpoints(outcomes: list[Outcome]) -> dict[int, LoadedEndpoint]:
@@ -294,12 +324,14 @@ def insert_history(outcomes: list[Outcome], batch: uuid.UUID) -> None:
         )
 
 
-def insert_events(outcomes: list[Outcome]) -> None:
+def insert_events(outcomes: list[Outcome]) -> Callable[[], None]:
     """One INSERT storing every decided event with its outcome. An id another
     transaction stored since we looked is skipped, and then the batch is
-    decided again (``LostRace``)."""
+    decided again: the function returned raises ``LostRace`` then. It is
+    called once the batch's other writes are sent, so that inside
+    ``pipelined()`` they travel together."""
     if not outcomes:
-        return
+        return lambda: None
     rows = [
         {
             "event_id": o.event.id,
@@ -319,25 +351,30 @@ def insert_events(outcomes: list[Outcome]) -> None:
         }
         for o in outcomes
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {_EVENTS}
-                   (event_id, account_id, endpoint_id, group_id, type, imsi, imei, apn, at,
-                    received_at, status, reason, ip, plmn, rat)
-            SELECT v.event_id, v.account_id, v.endpoint_id, v.group_id, v.type, v.imsi,
-                   v.imei, v.apn, v.at, %(received_at)s, v.status, v.reason, v.ip, v.plmn, v.rat
-              FROM json_to_recordset(%(rows)s::json)
-                   AS v(event_id text, account_id bigint, endpoint_id bigint, group_id bigint,
-                        type text, imsi text, imei text, apn text, at timestamptz,
-                        status text, reason text, ip inet, plmn text, rat text)
-            ON CONFLICT (event_id) DO NOTHING
-            RETURNING event_id
-            """,
-            {"received_at": timezone.now(), "rows": _rows(rows)},
-        )
-        if len(cursor.fetchall()) != len(outcomes):
-            raise LostRace
+    cursor = connection.cursor()
+    cursor.execute(
+        f"""
+        INSERT INTO {_EVENTS}
+               (event_id, account_id, endpoint_id, group_id, type, imsi, imei, apn, at,
+                received_at, status, reason, ip, plmn, rat)
+        SELECT v.event_id, v.account_id, v.endpoint_id, v.group_id, v.type, v.imsi,
+               v.imei, v.apn, v.at, %(received_at)s, v.status, v.reason, v.ip, v.plmn, v.rat
+          FROM json_to_recordset(%(rows)s::json)
+               AS v(event_id text, account_id bigint, endpoint_id bigint, group_id bigint,
+                    type text, imsi text, imei text, apn text, at timestamptz,
+                    status text, reason text, ip inet, plmn text, rat text)
+        ON CONFLICT (event_id) DO NOTHING
+        RETURNING event_id
+        """,
+        {"received_at": timezone.now(), "rows": _rows(rows)},
+    )
+
+    def confirm() -> None:
+        with cursor:
+            if len(cursor.fetchall()) != len(outcomes):
+                raise LostRace
+
+    return confirm
 
 
 _ANY = "any"

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from inventory.models import IMSI, Endpoint, EventStatus, EventType, NetworkEvent
 from network import batch as network
+from network import writes
 from network.models import RadiusSession
 from network.radius import packets
 from network.radius.packets import Request
@@ -127,36 +128,51 @@ def _lock_sessions(requests: list[Request]) -> dict[tuple[int, str], _Session]:
     A session that exists is locked by its row (FOR UPDATE waits for, then
     reads, the latest version). One that does not exist yet has no row to
     lock: an advisory lock per such session, taken in key order, serialises
-    the batches that would create it, and the row is read again after it."""
+    the batches that would create it, and the row is read again after it (the
+    two statements in one round trip: the server runs the second once the
+    first holds its locks)."""
     keys = {(r.client_id, r.session_id) for r in requests if r.session_id}
     resets = sorted({r.client_id for r in requests if r.kind == "acct" and _is_reset(r)})
     sessions: dict[tuple[int, str], _Session] = {}
     if not keys and not resets:
         return sessions
     with connection.cursor() as cursor:
-        _select_sessions(cursor, keys, resets, sessions)
-        missing = keys - sessions.keys()
-        if missing:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%(space)s, k) FROM unnest(%(keys)s::int[]) AS k",
-                {"space": _LOCK_SPACE, "keys": sorted({_lock_key(*key) for key in missing})},
-            )
-            _select_sessions(cursor, missing, [], sessions)
+        _select_sessions(cursor, keys, resets)
+        _read_sessions(cursor, sessions)
+    missing = keys - sessions.keys()
+    if missing:
+        with connection.cursor() as locks, connection.cursor() as cursor:
+            with writes.pipelined():
+                locks.execute(
+                    "SELECT pg_advisory_xact_lock(%(space)s, k) FROM unnest(%(keys)s::int[]) AS k",
+                    {"space": _LOCK_SPACE, "keys": sorted({_lock_key(*key) for key in missing})},
+                )
+                _select_sessions(cursor, missing, [])
+            _read_sessions(cursor, sessions)
     return sessions
 
 
-def _select_sessions(cursor, keys: set, resets: list[int], sessions: dict) -> None:
+def _select_sessions(cursor, keys: set, resets: list[int]) -> None:
+    """The rows are chosen by id from two index scans (the unique key, the
+    open sessions of a NAS): an OR of the two conditions in the WHERE made
+    PostgreSQL read the whole table, for every batch."""
     cursor.execute(
         f"""
-        SELECT client_id, session_id, imsi, user_name, host(framed_ip), input_octets,
-               output_octets, account_id, endpoint_id, ended_at IS NOT NULL
-          FROM {_SESSIONS}
-         WHERE (client_id, session_id) IN (
-                   SELECT * FROM json_to_recordset(%(keys)s::json)
-                          AS k(client_id bigint, session_id text))
-            OR (client_id = ANY(%(resets)s::bigint[]) AND ended_at IS NULL)
-         ORDER BY client_id, session_id
-           FOR UPDATE
+        SELECT s.client_id, s.session_id, s.imsi, s.user_name, host(s.framed_ip),
+               s.input_octets, s.output_octets, s.account_id, s.endpoint_id,
+               s.ended_at IS NOT NULL
+          FROM {_SESSIONS} s
+         WHERE s.id IN (
+                   SELECT r.id
+                     FROM json_to_recordset(%(keys)s::json)
+                          AS k(client_id bigint, session_id text)
+                     JOIN {_SESSIONS} r
+                       ON r.client_id = k.client_id AND r.session_id = k.session_id
+                   UNION ALL
+                   SELECT r.id FROM {_SESSIONS} r
+                    WHERE r.client_id = ANY(%(resets)s::bigint[]) AND r.ended_at IS NULL)
+         ORDER BY s.client_id, s.session_id
+           FOR UPDATE OF s
         """,
         {
             "keys": orjson.dumps(
@@ -165,6 +181,9 @@ def _select_sessions(cursor, keys: set, resets: list[int], sessions: dict) -> No
             "resets": resets,
         },
     )
+
+
+def _read_sessions(cursor, sessions: dict) -> None:
     for row in cursor.fetchall():
         session = _Session(*row[:9], ended=row[9])
         sessions[(session.client_id, session.session_id)] = session

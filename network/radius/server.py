@@ -7,7 +7,10 @@ fails its authenticator checks likewise. The others are gathered into a batch
 until ``RADIUS_BATCH_SIZE`` requests are waiting or ``RADIUS_BATCH_WAIT_MS``
 have passed since the first, whichever comes first, and the batch is decided
 in a thread (the ORM is synchronous) by ``network.radius.batch``: one
-transaction per batch. Answers are sent only after it commits, so an
+transaction per batch. Authentication and accounting gather and are decided
+apart, each with ``RADIUS_WORKERS`` batches in flight: a burst of Interim-Updates
+never holds back an Access-Request, and while batches commit the next ones
+gather. Answers are sent only after it commits, so an
 Accounting-Response always means "stored"; if the database fails, nothing is
 answered and the NAS retransmits.
 
@@ -110,15 +113,17 @@ class RadiusServer:
         )
         self.counters = Counters()
         self.clients = radius_clients.ClientTable([])
-        self._pending: list[_Pending] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._busy = 0
+        #: By kind ("auth", "acct"): what waits, its timer, the batches in flight.
+        self._pending: dict[str, list[_Pending]] = {"auth": [], "acct": []}
+        self._timer: dict[str, asyncio.TimerHandle | None] = {"auth": None, "acct": None}
+        self._busy = {"auth": 0, "acct": 0}
         self._in_flight: set[tuple] = set()
         self._replies: dict[tuple, tuple[float, bytes]] = {}
-        #: Threads deciding batches at the same time (each with its own connection).
+        #: Batches of each kind decided at the same time (a thread and a
+        #: connection each).
         self.workers = settings.RADIUS_WORKERS
         self._executor = ThreadPoolExecutor(
-            max_workers=self.workers + 1, thread_name_prefix="radius-db"
+            max_workers=2 * self.workers + 1, thread_name_prefix="radius-db"
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self.bound: dict[str, int] = {}
@@ -153,7 +158,7 @@ class RadiusServer:
             auth.close()
             acct.close()
             # Let the batches being decided finish and be answered.
-            while self._busy:
+            while any(self._busy.values()):
                 await asyncio.sleep(0.01)
             self._executor.shutdown(wait=True)
             log.info("RADIUS server stopped: %s", self.counters.line() or "no packets")
@@ -214,37 +219,39 @@ class RadiusServer:
             self.counters.add(refused.reason, kind=kind)
             return
         self._in_flight.add(key)
-        self._pending.append(_Pending(request, packet, transport, address, key))
-        self._schedule()
+        self._pending[kind].append(_Pending(request, packet, transport, address, key))
+        self._schedule(kind)
 
     # --- batching -------------------------------------------------------------------
 
-    def _schedule(self) -> None:
-        if self._busy >= self.workers:
+    def _schedule(self, kind: str) -> None:
+        if self._busy[kind] >= self.workers:
             return  # a worker that finishes takes what has gathered meanwhile
-        if len(self._pending) >= self.batch_size:
-            self._flush()
-        elif self._timer is None:
-            self._timer = self._loop.call_later(self.batch_wait, self._flush)
+        if len(self._pending[kind]) >= self.batch_size:
+            self._flush(kind)
+        elif self._timer[kind] is None:
+            self._timer[kind] = self._loop.call_later(self.batch_wait, self._flush, kind)
 
-    def _flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if not self._pending or self._busy >= self.workers:
+    def _flush(self, kind: str) -> None:
+        timer = self._timer[kind]
+        if timer is not None:
+            timer.cancel()
+            self._timer[kind] = None
+        pending = self._pending[kind]
+        if not pending or self._busy[kind] >= self.workers:
             return
-        taken = self._pending[: self.batch_size * 2]
-        self._pending = self._pending[len(taken) :]
-        self._busy += 1
+        taken = pending[: self.batch_size * 2]
+        self._pending[kind] = pending[len(taken) :]
+        self._busy[kind] += 1
         future = self._loop.run_in_executor(
             self._executor, _decide, [item.request for item in taken]
         )
-        future.add_done_callback(lambda done: self._answer(taken, done))
-        if self._pending:
-            self._schedule()
+        future.add_done_callback(lambda done: self._answer(kind, taken, done))
+        if self._pending[kind]:
+            self._schedule(kind)
 
-    def _answer(self, taken: list[_Pending], done: asyncio.Future) -> None:
-        self._busy -= 1
+    def _answer(self, kind: str, taken: list[_Pending], done: asyncio.Future) -> None:
+        self._busy[kind] -= 1
         answers = done.result() if not done.exception() else None
         if done.exception():
             log.error("RADIUS batch failed", exc_info=done.exception())
@@ -267,8 +274,9 @@ class RadiusServer:
                 self.counters.add("accounting_response", kind="acct")
             self._replies[item.key] = (expires, reply)
             item.transport.sendto(reply, item.address)
-        if self._pending and (len(self._pending) >= self.batch_size or self._timer is None):
-            self._flush()
+        pending = self._pending[kind]
+        if pending and (len(pending) >= self.batch_size or self._timer[kind] is None):
+            self._flush(kind)
 
 
 def _load_clients() -> list[radius_clients.Client]:
