@@ -82,15 +82,20 @@ def later_pass(job: Job, *, size: int) -> Piece:
     return Piece(targets=targets, size=len(positions), later=True)
 
 
-def take(job: Job, piece: Piece) -> Taken:
+def take(job: Job, piece: Piece, *, wait: bool = False) -> Taken:
     """Lock the piece's endpoints that no other transaction holds, and mark
-    which of its targets wait (one locking SELECT, two UPDATEs of the marks)."""
+    which of its targets wait (one locking SELECT, two UPDATEs of the marks).
+
+    With ``wait`` the chunk waits for the locks instead (nothing is passed
+    over): a job run inline, in the request, whose statement timeout bounds
+    the wait and turns it into the portal's 503 with nothing changed, rather
+    than a request held open until the other transaction lets go."""
     held = list(
         Endpoint.objects.filter(
             account_id=job.account_id, id__in=piece.targets.values("endpoint_id")
         )
         .order_by("id")
-        .select_for_update(of=("self",), no_key=True, skip_locked=True)
+        .select_for_update(of=("self",), no_key=True, skip_locked=not wait)
         .values_list("id", flat=True)
     )
     if len(held) == piece.size:  # the usual case: every endpoint taken, none gone

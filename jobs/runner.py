@@ -186,7 +186,7 @@ def _add(job: Job, changed: int, skipped: dict[str, int], end: int) -> None:
     job.position = end
 
 
-def _bulk_chunk(job: Job, size: int) -> int:
+def _bulk_chunk(job: Job, size: int, *, wait: bool) -> int:
     """One chunk of a bulk action: the next ``size`` positions, or once they
     are all passed a later pass over the waiting targets (``jobs.locking``).
     Returns how many targets it settled."""
@@ -197,7 +197,7 @@ def _bulk_chunk(job: Job, size: int) -> int:
         end = job.position
         piece = locking.later_pass(job, size=size)
         job.later_passes += 1
-    taken = locking.take(job, piece)
+    taken = locking.take(job, piece, wait=wait)
     changed, skipped = _BULK[job.action](job, taken)
     gone = taken.settled - changed - sum(skipped.values())
     if gone:
@@ -248,9 +248,10 @@ def _locks_held_ms(started: float) -> int:
     return held
 
 
-def run_chunk(job_id: int, *, size: int | None = None) -> Job:
+def run_chunk(job_id: int, *, size: int | None = None, wait: bool = False) -> Job:
     """Do the next chunk of the job (``size`` targets, by default the fixed
-    size or the first chunk's), or finish it; one transaction. The job
+    size or the first chunk's), or finish it; one transaction (``wait``: wait
+    for row locks, ``jobs.locking.take``). The job
     returned carries ``chunk_ms``, the time this chunk held its locks, and
     ``chunk_settled``, how many targets it settled."""
     started = time.perf_counter()
@@ -274,7 +275,7 @@ def run_chunk(job_id: int, *, size: int | None = None) -> Job:
                     changed, skipped = _import_chunk(job, job.position, end)
                     _add(job, changed, skipped, end)
             elif job.position < job.total or job.waiting:
-                settled = _bulk_chunk(job, size)
+                settled = _bulk_chunk(job, size, wait=wait)
             if job.position == job.total and not job.waiting:
                 finish(job, JobState.SUCCEEDED)
         held = _locks_held_ms(started)
@@ -306,7 +307,11 @@ def _begin(job_id: int) -> Job:
 
 
 def run(
-    job_id: int, *, size: int | None = None, after_chunk: Callable[[Job], None] | None = None
+    job_id: int,
+    *,
+    size: int | None = None,
+    after_chunk: Callable[[Job], None] | None = None,
+    inline: bool = False,
 ) -> Job:
     """Run the job from where it stands to its end. ``after_chunk`` is called
     after each committed chunk but the last (a worker asks there whether it must
@@ -315,14 +320,16 @@ def run(
     ``JOBS_CHUNK_SIZE``) each chunk is sized from the one before (``next_size``).
     A later pass that found all its targets still held waits before the next
     one (``RETRY_WAIT``, twice as long each time up to ``RETRY_WAIT_MAX``),
-    holding no lock."""
+    holding no lock. ``inline`` (a small job run in the request): chunks wait
+    for row locks, bounded by the request's statement timeout, and pass
+    nothing over."""
     job = _begin(job_id)
     fixed = size or fixed_chunk_size()
     current = fixed or FIRST_CHUNK
     wait = RETRY_WAIT
     while not job.finished:
         try:
-            job = run_chunk(job_id, size=current)
+            job = run_chunk(job_id, size=current, wait=inline)
         except JobRefused as refused:
             return fail(job_id, str(refused))
         if not fixed:

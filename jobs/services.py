@@ -61,7 +61,7 @@ def _enqueue_or_run(job: Job) -> Job:
     """Inline for a small job, else on the queue (``job`` was just committed)."""
     if job.total <= INLINE_LIMIT:
         try:
-            return runner.run(job.pk)
+            return runner.run(job.pk, inline=True)
         except Exception as exc:
             runner.fail(job.pk, f"{type(exc).__name__}: {exc}")
             raise
