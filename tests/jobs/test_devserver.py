@@ -172,4 +172,8 @@ def test_ctrl_c_also_stops_the_embedded_postgresql(tmp_path):
     left = _embedded_postgres_of(data_dir)
     for pid in left:  # do not leave it behind for the rest of the run
         os.kill(pid, signal.SIGTERM)
-    assert left == [], "Ctrl-C left the embedded PostgreSQL running"
+    handles = data_dir / ".handle_pids.json"
+    assert left == [], (
+        "Ctrl-C left the embedded PostgreSQL running; attached: "
+        f"{handles.read_text() if handles.exists() else '(no list)'}\n{log.read_text()[-3000:]}"
+    )

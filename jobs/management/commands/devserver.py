@@ -58,19 +58,30 @@ def _simulator_token() -> str:
     return out.getvalue().strip().splitlines()[-1]
 
 
-def release_dead_handles() -> None:
-    """With the embedded PostgreSQL: forget the children's handles (they were
-    signalled, so their exit handlers never ran), so that this process is the
-    last one attached and stops the server when it exits."""
+def _descendants() -> list:
+    """This process's children and theirs (psutil processes), or none without
+    psutil (it comes with the embedded PostgreSQL's extras)."""
+    try:
+        import psutil
+    except ImportError:
+        return []
+    return psutil.Process().children(recursive=True)
+
+
+def release_handles(descendants: list) -> None:
+    """With the embedded PostgreSQL: wait for the processes this command
+    started (and theirs) to end, and forget their handles (signalled, their
+    exit handlers never ran), so that this process is the last one attached
+    and stops the server when it exits."""
     from django.conf import settings
 
     if os.environ.get("DATABASE_URL", "").strip():
         return
-    from config.embedded_db import wait_for_others_to_detach
+    from config.embedded_db import detach
 
     data_dir = Path(os.environ.get("PORTAL_PGDATA", Path(settings.BASE_DIR) / ".data" / "pg"))
     if data_dir.exists():
-        wait_for_others_to_detach(data_dir.absolute(), timeout=STOP_TIMEOUT)
+        detach(data_dir.absolute(), descendants, timeout=STOP_TIMEOUT)
 
 
 class Command(BaseCommand):
@@ -155,10 +166,11 @@ class Command(BaseCommand):
                     break
         except KeyboardInterrupt:
             pass
+        descendants = _descendants()
         self._stop(children)
         for printer in printers:
             printer.join(timeout=2)
-        release_dead_handles()
+        release_handles(descendants)
         if code:
             sys.exit(code)
 
