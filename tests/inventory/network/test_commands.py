@@ -206,8 +206,8 @@ def test_simulate_network_drives_a_live_portal(live_server, fleet):
         "simulate_network",
         "--url",
         live_server.url,
-        "--token",
-        token,
+        # One token in 64 starts with "-": joined, argparse cannot take it for an option.
+        f"--token={token}",
         "--rate",
         "100",
         "--duration",
