@@ -10,7 +10,7 @@ lookup across accounts).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import django_filters
 from django import forms
@@ -110,6 +110,9 @@ class EndpointFilterSet(django_filters.FilterSet):
     def __init__(self, data=None, queryset=None, *, account_id: int, groups: list[Group], **kw):
         self.account_id = account_id
         self.groups = groups
+        #: The "inactive for" cutoff once ``qs`` is built: the pagination reads
+        #: the rows active before it as one index range (``Segments``).
+        self.inactive_before: datetime | None = None
         super().__init__(data, queryset, **kw)
         self.filters["group"].extra["choices"] = [(str(g.pk), g.name) for g in groups]
 
@@ -139,7 +142,7 @@ class EndpointFilterSet(django_filters.FilterSet):
         (``endpoint_acct_activity`` serves both ends of the range)."""
         if not value:
             return queryset
-        since = timezone.now() - timedelta(days=value)
+        since = self.inactive_before = timezone.now() - timedelta(days=value)
         return queryset.filter(Q(last_activity__lt=since) | Q(last_activity__isnull=True))
 
     def filter_q(self, queryset: QuerySet[Endpoint], name: str, value: str):

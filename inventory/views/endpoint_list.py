@@ -123,6 +123,7 @@ def build_list(request, groups: list[Group]) -> ListState:
             group_id=int(group)
             if (group := state.filterset.form.cleaned_data.get("group"))
             else None,
+            inactive_before=state.filterset.inactive_before,
         ),
     )
     if "usage" in state.columns:
@@ -139,7 +140,9 @@ def build_list(request, groups: list[Group]) -> ListState:
         state.count = min(shown, listing.COUNT_LIMIT)
         state.count_more = shown > listing.COUNT_LIMIT
     else:
-        state.count, state.count_more = listing.bounded_count(endpoints)
+        state.count, state.count_more = listing.bounded_count(
+            endpoints, state.filterset.inactive_before
+        )
     return state
 
 
