@@ -29,7 +29,7 @@ ACTIVITY = [
     NOW - dt.timedelta(days=90),
     None,
 ]
-SORTS = ["state", "-state", "last_activity", "-last_activity", "iccid", "-name"]
+SORTS = ["state", "-state", "last_activity", "-last_activity", "iccid", "-name", "-group"]
 FILTERS = [
     {"state": ["suspended", "detached"]},
     {"state": ["idle", "pending", "terminated"], "inactive": "30"},
@@ -40,6 +40,8 @@ FILTERS = [
     {"group": "first", "state": ["active", "terminated"]},
     {"group": "second", "inactive": "30"},
     {"state": ["pending", "idle"], "group": "first"},
+    {"state": ["active"], "inactive": "30"},
+    {"state": ["idle"], "inactive": "30", "tag": "t"},
 ]
 
 
@@ -96,12 +98,13 @@ def _segments(account, filterset: EndpointFilterSet) -> listing.Segments:
 
 
 def _page(filterset, segments, ordering, **cursor) -> listing.Page:
+    groups = filterset.groups
     with CaptureQueriesContext(connection) as queries:
         page = listing.fetch_page(
             endpoints=filterset.qs,
             sort=ordering,
             per_page=PER_PAGE,
-            groups=[],
+            groups=groups,
             segments=segments,
             **{key: listing.decode_cursor(value, ordering) for key, value in cursor.items()},
         )
