@@ -138,8 +138,9 @@ class EndpointFilterSet(django_filters.FilterSet):
         return queryset.filter(Exists(pairs.filter(endpoint_id=OuterRef("pk"))))
 
     def filter_inactive(self, queryset: QuerySet[Endpoint], name: str, value):
-        """No activity for ``value`` days: last seen before then, or never
-        (``endpoint_acct_activity`` serves both ends of the range)."""
+        """No activity for ``value`` days: last seen before then, or never.
+        The ``OR`` is no index range; the pages and the count read the two
+        parts as ranges of the activity indexes from ``inactive_before``."""
         if not value:
             return queryset
         since = self.inactive_before = timezone.now() - timedelta(days=value)
