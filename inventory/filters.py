@@ -110,11 +110,18 @@ class EndpointFilterSet(django_filters.FilterSet):
     def __init__(self, data=None, queryset=None, *, account_id: int, groups: list[Group], **kw):
         self.account_id = account_id
         self.groups = groups
-        #: The "inactive for" cutoff once ``qs`` is built: the pagination reads
-        #: the rows active before it as one index range (``Segments``).
-        self.inactive_before: datetime | None = None
+        #: One instant for the "inactive for" filter and the pages that read it.
+        self._now = timezone.now()
         super().__init__(data, queryset, **kw)
         self.filters["group"].extra["choices"] = [(str(g.pk), g.name) for g in groups]
+
+    @property
+    def inactive_before(self) -> datetime | None:
+        """The "inactive for" cutoff the filter uses (None without it): the
+        pagination and the count read the rows seen before it as one range of
+        the activity indexes (``pagination.Segments``)."""
+        days = self.form.cleaned_data.get("inactive") if self.is_valid() else None
+        return self._now - timedelta(days=days) if days else None
 
     @property
     def is_filtered(self) -> bool:
@@ -143,7 +150,7 @@ class EndpointFilterSet(django_filters.FilterSet):
         parts as ranges of the activity indexes from ``inactive_before``."""
         if not value:
             return queryset
-        since = self.inactive_before = timezone.now() - timedelta(days=value)
+        since = self.inactive_before
         return queryset.filter(Q(last_activity__lt=since) | Q(last_activity__isnull=True))
 
     def filter_q(self, queryset: QuerySet[Endpoint], name: str, value: str):

@@ -695,8 +695,8 @@ def fetch_page(
         # Nothing inactive in the filtered states (say, active SIMs inactive
         # for 30 days): the page is empty before any range is walked, the group
         # sort's included (state=active&inactive=30&sort=group: 886 ms).
-        (_, never), (_, before) = _inactive_probes(segments, segments.states)
-        endpoints = endpoints.filter(never | before)
+        (_, any_never_seen), (_, any_seen_before) = _inactive_probes(segments, segments.states)
+        endpoints = endpoints.filter(any_never_seen | any_seen_before)
     if sort.by_group_name:
         ranked = rank_groups(groups)
         rows = _group_ranges(endpoints, reading, ranked, cursor, per_page + 1, segments)

@@ -7,10 +7,13 @@ page, forwards and back, they hold exactly the rows and the order of a plain
 from __future__ import annotations
 
 import datetime as dt
+import re
+from html import unescape
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from inventory import pagination as listing
@@ -143,8 +146,9 @@ def test_inactive_for_reads_seen_before_the_cutoff_and_never_seen(account, fleet
     """The cutoff the filter used is the one handed to the pagination: rows seen
     40 and 90 days ago and never-seen ones, not those of the last 2 days."""
     filterset = _filterset(account, fleet, {"inactive": "30"})
+    cutoff = filterset.inactive_before
     rows = list(filterset.qs)
-    assert filterset.inactive_before is not None
+    assert cutoff is not None and filterset.inactive_before == cutoff
     assert {row.last_activity for row in rows} == {ACTIVITY[2], ACTIVITY[4], None}
     assert len(rows) == sum(
         1 for e in fleet["rows"] if e.last_activity is None or e.last_activity < ACTIVITY[1]
@@ -170,3 +174,31 @@ def test_inactive_bounded_count_counts_both_ranges(account, fleet, monkeypatch, 
         min(matching, limit),
         matching > limit,
     )
+
+
+@pytest.fixture
+def op_client(client, operator):
+    client.force_login(operator)
+    return client
+
+
+@pytest.mark.parametrize("sort", ["iccid", "state", "-last_activity"])
+def test_the_list_page_under_inactive_for_is_its_first_page(op_client, account, fleet, sort):
+    """Through the view: the first page in order, with a Next link and no
+    Previous one, and the Next page carries on from it."""
+    filterset = _filterset(account, fleet, {"inactive": "30"})
+    whole = list(
+        filterset.qs.order_by(*listing.SORTS[sort].order_by()).values_list("iccid", flat=True)
+    )
+    url = reverse("inventory:endpoint_list")
+    response = op_client.get(url, {"inactive": 30, "sort": sort, "per_page": 25})
+    html = response.content.decode()
+    assert _rows(html) == whole[:25]
+    assert 'rel="prev"' not in html
+    following = re.search(r'rel="next" href="([^"]+)"', html)
+    assert following is not None
+    assert _rows(op_client.get(unescape(following.group(1))).content.decode()) == whole[25:50]
+
+
+def _rows(html: str) -> list[str]:
+    return re.findall(r'<td class="mono"><a href="/inventory/endpoints/(\d+)/">', html)
