@@ -53,6 +53,15 @@ def filtered(
     *, account: Account, groups: Sequence[Group], data: QueryDict, location: str = "query"
 ):
     """The account's endpoints matching ``data``, or a 422 naming each bad field."""
+    return filter_set(account=account, groups=groups, data=data, location=location).qs
+
+
+def filter_set(
+    *, account: Account, groups: Sequence[Group], data: QueryDict, location: str = "query"
+) -> EndpointFilterSet:
+    """The filter set of ``data`` over the account's endpoints, validated (a 422
+    naming each bad field otherwise): its ``qs``, and ``qs_any_state`` for
+    the pages read one state at a time."""
     filterset = EndpointFilterSet(
         data,
         Endpoint.objects.filter(account=account),
@@ -68,7 +77,7 @@ def filtered(
         raise ProblemError(
             422, "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
         )
-    return filterset.qs
+    return filterset
 
 
 def page(
@@ -80,6 +89,7 @@ def page(
     cursor: str | None,
     columns: Sequence[str],
     segments: pagination.Segments | None = None,
+    any_state=None,
 ) -> pagination.Page:
     sort = pagination.parse_sort(sort_name)
     after = None
@@ -100,6 +110,7 @@ def page(
         after=after,
         columns=columns,
         segments=segments,
+        any_state=any_state,
     )
 
 

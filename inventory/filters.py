@@ -124,6 +124,20 @@ class EndpointFilterSet(django_filters.FilterSet):
         return self._now - timedelta(days=days) if days else None
 
     @property
+    def qs_any_state(self) -> QuerySet[Endpoint]:
+        """The endpoints filtered by all but the states (after ``is_valid``):
+        the pages that read one range per state read them from it, each with
+        its own state. Filtered by the list of states as well, PostgreSQL
+        counted the state twice, took a state's range for a sparse one, and
+        read 215,000 tagged rows through a bitmap to sort them (25-45 ms)
+        instead of walking the range (1 ms)."""
+        queryset = self.queryset.all()
+        for name, value in self.form.cleaned_data.items():
+            if name != "state":
+                queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
+    @property
     def is_filtered(self) -> bool:
         return self.is_bound and any(self.form.cleaned_data.get(name) for name in FILTER_PARAMS)
 

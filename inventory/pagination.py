@@ -430,6 +430,7 @@ def _index_ranges(
     limit: int,
     columns: Sequence[str],
     segments: Segments | None = None,
+    any_state: QuerySet[Endpoint] | None = None,
 ) -> list[ListRow]:
     """Up to ``limit`` rows in ``reading`` order from the cursor on, read along the
     ordering's index: one range, two joined by ``UNION ALL``, or one range per
@@ -442,7 +443,8 @@ def _index_ranges(
     if states:
         branches = []
         for state in states:
-            one_state = endpoints.filter(state=state).filter(segments.holding_state(state))
+            one_state = (endpoints if any_state is None else any_state).filter(state=state)
+            one_state = one_state.filter(segments.holding_state(state))
             if reading.key.column == "state":
                 branches += _by_state_ranges(one_state, reading, state, cursor, segments)
             else:
@@ -678,30 +680,36 @@ def fetch_page(
     before: tuple | None = None,
     columns: Sequence[str] = LIST_COLUMNS,
     segments: Segments | None = None,
+    any_state: QuerySet[Endpoint] | None = None,
 ) -> Page:
     """One page of ``endpoints`` in ``sort``, after or before a decoded cursor, in
     one query of at most ``per_page + 1`` rows per index range read. ``groups``
     are the account's groups (the group sort orders by their names); ``columns``
     what is read of each row (the sort's and cursor's columns among them);
     ``segments`` lets the group sort skip groups the kept counts say hold no
-    match."""
+    match; ``any_state``, the same endpoints filtered by all but the states
+    (``EndpointFilterSet.qs_any_state``), is what ranges read one state at a
+    time are read from."""
     reading = sort.reversed() if before else sort
     cursor = before or after
-    endpoints = endpoints.only(*columns)
+    guards = []
     matching = segments.any_match() if segments is not None else None
     if matching is not None:
-        endpoints = endpoints.filter(matching)
+        guards.append(matching)
     if segments is not None and segments.inactive_before is not None:
         # Nothing inactive in the filtered states (say, active SIMs inactive
         # for 30 days): the page is empty before any range is walked, the group
         # sort's included (state=active&inactive=30&sort=group: 886 ms).
         (_, any_never_seen), (_, any_seen_before) = _inactive_probes(segments, segments.states)
-        endpoints = endpoints.filter(any_never_seen | any_seen_before)
+        guards.append(any_never_seen | any_seen_before)
+    endpoints = endpoints.only(*columns).filter(*guards)
+    if any_state is not None:
+        any_state = any_state.only(*columns).filter(*guards)
     if sort.by_group_name:
         ranked = rank_groups(groups)
         rows = _group_ranges(endpoints, reading, ranked, cursor, per_page + 1, segments)
     else:
-        rows = _index_ranges(endpoints, reading, cursor, per_page + 1, columns, segments)
+        rows = _index_ranges(endpoints, reading, cursor, per_page + 1, columns, segments, any_state)
     more = len(rows) > per_page
     rows = rows[:per_page]
     if before:

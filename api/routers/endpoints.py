@@ -77,9 +77,10 @@ def list_endpoints(
     list, a keyset page at a time: pass ``next`` back as ``cursor``."""
     groups = account_groups(request.account)
     data = listing.filter_data(groups=groups, state=state, group=group, tag=tag, kv=kv, q=q)
-    endpoints = listing.filtered(account=request.account, groups=groups, data=data)
+    filterset = listing.filter_set(account=request.account, groups=groups, data=data)
     page = listing.page(
-        endpoints=endpoints,
+        endpoints=filterset.qs,
+        any_state=filterset.qs_any_state,
         groups=groups,
         sort_name=sort,
         limit=limit,

@@ -125,6 +125,7 @@ def build_list(request, groups: list[Group]) -> ListState:
             else None,
             inactive_before=state.filterset.inactive_before,
         ),
+        any_state=state.filterset.qs_any_state,
     )
     if "usage" in state.columns:
         used = month_totals(request.account, [row.pk for row in state.page.rows])

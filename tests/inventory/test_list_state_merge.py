@@ -109,6 +109,7 @@ def _page(filterset, segments, ordering, **cursor) -> listing.Page:
             per_page=PER_PAGE,
             groups=groups,
             segments=segments,
+            any_state=filterset.qs_any_state,
             **{key: listing.decode_cursor(value, ordering) for key, value in cursor.items()},
         )
     assert len(queries) == 1
