@@ -78,25 +78,43 @@ class EndpointMonthlyUsage(models.Model):
         return f"{self.endpoint_id} in {self.month:%Y-%m}"
 
 
+#: How many rows one account's day is spread over (``AccountDailyUsage.stripe``).
+ACCOUNT_USAGE_STRIPES = 8
+
+
 class AccountDailyUsage(models.Model):
-    """Bytes all of one account's endpoints moved on one UTC day."""
+    """Bytes all of one account's endpoints moved on one UTC day: the sum of
+    the day's rows, one per stripe.
+
+    Every network batch of an account adds to its day, so with one row per day
+    two batches of the same account wait for each other's COMMIT on it (the
+    RADIUS server and the network API decide several batches at once). A
+    batch adds to the stripe its connection's backend process picks
+    (``pg_backend_pid() % ACCOUNT_USAGE_STRIPES``), so concurrent batches add
+    to different rows; readers sum the stripes (``usage.selectors``)."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
     day = models.DateField()
+    stripe = models.PositiveSmallIntegerField(db_default=0)
     bytes_up = models.BigIntegerField(default=0)
     bytes_down = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name_plural = "account daily usage"
         constraints = [
-            models.UniqueConstraint(fields=["account", "day"], name="accountusage_unique_day"),
+            models.UniqueConstraint(
+                fields=["account", "day", "stripe"], name="accountusage_unique_stripe"
+            ),
+            models.CheckConstraint(
+                condition=Q(stripe__lt=ACCOUNT_USAGE_STRIPES), name="accountusage_stripe_range"
+            ),
             models.CheckConstraint(
                 condition=Q(bytes_up__gte=0, bytes_down__gte=0), name="accountusage_nonnegative"
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.account_id} on {self.day}"
+        return f"{self.account_id} on {self.day} ({self.stripe})"
 
 
 class WarningKind(models.TextChoices):
