@@ -151,10 +151,24 @@ class UsageWarning(models.Model):
         return f"{self.endpoint_id} {self.kind} {self.month:%Y-%m}"
 
 
+#: How many rows one count is spread over (``StateCount.stripe``).
+STATE_COUNT_STRIPES = 8
+
+
 class StateCount(models.Model):
     """How many endpoints of an account are in one state in one primary group
-    (no group: ``group`` is null). Kept exact by statement triggers on
-    ``inventory_endpoint`` in the same transaction as every change."""
+    (no group: ``group`` is null): the sum of its rows, one per stripe. Kept
+    exact by statement triggers on ``inventory_endpoint`` in the same
+    transaction as every change.
+
+    A write moves the counts of the states it leaves and enters, so with one
+    row per count every transaction that changes states in an account (a
+    network batch activating idle SIMs, a job's chunk) waited for the COMMIT
+    of the one before it on those rows. The trigger adds to the stripe of its
+    connection's backend (``pg_backend_pid() % STATE_COUNT_STRIPES``), so
+    concurrent writers add to different rows. One stripe may go below zero
+    (endpoints counted in on one connection, out on another); the sum never
+    does. Readers sum the stripes (``usage.counts``, the list's segment test)."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
     state = models.CharField(max_length=12, choices=State.choices)
@@ -169,14 +183,18 @@ class StateCount(models.Model):
         db_constraint=False,
         db_index=False,
     )
+    stripe = models.PositiveSmallIntegerField(db_default=0)
     count = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "state", "group"],
-                name="statecount_unique",
+                fields=["account", "state", "group", "stripe"],
+                name="statecount_unique_stripe",
                 nulls_distinct=False,
+            ),
+            models.CheckConstraint(
+                condition=Q(stripe__lt=STATE_COUNT_STRIPES), name="statecount_stripe_range"
             ),
         ]
 

@@ -7,8 +7,9 @@ accepted, so they are never counted. The batch's bytes are summed in memory per
 (endpoint, UTC day), per (account, UTC day) and per (endpoint, UTC month), and
 ONE statement upserts the three tables, in key order (two batches lock the
 same rows in the same order; the account's day on the stripe of the batch's
-connection, so that concurrent batches of one account do not queue on it), and raises the usage warnings that the new
-month totals (the upsert's RETURNING) cross.
+connection, so that concurrent batches of one account do not queue on it),
+and raises the usage warnings that the new month totals (the upsert's
+RETURNING) cross.
 
 A warning is a ``UsageWarning`` row, unique per endpoint, month and kind
 (``warning`` at the group's ``warning_percent``, ``limit`` at 100 %), inserted
