@@ -89,9 +89,12 @@ class AccountDailyUsage(models.Model):
     Every network batch of an account adds to its day, so with one row per day
     two batches of the same account wait for each other's COMMIT on it (the
     RADIUS server and the network API decide several batches at once). A
-    batch adds to the stripe its connection's backend process picks
-    (``pg_backend_pid() % ACCOUNT_USAGE_STRIPES``), so concurrent batches add
-    to different rows; readers sum the stripes (``usage.selectors``)."""
+    batch adds to the stripe its transaction id picks
+    (``txid_current() % ACCOUNT_USAGE_STRIPES``): transactions running at the
+    same time started close together, so their ids differ by less than the
+    stripes and they add to different rows (a stripe per connection instead
+    would make two connections whose numbers collide share a row for their
+    whole life). Readers sum the stripes (``usage.selectors``)."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
     day = models.DateField()
@@ -164,11 +167,12 @@ class StateCount(models.Model):
     A write moves the counts of the states it leaves and enters, so with one
     row per count every transaction that changes states in an account (a
     network batch activating idle SIMs, a job's chunk) waited for the COMMIT
-    of the one before it on those rows. The trigger adds to the stripe of its
-    connection's backend (``pg_backend_pid() % STATE_COUNT_STRIPES``), so
-    concurrent writers add to different rows. One stripe may go below zero
-    (endpoints counted in on one connection, out on another); the sum never
-    does. Readers sum the stripes (``usage.counts``, the list's segment test)."""
+    of the one before it on those rows. The trigger adds to the stripe of the
+    writing transaction (``txid_current() % STATE_COUNT_STRIPES``, as
+    ``AccountDailyUsage``), so concurrent writers add to different rows. One
+    stripe may go below zero (endpoints counted in by one transaction, out by
+    another); the sum never does. Readers sum the stripes (``usage.counts``,
+    the list's segment test)."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
     state = models.CharField(max_length=12, choices=State.choices)

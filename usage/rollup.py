@@ -7,7 +7,7 @@ accepted, so they are never counted. The batch's bytes are summed in memory per
 (endpoint, UTC day), per (account, UTC day) and per (endpoint, UTC month), and
 ONE statement upserts the three tables, in key order (two batches lock the
 same rows in the same order; the account's day on the stripe of the batch's
-connection, so that concurrent batches of one account do not queue on it),
+transaction, so that concurrent batches of one account do not queue on it),
 and raises the usage warnings that the new month totals (the upsert's
 RETURNING) cross.
 
@@ -142,7 +142,7 @@ def _upsert_and_warn(endpoint_rows, account_rows, month_rows, month) -> list[Cro
                        bytes_down = {_ENDPOINT_USAGE}.bytes_down + EXCLUDED.bytes_down
             ), per_account AS (
                 INSERT INTO {_ACCOUNT_USAGE} (account_id, day, stripe, bytes_up, bytes_down)
-                SELECT v.account_id, v.day, pg_backend_pid() %% {ACCOUNT_USAGE_STRIPES},
+                SELECT v.account_id, v.day, txid_current() %% {ACCOUNT_USAGE_STRIPES},
                        v.up, v.down
                   FROM json_to_recordset(%(accounts)s::json)
                        AS v(account_id bigint, day date, up bigint, down bigint)

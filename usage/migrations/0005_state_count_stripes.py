@@ -1,5 +1,5 @@
 """The endpoint counts spread over eight rows each (stripes), written by the
-trigger on the stripe of the writing backend, so that concurrent writers of
+trigger on the stripe of the writing transaction, so that concurrent writers of
 one account do not wait for each other's COMMIT on them; the existing rows
 become stripe 0."""
 
@@ -7,12 +7,12 @@ become stripe 0."""
 
 from django.db import migrations, models
 
-# The trigger function of 0002, adding to the stripe of the writing backend.
+# The trigger function of 0002, adding to the stripe of the writing transaction.
 STRIPED = """
 CREATE OR REPLACE FUNCTION usage_count_endpoints() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    here smallint := pg_backend_pid() % 8;
+    here smallint := txid_current() % 8;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO usage_statecount (account_id, state, group_id, stripe, count)
