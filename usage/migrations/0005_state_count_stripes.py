@@ -7,28 +7,33 @@ become stripe 0."""
 
 from django.db import migrations, models
 
-# The trigger function of 0002, adding to the stripe of the writing transaction.
-STRIPED = """
+
+def _count_function(*, striped: bool) -> str:
+    """0002's trigger function; ``striped``: adding to the stripe of the
+    writing transaction."""
+    stripe, here = (", stripe", ", here") if striped else ("", "")
+    declare = "DECLARE\n    here smallint := txid_current() % 8;\n" if striped else ""
+    upsert = (
+        f"ON CONFLICT (account_id, state, group_id{stripe})\n"
+        "        DO UPDATE SET count = usage_statecount.count + EXCLUDED.count;"
+    )
+    return f"""
 CREATE OR REPLACE FUNCTION usage_count_endpoints() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    here smallint := txid_current() % 8;
-BEGIN
+{declare}BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO usage_statecount (account_id, state, group_id, stripe, count)
-        SELECT account_id, state, primary_group_id, here, count(*)
+        INSERT INTO usage_statecount (account_id, state, group_id{stripe}, count)
+        SELECT account_id, state, primary_group_id{here}, count(*)
           FROM new_rows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-        ON CONFLICT (account_id, state, group_id, stripe)
-        DO UPDATE SET count = usage_statecount.count + EXCLUDED.count;
+        {upsert}
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO usage_statecount (account_id, state, group_id, stripe, count)
-        SELECT account_id, state, primary_group_id, here, -count(*)
+        INSERT INTO usage_statecount (account_id, state, group_id{stripe}, count)
+        SELECT account_id, state, primary_group_id{here}, -count(*)
           FROM old_rows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-        ON CONFLICT (account_id, state, group_id, stripe)
-        DO UPDATE SET count = usage_statecount.count + EXCLUDED.count;
+        {upsert}
     ELSE
-        INSERT INTO usage_statecount (account_id, state, group_id, stripe, count)
-        SELECT account_id, state, group_id, here, sum(n)
+        INSERT INTO usage_statecount (account_id, state, group_id{stripe}, count)
+        SELECT account_id, state, group_id{here}, sum(n)
           FROM (SELECT account_id, state, primary_group_id AS group_id, -count(*) AS n
                   FROM old_rows GROUP BY 1, 2, 3
                 UNION ALL
@@ -37,50 +42,18 @@ BEGIN
          GROUP BY 1, 2, 3
         HAVING sum(n) <> 0
          ORDER BY 1, 2, 3
-        ON CONFLICT (account_id, state, group_id, stripe)
-        DO UPDATE SET count = usage_statecount.count + EXCLUDED.count;
+        {upsert}
     END IF;
     RETURN NULL;
 END
 $$;
 """
 
-# 0002's function again (one row per count), the stripes folded into stripe 0
-# first so that the old unique constraint holds.
-UNSTRIPED = """
-CREATE OR REPLACE FUNCTION usage_count_endpoints() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO usage_statecount (account_id, state, group_id, count)
-        SELECT account_id, state, primary_group_id, count(*)
-          FROM new_rows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-        ON CONFLICT (account_id, state, group_id)
-        DO UPDATE SET count = usage_statecount.count + EXCLUDED.count;
-    ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO usage_statecount (account_id, state, group_id, count)
-        SELECT account_id, state, primary_group_id, -count(*)
-          FROM old_rows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-        ON CONFLICT (account_id, state, group_id)
-        DO UPDATE SET count = usage_statecount.count + EXCLUDED.count;
-    ELSE
-        INSERT INTO usage_statecount (account_id, state, group_id, count)
-        SELECT account_id, state, group_id, sum(n)
-          FROM (SELECT account_id, state, primary_group_id AS group_id, -count(*) AS n
-                  FROM old_rows GROUP BY 1, 2, 3
-                UNION ALL
-                SELECT account_id, state, primary_group_id, count(*)
-                  FROM new_rows GROUP BY 1, 2, 3) AS moves
-         GROUP BY 1, 2, 3
-        HAVING sum(n) <> 0
-         ORDER BY 1, 2, 3
-        ON CONFLICT (account_id, state, group_id)
-        DO UPDATE SET count = usage_statecount.count + EXCLUDED.count;
-    END IF;
-    RETURN NULL;
-END
-$$;
-"""
+
+STRIPED = _count_function(striped=True)
+# Back to one row per count: the stripes folded into stripe 0 first, so that
+# the old unique constraint holds.
+UNSTRIPED = _count_function(striped=False)
 FOLD = """
 WITH gone AS (DELETE FROM usage_statecount WHERE stripe <> 0 RETURNING *)
 INSERT INTO usage_statecount (account_id, state, group_id, stripe, count)
