@@ -10,6 +10,7 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from bench import cpu
 from bench.in_service import in_service_endpoints
 from bench.loadgen import LoadResult, Request, run_load
 from bench.measure import summarise
@@ -165,25 +166,32 @@ def measure_throughput(
                 target=("(none; median <= 100 ms)" if name == "portal" else "(comparison)"),
             )
             headers = {"Cookie": f"sessionid={cookie}", "Host": "127.0.0.1"}
-            result = run_load(
-                host="127.0.0.1",
-                port=server.port,
-                clients=THROUGHPUT_CLIENTS,
-                duration=seconds,
-                next_request=lambda client, n, u=urls, h=headers: Request(
-                    u[(client + n) % len(u)], headers=h
-                ),
-            )
+            with cpu.Meter(server.process.pid) as meter:
+                result = run_load(
+                    host="127.0.0.1",
+                    port=server.port,
+                    clients=THROUGHPUT_CLIENTS,
+                    duration=seconds,
+                    next_request=lambda client, n, u=urls, h=headers: Request(
+                        u[(client + n) % len(u)], headers=h
+                    ),
+                )
+            usage = meter.usage(result.requests)
             _fill(row, result)
             ok = result.statuses.get(200, 0)
             row.value = f"{result.per_second:.1f} req/s"
             row.note = (
                 f"{THROUGHPUT_CLIENTS} clients, {result.seconds:.0f} s, {ok:,}/{result.requests:,} "
-                f"answered 200, rotating over {len(urls)} list URLs"
+                f"answered 200, rotating over {len(urls)} list URLs; {usage.note()}"
             )
+            row.extra.update(usage.as_dict())
             if ok != result.requests:
                 row.error = f"non-200 answers: {dict(result.statuses)}"
-            print(f"  {row.name:<44} {row.value} p95 {_p95(row)} {row.error}", flush=True)
+            print(
+                f"  {row.name:<44} {row.value} p95 {_p95(row)};"
+                f" CPU allows {usage.ceiling():,.0f}/s {row.error}",
+                flush=True,
+            )
             rows.append(row)
     if len(rows) == 2 and rows[0].portal and rows[1].portal:
         rows[0].admin = rows[1].portal

@@ -30,6 +30,7 @@ from pathlib import Path
 from django.db import connection
 from django.db.models import Max
 
+from bench import cpu
 from bench.in_service import in_service_endpoints
 from bench.measure import percentile, summarise
 from bench.pages import Row
@@ -111,7 +112,15 @@ def _devices(p: Picks, limit: int) -> tuple[list[gateway.Device], int]:
     return devices, max(row.id for row in rows)
 
 
-def _row(name: str, target: str, kind: str, totals: gateway.Totals, seconds: float, goal: float):
+def _row(
+    name: str,
+    target: str,
+    kind: str,
+    totals: gateway.Totals,
+    seconds: float,
+    goal: float,
+    usage: cpu.Usage,
+):
     row = Row(section=SECTION, name=name, target=target)
     latencies = totals.latencies[kind]
     if not latencies:
@@ -127,7 +136,8 @@ def _row(name: str, target: str, kind: str, totals: gateway.Totals, seconds: flo
         f"p99 {p99:.1f} ms; {totals.timeouts:,} timeouts; "
         + ", ".join(f"{n:,} {k}" for k, n in sorted(totals.answers.items()))
     )
-    row.extra = {"p99_ms": round(p99, 2), "answers": dict(totals.answers)}
+    row.note += f"; {usage.note()}"
+    row.extra = {"p99_ms": round(p99, 2), "answers": dict(totals.answers), **usage.as_dict()}
     return row
 
 
@@ -329,12 +339,17 @@ def measure_radius(*, p: Picks, db_url: str, seconds: float, smoke: bool) -> lis
             async def go():
                 if mode == "acct":
                     await sim.open_sessions()
-                started = time.perf_counter()
-                totals = await sim.run(duration=seconds)
-                return totals, time.perf_counter() - started
+                with cpu.Meter(server.process.pid) as meter:
+                    started = time.perf_counter()
+                    totals = await sim.run(duration=seconds)
+                    took = time.perf_counter() - started
+                return totals, took, meter
 
-            return asyncio.run(go())
+            totals, took, meter = asyncio.run(go())
+            usage[mode] = meter.usage(len(totals.latencies[mode]))
+            return totals, took
 
+        usage: dict[str, cpu.Usage] = {}
         totals, took = load("auth")
         rows.append(
             _row(
@@ -344,6 +359,7 @@ def measure_radius(*, p: Picks, db_url: str, seconds: float, smoke: bool) -> lis
                 totals,
                 took,
                 AUTH_TARGET,
+                usage["auth"],
             )
         )
         print(f"  {rows[-1].name:<44} {rows[-1].value} {rows[-1].note}", flush=True)
@@ -356,6 +372,7 @@ def measure_radius(*, p: Picks, db_url: str, seconds: float, smoke: bool) -> lis
                 totals,
                 took,
                 ACCT_TARGET,
+                usage["acct"],
             )
         )
         print(f"  {rows[-1].name:<44} {rows[-1].value} {rows[-1].note}", flush=True)

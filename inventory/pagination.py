@@ -519,16 +519,19 @@ class Segments:
         return None
 
     def _counted(self, group_test: str) -> tuple[str, tuple]:
+        # The counts are spread over stripes (one may be below zero): their
+        # sum says whether any endpoint is there.
         sql = (
-            f"EXISTS (SELECT 1 FROM {connection.ops.quote_name(self.counts_table)} sc"
+            f"(SELECT COALESCE(SUM(sc.count), 0) FROM"
+            f" {connection.ops.quote_name(self.counts_table)} sc"
             " WHERE sc.account_id = %s"
-            f" AND {group_test} AND sc.count > 0"
+            f" AND {group_test}"
         )
         params: tuple = (self.account_id,)
         if self.states:
             sql += " AND sc.state = ANY(%s)"
             params += (list(self.states),)
-        return sql + ")", params
+        return sql + ") > 0", params
 
     def holding_state(self, state: str) -> RawSQL:
         """True when the kept counts hold an endpoint in ``state`` (and in the

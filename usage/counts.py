@@ -21,8 +21,11 @@ def account_counts(account: Account) -> dict[tuple[str, int | None], int]:
     """(state, primary group id or None) -> endpoints, zero rows left out."""
     return {
         (state, group_id): n
-        for state, group_id, n in StateCount.objects.filter(account=account, count__gt=0)
-        .values_list("state", "group_id", "count")
+        for state, group_id, n in StateCount.objects.filter(account=account)
+        .values("state", "group_id")
+        .annotate(n=Sum("count"))
+        .filter(n__gt=0)
+        .values_list("state", "group_id", "n")
         .order_by()
     }
 

@@ -83,7 +83,7 @@ def seed_usage(*, first_id: int, count: int, today: dt.date) -> int:
              WHERE endpoint_id BETWEEN %(first)s AND %(last)s
              GROUP BY 1, 2
              ORDER BY 1, 2
-            ON CONFLICT (account_id, day) DO UPDATE
+            ON CONFLICT (account_id, day, stripe) DO UPDATE
                SET bytes_up = {_ACCOUNT}.bytes_up + EXCLUDED.bytes_up,
                    bytes_down = {_ACCOUNT}.bytes_down + EXCLUDED.bytes_down
             """,

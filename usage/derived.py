@@ -100,7 +100,11 @@ def rebuild_counts(*, repair: bool = True) -> Drift:
             f"SELECT account_id, state, primary_group_id AS group_id, count(*) AS count "
             f"FROM {_ENDPOINTS} GROUP BY 1, 2, 3"
         ),
-        stored=f"SELECT account_id, state, group_id, count FROM {_COUNTS} WHERE count <> 0",
+        # The stripes of one count summed (usage/models.py StateCount).
+        stored=(
+            f"SELECT account_id, state, group_id, sum(count) AS count FROM {_COUNTS}"
+            " GROUP BY 1, 2, 3 HAVING sum(count) <> 0"
+        ),
         key="row(e.account_id, e.state, e.group_id)::text",
         value="e.count",
         columns="account_id, state, group_id, count",

@@ -78,25 +78,46 @@ class EndpointMonthlyUsage(models.Model):
         return f"{self.endpoint_id} in {self.month:%Y-%m}"
 
 
+#: How many rows one account's day is spread over (``AccountDailyUsage.stripe``).
+ACCOUNT_USAGE_STRIPES = 8
+
+
 class AccountDailyUsage(models.Model):
-    """Bytes all of one account's endpoints moved on one UTC day."""
+    """Bytes all of one account's endpoints moved on one UTC day: the sum of
+    the day's rows, one per stripe.
+
+    Every network batch of an account adds to its day, so with one row per day
+    two batches of the same account wait for each other's COMMIT on it (the
+    RADIUS server and the network API decide several batches at once). A
+    batch adds to the stripe its transaction id picks
+    (``txid_current() % ACCOUNT_USAGE_STRIPES``): transactions running at the
+    same time started close together, so their ids differ by less than the
+    stripes and they add to different rows (a stripe per connection instead
+    would make two connections whose numbers collide share a row for their
+    whole life). Readers sum the stripes (``usage.selectors``)."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
     day = models.DateField()
+    stripe = models.PositiveSmallIntegerField(db_default=0)
     bytes_up = models.BigIntegerField(default=0)
     bytes_down = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name_plural = "account daily usage"
         constraints = [
-            models.UniqueConstraint(fields=["account", "day"], name="accountusage_unique_day"),
+            models.UniqueConstraint(
+                fields=["account", "day", "stripe"], name="accountusage_unique_stripe"
+            ),
+            models.CheckConstraint(
+                condition=Q(stripe__lt=ACCOUNT_USAGE_STRIPES), name="accountusage_stripe_range"
+            ),
             models.CheckConstraint(
                 condition=Q(bytes_up__gte=0, bytes_down__gte=0), name="accountusage_nonnegative"
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.account_id} on {self.day}"
+        return f"{self.account_id} on {self.day} ({self.stripe})"
 
 
 class WarningKind(models.TextChoices):
@@ -133,10 +154,25 @@ class UsageWarning(models.Model):
         return f"{self.endpoint_id} {self.kind} {self.month:%Y-%m}"
 
 
+#: How many rows one count is spread over (``StateCount.stripe``).
+STATE_COUNT_STRIPES = 8
+
+
 class StateCount(models.Model):
     """How many endpoints of an account are in one state in one primary group
-    (no group: ``group`` is null). Kept exact by statement triggers on
-    ``inventory_endpoint`` in the same transaction as every change."""
+    (no group: ``group`` is null): the sum of its rows, one per stripe. Kept
+    exact by statement triggers on ``inventory_endpoint`` in the same
+    transaction as every change.
+
+    A write moves the counts of the states it leaves and enters, so with one
+    row per count every transaction that changes states in an account (a
+    network batch activating idle SIMs, a job's chunk) waited for the COMMIT
+    of the one before it on those rows. The trigger adds to the stripe of the
+    writing transaction (``txid_current() % STATE_COUNT_STRIPES``, as
+    ``AccountDailyUsage``), so concurrent writers add to different rows. One
+    stripe may go below zero (endpoints counted in by one transaction, out by
+    another); the sum never does. Readers sum the stripes (``usage.counts``,
+    the list's segment test)."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
     state = models.CharField(max_length=12, choices=State.choices)
@@ -151,14 +187,18 @@ class StateCount(models.Model):
         db_constraint=False,
         db_index=False,
     )
+    stripe = models.PositiveSmallIntegerField(db_default=0)
     count = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "state", "group"],
-                name="statecount_unique",
+                fields=["account", "state", "group", "stripe"],
+                name="statecount_unique_stripe",
                 nulls_distinct=False,
+            ),
+            models.CheckConstraint(
+                condition=Q(stripe__lt=STATE_COUNT_STRIPES), name="statecount_stripe_range"
             ),
         ]
 

@@ -6,8 +6,10 @@ since the session's previous report. Duplicates and stale events are never
 accepted, so they are never counted. The batch's bytes are summed in memory per
 (endpoint, UTC day), per (account, UTC day) and per (endpoint, UTC month), and
 ONE statement upserts the three tables, in key order (two batches lock the
-same rows in the same order), and raises the usage warnings that the new
-month totals (the upsert's RETURNING) cross.
+same rows in the same order; the account's day on the stripe of the batch's
+transaction, so that concurrent batches of one account do not queue on it),
+and raises the usage warnings that the new month totals (the upsert's
+RETURNING) cross.
 
 A warning is a ``UsageWarning`` row, unique per endpoint, month and kind
 (``warning`` at the group's ``warning_percent``, ``limit`` at 100 %), inserted
@@ -32,6 +34,7 @@ from inventory import history, lifecycle
 from inventory.history import Actor
 from inventory.models import Endpoint, EventStatus, EventType, Group, HistoryAction
 from usage.models import (
+    ACCOUNT_USAGE_STRIPES,
     AccountDailyUsage,
     EndpointDailyUsage,
     EndpointMonthlyUsage,
@@ -138,12 +141,13 @@ def _upsert_and_warn(endpoint_rows, account_rows, month_rows, month) -> list[Cro
                    SET bytes_up = {_ENDPOINT_USAGE}.bytes_up + EXCLUDED.bytes_up,
                        bytes_down = {_ENDPOINT_USAGE}.bytes_down + EXCLUDED.bytes_down
             ), per_account AS (
-                INSERT INTO {_ACCOUNT_USAGE} (account_id, day, bytes_up, bytes_down)
-                SELECT v.account_id, v.day, v.up, v.down
+                INSERT INTO {_ACCOUNT_USAGE} (account_id, day, stripe, bytes_up, bytes_down)
+                SELECT v.account_id, v.day, txid_current() %% {ACCOUNT_USAGE_STRIPES},
+                       v.up, v.down
                   FROM json_to_recordset(%(accounts)s::json)
                        AS v(account_id bigint, day date, up bigint, down bigint)
                  ORDER BY v.account_id, v.day
-                ON CONFLICT (account_id, day) DO UPDATE
+                ON CONFLICT (account_id, day, stripe) DO UPDATE
                    SET bytes_up = {_ACCOUNT_USAGE}.bytes_up + EXCLUDED.bytes_up,
                        bytes_down = {_ACCOUNT_USAGE}.bytes_down + EXCLUDED.bytes_down
             ), per_month AS (

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db.models import Sum
+
 from inventory.models import Endpoint
 from portal.models import Account
 from usage.models import AccountDailyUsage, EndpointDailyUsage, EndpointMonthlyUsage
@@ -44,8 +46,11 @@ def _series(rows, days: int) -> list[Day]:
 
 def account_days(account: Account, *, days: int) -> list[Day]:
     first = today() - dt.timedelta(days=days - 1)
-    rows = AccountDailyUsage.objects.filter(account=account, day__gte=first).values_list(
-        "day", "bytes_up", "bytes_down"
+    rows = (
+        AccountDailyUsage.objects.filter(account=account, day__gte=first)
+        .values("day")
+        .annotate(up=Sum("bytes_up"), down=Sum("bytes_down"))
+        .values_list("day", "up", "down")
     )
     return _series(rows, days)
 

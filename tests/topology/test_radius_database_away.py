@@ -148,18 +148,23 @@ def test_database_away_drops_requests_then_answers_their_retransmissions_once(pr
     try:
         # Before: a session opens and a first report is counted.
         identity = {"User_Name": imsi, "3GPP-IMSI": imsi, "Called_Station_Id": apn}
+
+        def accounting(status: str, up: int, down: int):
+            """An Accounting-Request of the session, built anew (a new identifier)."""
+            return nas.packet(
+                "acct",
+                **identity,
+                Acct_Status_Type=status,
+                Acct_Session_Id=SESSION,
+                Acct_Input_Octets=up,
+                Acct_Output_Octets=down,
+            )
+
         accept = nas.exchange(*nas.packet("auth", **identity), server.auth_port)
         assert accept is not None and accept.code == rp.AccessAccept
         start = nas.packet("acct", **identity, Acct_Status_Type="Start", Acct_Session_Id=SESSION)
         assert nas.exchange(*start, server.acct_port) is not None
-        first = nas.packet(
-            "acct",
-            **identity,
-            Acct_Status_Type="Interim-Update",
-            Acct_Session_Id=SESSION,
-            Acct_Input_Octets=1_000,
-            Acct_Output_Octets=5_000,
-        )
+        first = accounting("Interim-Update", 1_000, 5_000)
         assert nas.exchange(*first, server.acct_port) is not None
         before = stored()
         assert before == {"events": 3, "usage": (1_000, 5_000), "session": (1_000, 5_000)}
@@ -169,14 +174,7 @@ def test_database_away_drops_requests_then_answers_their_retransmissions_once(pr
         # Away: an Access-Request and the next report, each sent three times,
         # get nothing; the server is still running.
         access = nas.packet("auth", **identity)
-        report = nas.packet(
-            "acct",
-            **identity,
-            Acct_Status_Type="Interim-Update",
-            Acct_Session_Id=SESSION,
-            Acct_Input_Octets=4_000,
-            Acct_Output_Octets=9_000,
-        )
+        report = accounting("Interim-Update", 4_000, 9_000)
         for _ in range(3):
             assert nas.exchange(*access, server.auth_port) is None
             assert nas.exchange(*report, server.acct_port) is None
@@ -206,14 +204,7 @@ def test_database_away_drops_requests_then_answers_their_retransmissions_once(pr
         # bytes: answered from the reply cache), and a new identifier (a NAS
         # that rebuilt the packet: a duplicate of the stored event).
         assert nas.exchange(*report, server.acct_port, wait=5) is not None
-        rebuilt = nas.packet(
-            "acct",
-            **identity,
-            Acct_Status_Type="Interim-Update",
-            Acct_Session_Id=SESSION,
-            Acct_Input_Octets=4_000,
-            Acct_Output_Octets=9_000,
-        )
+        rebuilt = accounting("Interim-Update", 4_000, 9_000)
         assert nas.exchange(*rebuilt, server.acct_port, wait=5) is not None
         after = stored()
         # One event more for the Access-Request, one for the report: counted once.
@@ -232,14 +223,7 @@ def test_database_away_drops_requests_then_answers_their_retransmissions_once(pr
         again = nas.exchange(*access, server.auth_port, wait=5)
         assert again is not None and again.code == rp.AccessAccept
         assert again["Framed-IP-Address"] == accept["Framed-IP-Address"]
-        last = nas.packet(
-            "acct",
-            **identity,
-            Acct_Status_Type="Stop",
-            Acct_Session_Id=SESSION,
-            Acct_Input_Octets=6_000,
-            Acct_Output_Octets=10_000,
-        )
+        last = accounting("Stop", 6_000, 10_000)
         assert nas.exchange(*last, server.acct_port, wait=5) is not None
         assert stored() == {"events": 6, "usage": (6_000, 10_000), "session": (6_000, 10_000)}
 
