@@ -70,7 +70,8 @@ def _job_rounds(args) -> tuple[list[float], list[float]]:
     from inventory.models import Endpoint, History, SessionTeardown, State
     from webhooks.models import Webhook
 
-    current = lifecycle._EVENTS_INSERT
+    real = lifecycle._events_insert
+    current = real()
     # As it was: written only where a webhook wants the type.
     only_wanted = current.replace(
         "FROM upd u) x RETURNING",
@@ -93,7 +94,7 @@ def _job_rounds(args) -> tuple[list[float], list[float]]:
     stored, filtered = [], []
     for _ in range(args.rounds):
         for sql, times in ((current, stored), (only_wanted, filtered)):
-            lifecycle._EVENTS_INSERT = sql
+            lifecycle._events_insert = lambda sql=sql: sql
             batch = uuid.uuid4()
             began = time.monotonic()
             for start in range(0, len(ids), 5_000):
@@ -104,7 +105,7 @@ def _job_rounds(args) -> tuple[list[float], list[float]]:
                     batch=batch,
                 )
             times.append(time.monotonic() - began)
-            lifecycle._EVENTS_INSERT = current
+            lifecycle._events_insert = real
             # Back as they were, for the next round.
             with connection.cursor() as cursor:
                 cursor.execute(
