@@ -14,7 +14,8 @@ UNIQUE_SEQ = models.UniqueConstraint(
 class Migration(migrations.Migration):
     # An event no webhook wants is written with seq = 0 and stays out of the
     # delivery's indexes, which become partial; the purge's btree becomes a
-    # BRIN. Built without blocking the writers: the table holds every event
+    # BRIN; the event log's two per-account indexes become one, with the type
+    # as its last key column. Built without blocking the writers: the table holds every event
     # of 30 days.
     atomic = False
 
@@ -37,6 +38,18 @@ class Migration(migrations.Migration):
             index=BrinIndex(fields=["created_at"], name="accountevent_created_brin"),
         ),
         RemoveIndexConcurrently(model_name="accountevent", name="accountevent_created"),
+        AddIndexConcurrently(
+            model_name="accountevent",
+            index=models.Index(
+                models.F("account"),
+                models.OrderBy(models.F("created_at"), descending=True),
+                models.OrderBy(models.F("id"), descending=True),
+                models.F("type"),
+                name="accountevent_log_time",
+            ),
+        ),
+        RemoveIndexConcurrently(model_name="accountevent", name="accountevent_log"),
+        RemoveIndexConcurrently(model_name="accountevent", name="accountevent_log_type"),
         migrations.RemoveConstraint(model_name="accountevent", name="accountevent_unique_seq"),
         migrations.SeparateDatabaseAndState(
             database_operations=[
