@@ -15,6 +15,7 @@ from django.utils import timezone
 from bench.measure import time_runs
 from bench.pages import LIST_TARGET_MS, PORTAL, PageError, Row, count_queries, get_ok
 from bench.picks import Picks
+from events import outbox
 from events.models import AccountEvent
 from inventory.models import Connectivity, Endpoint
 
@@ -44,14 +45,17 @@ def fill_event_log(total_endpoints: int) -> int:
             return have
         cursor.execute(
             f"""
-            INSERT INTO {_EVENTS} (account_id, type, endpoint_id, payload, created_at)
-            SELECT e.account_id, (%(types)s::text[])[1 + (e.id + n) %% %(kinds)s], e.id,
+            INSERT INTO {_EVENTS} ({outbox.COLUMN_LIST})
+            SELECT x.account_id, x.type, x.id,
                    jsonb_build_object('version', 1,
-                                      'endpoint', jsonb_build_object('id', e.id, 'iccid', e.iccid),
+                                      'endpoint', jsonb_build_object('id', x.id, 'iccid', x.iccid),
                                       'action', 'session_start', 'from_state', 'idle',
                                       'to_state', 'active', 'reason', ''),
-                   now() - make_interval(secs => ((e.id * 7919 + n * 104729) %% 2592000))
-              FROM {_ENDPOINTS} e CROSS JOIN generate_series(1, %(per)s) AS n
+                   now() - make_interval(secs => ((x.id * 7919 + x.n * 104729) %% 2592000)),
+                   {outbox.seq("x.account_id", "x.type")}
+              FROM (SELECT e.account_id, e.id, e.iccid, n,
+                           (%(types)s::text[])[1 + (e.id + n) %% %(kinds)s] AS type
+                      FROM {_ENDPOINTS} e CROSS JOIN generate_series(1, %(per)s) AS n) x
             """,
             {"types": list(_TYPES), "kinds": len(_TYPES), "per": EVENTS_PER_ENDPOINT},
         )

@@ -5,9 +5,12 @@ statement for a whole set (a bulk chunk, a network batch). Every event is
 stored, whether or not a subscriber wants it: the account's event log
 (/inventory/activity/, ``GET /api/v1/events``) lists them all for 30 days. The
 payload is built in that statement and never changes afterwards: it says what
-was true when the change committed. Each statement also answers which accounts
-have a subscriber that wants one of the types just written (``subscribed``,
-asked once per account and type, not per row), and only those are woken.
+was true when the change committed. The same statement decides, per row, whether
+a subscriber wants the event (``seq``: set-based, a join to the account's
+webhooks in the INSERT ... SELECT): one that none wants is written already
+settled (``seq = NOT_WANTED``), out of the delivery's indexes and never
+numbered nor sent; the others wait for their number. The statement returns the
+accounts with a wanted event, and only those are woken.
 
 Who wants events is not known here: ``settings.ACCOUNT_EVENT_SUBSCRIBERS``
 names the modules (``webhooks.subscriptions``) that give the SQL condition
@@ -28,7 +31,7 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from events.models import AccountEvent, EventType
+from events.models import NOT_WANTED, AccountEvent, EventType
 
 _quote = connection.ops.quote_name
 EVENTS = _quote(AccountEvent._meta.db_table)
@@ -36,8 +39,10 @@ EVENTS = _quote(AccountEvent._meta.db_table)
 #: The payloads' version (``data.version``); bumped only with a new format.
 VERSION = 1
 
-#: The columns every writer fills, in this order.
-COLUMN_LIST = "account_id, type, endpoint_id, payload, created_at"
+#: The columns every writer fills, in this order (``seq``: ``outbox.seq``).
+COLUMN_LIST = "account_id, type, endpoint_id, payload, created_at, seq"
+#: What every writer's INSERT returns, for ``wanted_by``.
+RETURNING = "RETURNING account_id, seq"
 
 
 def _subscribers() -> list[ModuleType]:
@@ -54,14 +59,17 @@ def subscribed(account: str, type_: str) -> str:
     return conditions[0] if len(conditions) == 1 else "(" + " OR ".join(conditions) + ")"
 
 
+def seq(account: str, type_: str) -> str:
+    """SQL: the ``seq`` an event of the account and type (SQL expressions) is
+    written with: NULL (to be numbered and delivered) when a subscriber wants
+    it, else ``NOT_WANTED``."""
+    return f"CASE WHEN {subscribed(account, type_)} THEN NULL ELSE {NOT_WANTED} END"
+
+
 def wanted_by(inserted: str) -> str:
-    """SQL: the distinct accounts of the CTE ``inserted`` (columns account_id,
-    type) with a subscriber that wants one of their types."""
-    return (
-        "SELECT DISTINCT written.account_id FROM "
-        f"(SELECT DISTINCT account_id, type FROM {inserted}) written "
-        f"WHERE {subscribed('written.account_id', 'written.type')}"
-    )
+    """SQL: the distinct accounts of the CTE ``inserted`` (what ``RETURNING``
+    gives) with an event a subscriber wants."""
+    return f"SELECT DISTINCT account_id FROM {inserted} WHERE seq IS NULL"
 
 
 def emit(*, account_id: int, type: EventType, data: dict, endpoint_id: int | None = None) -> bool:
@@ -71,8 +79,10 @@ def emit(*, account_id: int, type: EventType, data: dict, endpoint_id: int | Non
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH ins AS (INSERT INTO {EVENTS} ({COLUMN_LIST}) "
-            "VALUES (%(account)s, %(type)s, %(endpoint)s, %(payload)s::jsonb, %(now)s) "
-            f"RETURNING account_id, type) {wanted_by('ins')}",
+            "SELECT v.account_id, v.type, %(endpoint)s, %(payload)s::jsonb, %(now)s, "
+            f"{seq('v.account_id', 'v.type')} "
+            "FROM (VALUES (%(account)s::bigint, %(type)s::text)) AS v(account_id, type) "
+            f"{RETURNING}) {wanted_by('ins')}",
             {
                 "account": account_id,
                 "type": str(type),
@@ -100,13 +110,14 @@ def emit_rows(rows: list[dict], *, endpoints: type[models.Model]) -> None:
             "SELECT v.account_id, v.type, v.endpoint_id, "
             "jsonb_build_object('version', %(version)s::int, 'endpoint', "
             "CASE WHEN e.id IS NULL THEN NULL "
-            "ELSE jsonb_build_object('id', e.id, 'iccid', e.iccid) END) || v.data, %(now)s "
+            "ELSE jsonb_build_object('id', e.id, 'iccid', e.iccid) END) || v.data, %(now)s, "
+            f"{seq('v.account_id', 'v.type')} "
             "FROM json_to_recordset(%(rows)s::json) "
             "AS v(account_id bigint, type text, endpoint_id bigint, data jsonb, n bigint) "
             f"LEFT JOIN {_quote(endpoints._meta.db_table)} e ON e.id = v.endpoint_id "
             # The ids (and so the order per endpoint) follow the rows' order.
             "ORDER BY v.n "
-            f"RETURNING account_id, type) {wanted_by('ins')}",
+            f"{RETURNING}) {wanted_by('ins')}",
             {
                 "version": VERSION,
                 "now": timezone.now(),

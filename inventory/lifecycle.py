@@ -29,6 +29,7 @@ their History rows share it.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -264,20 +265,29 @@ _TEARDOWN = (
     "SELECT u.account_id, u.id, i.imsi, %s, %s FROM upd u "
     f"JOIN {_IMSIS} i ON i.endpoint_id = u.id WHERE u.old_state = 'active'"
 )
+
+
 # The account event of each changed endpoint (docs/webhooks.md): a state change,
 # or for a move between groups that keeps the state, an update (a reset: its own
 # type). Written for every account (the event log keeps them all); the accounts
 # whose webhooks want them are woken (``outbox.wanted_by``).
-_EVENTS_INSERT = (
-    f"INSERT INTO {outbox.EVENTS} ({outbox.COLUMN_LIST}) "
-    "SELECT x.account_id, x.type, x.id, jsonb_build_object("
-    "'version', %s::int, 'endpoint', jsonb_build_object('id', x.id, 'iccid', x.iccid), "
-    "'action', %s::text, 'from_state', x.old_state, 'to_state', x.new_state, "
-    "'reason', %s::text, 'actor', jsonb_build_object('kind', %s::text, 'label', %s::text), "
-    "'at', %s::timestamptz, 'group', %s::text), %s "
-    "FROM (SELECT u.*, CASE WHEN u.old_state <> u.new_state THEN %s ELSE %s END AS type "
-    "FROM upd u) x RETURNING account_id, type"
-)
+@functools.cache
+def _events_insert() -> str:
+    """Built on first use: whether an event is wanted (``outbox.seq``) is SQL
+    given by the subscribers the settings name."""
+    return (
+        f"INSERT INTO {outbox.EVENTS} ({outbox.COLUMN_LIST}) "
+        "SELECT x.account_id, x.type, x.id, jsonb_build_object("
+        "'version', %s::int, 'endpoint', jsonb_build_object('id', x.id, 'iccid', x.iccid), "
+        "'action', %s::text, 'from_state', x.old_state, 'to_state', x.new_state, "
+        "'reason', %s::text, 'actor', jsonb_build_object('kind', %s::text, 'label', %s::text), "
+        "'at', %s::timestamptz, 'group', %s::text), %s, "
+        f"{outbox.seq('x.account_id', 'x.type')} "
+        "FROM (SELECT u.*, CASE WHEN u.old_state <> u.new_state THEN %s ELSE %s END AS type "
+        f"FROM upd u) x {outbox.RETURNING}"
+    )
+
+
 _OLD_GROUP_CHANGE = (
     "CASE WHEN og.name IS NULL THEN '{}'::jsonb "
     "ELSE jsonb_build_object('group', jsonb_build_array(og.name, NULL)) END"
@@ -327,7 +337,7 @@ def _transition(
         " SELECT u.account_id, u.id, %s, %s, %s, %s, %s, u.old_state, u.new_state,"
         f" {statement.changes}, %s, %s"
         f" FROM upd u LEFT JOIN {_GROUPS} og ON og.id = u.old_group_id RETURNING 1)"
-        f", events AS ({_EVENTS_INSERT})"
+        f", events AS ({_events_insert()})"
         f" SELECT (SELECT count(*) FROM hist), ARRAY({outbox.wanted_by('events')})"
     )
     # Positional: the selection's SQL comes compiled by Django with %s, and

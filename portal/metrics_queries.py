@@ -100,7 +100,7 @@ def _webhooks() -> list[Gauge]:
           (SELECT count(*) FROM {lane} l
              JOIN {webhook} w ON w.id = l.webhook_id AND w.enabled
              JOIN {event} e ON e.account_id = w.account_id AND e.lane = l.number
-                           AND e.seq > l.cursor),
+                           AND e.seq > l.cursor AND e.seq > 0),
           (SELECT count(*) FROM {event} e
              WHERE e.seq IS NULL
                AND EXISTS (SELECT 1 FROM {webhook} w

@@ -135,6 +135,7 @@ def _pending(webhook: Webhook, lane: Lane) -> list[AccountEvent]:
         AccountEvent.objects.filter(
             account_id=webhook.account_id,
             lane=lane.number,
+            # Never below NOT_WANTED (0): the partial index accountevent_lane_numbered.
             seq__gt=lane.cursor,
             type__in=webhook.event_types,
         ).order_by("seq")[:BATCH]

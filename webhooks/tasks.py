@@ -37,7 +37,7 @@ from procrastinate import exceptions
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from events.models import AccountEvent
+from events.models import NOT_WANTED, AccountEvent
 from webhooks import delivery, retention
 from webhooks.models import AttemptKind, Lane, Webhook
 
@@ -180,6 +180,7 @@ def sweep(timestamp: int) -> None:
                                   AND EXISTS (SELECT 1 FROM {_EVENTS} e
                                                WHERE e.account_id = w.account_id
                                                  AND e.lane = l.number AND e.seq > l.cursor
+                                                 AND e.seq > {NOT_WANTED}
                                                  AND e.type = ANY(w.event_types))))
             """
         )
