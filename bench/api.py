@@ -15,6 +15,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from bench import cpu
 from bench.loadgen import Request, run_load
 from bench.measure import summarise, time_runs
 from bench.pages import PageError, Row, time_sql
@@ -197,7 +198,7 @@ def _throughput(*, p: Picks, db_url: str, token: str, seconds: float, deep: str 
     ]
     headers = {"Authorization": f"Bearer {token}", "Host": "127.0.0.1"}
     try:
-        with Gunicorn(database_url=db_url) as server:
+        with Gunicorn(database_url=db_url) as server, cpu.Meter(server.process.pid) as meter:
             result = run_load(
                 host="127.0.0.1",
                 port=server.port,
@@ -207,6 +208,7 @@ def _throughput(*, p: Picks, db_url: str, token: str, seconds: float, deep: str 
                     urls[(client + n) % len(urls)], headers=headers
                 ),
             )
+        usage = meter.usage(result.requests)
         ok = result.statuses.get(200, 0)
         if result.latencies:
             row.portal = summarise(result.latencies)
@@ -214,13 +216,14 @@ def _throughput(*, p: Picks, db_url: str, token: str, seconds: float, deep: str 
         row.met = result.per_second >= THROUGHPUT_TARGET and ok == result.requests
         row.note = (
             f"{result.seconds:.0f} s, {ok:,}/{result.requests:,} answered 200, "
-            f"rotating over {len(urls)} list URLs"
+            f"rotating over {len(urls)} list URLs; {usage.note()}"
         )
+        row.extra = usage.as_dict()
         if ok != result.requests:
             row.error = f"non-200 answers: {dict(result.statuses)}"
     except Exception as exc:
         row.error = f"{type(exc).__name__}: {exc}"
-    print(f"  {row.name:<60} {row.value} {row.error}")
+    print(f"  {row.name:<60} {row.value} {row.note} {row.error}")
     return row
 
 
