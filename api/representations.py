@@ -26,9 +26,8 @@ ENDPOINT_COLUMNS = (
     "imei_lock_enabled",
     "imei",
     "last_activity",
-    "state_changed_at",
-    "created_at",
 )
+# state_changed_at and created_at come with the relations (api.page_relations).
 
 
 def endpoints_out(rows: Sequence[Endpoint], groups: Sequence[Group]) -> list[dict]:
@@ -39,7 +38,9 @@ def endpoints_out(rows: Sequence[Endpoint], groups: Sequence[Group]) -> list[dic
     relations = relations_of([row.pk for row in rows])
     out = []
     for row in rows:
-        related = relations[row.pk]
+        related = relations.get(row.pk)
+        if related is None:
+            continue  # deleted since the page was read
         out.append(
             {
                 "iccid": row.iccid,
@@ -60,8 +61,8 @@ def endpoints_out(rows: Sequence[Endpoint], groups: Sequence[Group]) -> list[dic
                 ),
                 "key_values": dict(related.key_values),
                 "last_activity": row.last_activity,
-                "state_changed_at": row.state_changed_at,
-                "created_at": row.created_at,
+                "state_changed_at": related.state_changed_at,
+                "created_at": related.created_at,
             }
         )
     return out
