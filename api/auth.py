@@ -10,9 +10,11 @@ minute, so a busy integration does not add an UPDATE to every request.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.security import HttpBearer
@@ -24,9 +26,43 @@ from api.request_body import refuse_unstorable
 from api.tokens import MAX_TOKEN_LENGTH, TOKEN_PREFIX, hash_token
 from portal import access_log
 from portal.client_ip import client_ip
-from portal.models import Member, Role
+from portal.models import Account, Member, Role
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _select(model, alias: str) -> str:
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+
+
+def _instance(model, values: Sequence):
+    """A model instance from ``values`` in the order of its concrete fields,
+    converted as the ORM converts what it reads."""
+    fields = model._meta.concrete_fields
+    primary = connections[DEFAULT_DB_ALIAS]
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        for converter in field.get_db_converters(primary):
+            value = converter(value, None, primary)
+        converted.append(value)
+    return model.from_db(DEFAULT_DB_ALIAS, [f.attname for f in fields], converted)
+
+
+# The token, its account and its creator's role in the account now, in one
+# statement on the primary (never a replica's stale copy). Written out rather
+# than built by the ORM: building and compiling the ORM version (select_related,
+# a Subquery, each model's default ordering) cost 1.6 ms of every API request
+# for 0.07 ms of SQL.
+_TOKEN_SQL = f"""
+SELECT {_select(ApiToken, "t")}, {_select(Account, "a")},
+       (SELECT m.role FROM {Member._meta.db_table} m
+         WHERE m.account_id = t.account_id AND m.user_id = t.created_by_id)
+  FROM {ApiToken._meta.db_table} t
+  JOIN {Account._meta.db_table} a ON a.id = t.account_id
+ WHERE t.token_hash = %s AND t.revoked_at IS NULL
+   AND (t.expires_at IS NULL OR t.expires_at > %s)
+"""
 
 
 def token_for(plain: str) -> ApiToken | None:
@@ -39,18 +75,16 @@ def token_for(plain: str) -> ApiToken | None:
     the same query, for any change that bypassed it."""
     if not plain.startswith(TOKEN_PREFIX) or len(plain) > MAX_TOKEN_LENGTH:
         return None
-    now = timezone.now()
-    creator_role = Member.objects.filter(
-        account_id=OuterRef("account_id"), user_id=OuterRef("created_by_id")
-    ).values("role")[:1]
-    token = (
-        ApiToken.objects.select_related("account")
-        .filter(token_hash=hash_token(plain), revoked_at__isnull=True)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .annotate(creator_role=Subquery(creator_role))
-        .first()
-    )
-    if token is None or token.created_by_id is None:
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(_TOKEN_SQL, [hash_token(plain), timezone.now()])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(ApiToken._meta.concrete_fields)
+    token = _instance(ApiToken, row[:split])
+    token.account = _instance(Account, row[split:-1])
+    token.creator_role = row[-1]
+    if token.created_by_id is None:
         return token
     if token.creator_role is None:
         return None

@@ -111,6 +111,7 @@ def page(
         columns=columns,
         segments=segments,
         any_state=any_state,
+        keys_first=True,
     )
 
 

@@ -1,17 +1,17 @@
 """Models as the API shows them: the endpoint of docs/api.md, a job, a group.
 
 Endpoints are shown a page at a time, so their IMSIs, secondary groups,
-addresses and key values are read for the whole page at once: four queries
-whatever its size.
+addresses and key values are read for the whole page at once: one query
+whatever its size (``api.page_relations``).
 Group names come from the account's groups, which every caller has loaded.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
-from inventory.models import IMSI, Endpoint, Group, IPAllocation, KeyValue, SecondaryMembership
+from api.page_relations import relations_of
+from inventory.models import Endpoint, Group
 from jobs.models import Action, Job
 
 #: The endpoint columns the API shows (the list reads only these).
@@ -26,9 +26,8 @@ ENDPOINT_COLUMNS = (
     "imei_lock_enabled",
     "imei",
     "last_activity",
-    "state_changed_at",
-    "created_at",
 )
+# state_changed_at and created_at come with the relations (api.page_relations).
 
 
 def endpoints_out(rows: Sequence[Endpoint], groups: Sequence[Group]) -> list[dict]:
@@ -36,50 +35,41 @@ def endpoints_out(rows: Sequence[Endpoint], groups: Sequence[Group]) -> list[dic
     if not rows:
         return []
     names = {group.pk: group.name for group in groups}
-    ids = [row.pk for row in rows]
-    imsis: dict[int, list[str]] = defaultdict(list)
-    for endpoint_id, imsi in (
-        IMSI.objects.filter(endpoint_id__in=ids).order_by("imsi").values_list("endpoint_id", "imsi")
-    ):
-        imsis[endpoint_id].append(imsi)
-    secondary: dict[int, list[str]] = defaultdict(list)
-    for endpoint_id, group_id in SecondaryMembership.objects.filter(
-        endpoint_id__in=ids
-    ).values_list("endpoint_id", "group_id"):
-        secondary[endpoint_id].append(names[group_id])
-    addresses: dict[int, list[dict]] = defaultdict(list)
-    for endpoint_id, group_id, address, kind in (
-        IPAllocation.objects.filter(endpoint_id__in=ids)
-        .order_by("group_id")
-        .values_list("endpoint_id", "group_id", "address", "kind")
-    ):
-        addresses[endpoint_id].append({"group": names[group_id], "address": address, "kind": kind})
-    key_values: dict[int, dict[str, str]] = defaultdict(dict)
-    for endpoint_id, key, value in (
-        KeyValue.objects.filter(endpoint_id__in=ids)
-        .order_by("endpoint_id", "key")
-        .values_list("endpoint_id", "key", "value")
-    ):
-        key_values[endpoint_id][key] = value
-    return [
-        {
-            "iccid": row.iccid,
-            "imsis": imsis[row.pk],
-            "name": row.name,
-            "reference": row.reference,
-            "tags": row.tags,
-            "state": row.state,
-            "primary_group": names.get(row.primary_group_id),
-            "secondary_groups": sorted(secondary[row.pk]),
-            "imei_lock": {"enabled": row.imei_lock_enabled, "imei": row.imei},
-            "ip_addresses": sorted(addresses[row.pk], key=lambda a: a["group"]),
-            "key_values": key_values[row.pk],
-            "last_activity": row.last_activity,
-            "state_changed_at": row.state_changed_at,
-            "created_at": row.created_at,
-        }
-        for row in rows
-    ]
+    relations = relations_of([row.pk for row in rows])
+    out = []
+    for row in rows:
+        related = relations.get(row.pk)
+        if related is None:
+            continue  # deleted since the page was read
+        out.append(
+            {
+                "iccid": row.iccid,
+                "imsis": related.imsis,
+                "name": row.name,
+                "reference": row.reference,
+                "tags": row.tags,
+                "state": row.state,
+                "primary_group": names.get(row.primary_group_id),
+                "secondary_groups": sorted(names[g] for g in related.secondary_group_ids),
+                "imei_lock": {"enabled": row.imei_lock_enabled, "imei": row.imei},
+                "ip_addresses": sorted(
+                    (
+                        {"group": names[group_id], "address": address, "kind": kind}
+                        for group_id, address, kind in related.addresses
+                    ),
+                    key=_by_group,
+                ),
+                "key_values": dict(related.key_values),
+                "last_activity": row.last_activity,
+                "state_changed_at": related.state_changed_at,
+                "created_at": related.created_at,
+            }
+        )
+    return out
+
+
+def _by_group(address: dict) -> str:
+    return address["group"]
 
 
 def _summary(job: Job) -> str:

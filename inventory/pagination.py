@@ -423,6 +423,27 @@ def _by_state_ranges(
     return [never, before.order_by(*reading.index_order_by())]
 
 
+def _keys_first(branch: QuerySet[Endpoint], names: list[str], limit: int):
+    """The first ``limit`` rows of ``branch`` (ordered as its index range),
+    found by their ICCIDs first: ``WHERE iccid IN (SELECT iccid ... ORDER BY
+    ... LIMIT n)``.
+
+    Selecting the ICCID alone lets PostgreSQL answer the filter from an index
+    that holds every filtered column, without reading the table: a group, a
+    state and a tag is an index-only scan of ``endpoint_group_state_tags`` in
+    ICCID order (0.2 ms at 1M), where the whole row made it walk the ICCID
+    index and filter 30,000 rows for 101 (20 ms), its estimate not knowing
+    that a group's ICCIDs cluster. The page's rows are then 101 lookups by
+    ICCID. The subquery comes compiled by Django with its parameters, spliced
+    as SQL (as the group ranges are) so that its table is not renamed and the
+    cursor's conditions, written against the table's name, stay its own."""
+    keys = branch.values("iccid")[:limit]
+    sql, params = keys.query.sql_with_params()
+    within = RawSQL(f"{_col('iccid')} IN ({sql})", params, output_field=BooleanField())
+    ordered = Endpoint.objects.filter(within).order_by(*branch.query.order_by)
+    return ordered.values_list(*names)[:limit]
+
+
 def _index_ranges(
     endpoints: QuerySet[Endpoint],
     reading: Sort,
@@ -431,11 +452,13 @@ def _index_ranges(
     columns: Sequence[str],
     segments: Segments | None = None,
     any_state: QuerySet[Endpoint] | None = None,
+    keys_first: bool = False,
 ) -> list[ListRow]:
     """Up to ``limit`` rows in ``reading`` order from the cursor on, read along the
     ordering's index: one range, two joined by ``UNION ALL``, or one range per
     state (``_merged_states``) or per part of "inactive for"
-    (``_inactive_parts``) merged by an outer ``ORDER BY ... LIMIT``."""
+    (``_inactive_parts``) merged by an outer ``ORDER BY ... LIMIT``; with
+    ``keys_first``, each range's ICCIDs before its rows (``_keys_first``)."""
     names = list(dict.fromkeys(["id", *columns]))
     states = _merged_states(reading, segments, cursor)
     since = segments.inactive_before if segments is not None else None
@@ -457,7 +480,10 @@ def _index_ranges(
     else:
         branches = _segment_ranges(endpoints, reading, cursor, since)
         merged = False
-    limited = [branch.values_list(*names)[:limit] for branch in branches]
+    if keys_first:
+        limited = [_keys_first(branch, names, limit) for branch in branches]
+    else:
+        limited = [branch.values_list(*names)[:limit] for branch in branches]
     if len(limited) == 1:
         return [ListRow(**dict(zip(names, values, strict=True))) for values in limited[0]]
     combined = limited[0].union(*limited[1:], all=True)
@@ -684,6 +710,7 @@ def fetch_page(
     columns: Sequence[str] = LIST_COLUMNS,
     segments: Segments | None = None,
     any_state: QuerySet[Endpoint] | None = None,
+    keys_first: bool = False,
 ) -> Page:
     """One page of ``endpoints`` in ``sort``, after or before a decoded cursor, in
     one query of at most ``per_page + 1`` rows per index range read. ``groups``
@@ -692,7 +719,8 @@ def fetch_page(
     ``segments`` lets the group sort skip groups the kept counts say hold no
     match; ``any_state``, the same endpoints filtered by all but the states
     (``EndpointFilterSet.qs_any_state``), is what ranges read one state at a
-    time are read from."""
+    time are read from; ``keys_first`` finds a page's ICCIDs before its rows
+    (``_keys_first``; the API's list)."""
     reading = sort.reversed() if before else sort
     cursor = before or after
     guards = []
@@ -712,7 +740,9 @@ def fetch_page(
         ranked = rank_groups(groups)
         rows = _group_ranges(endpoints, reading, ranked, cursor, per_page + 1, segments)
     else:
-        rows = _index_ranges(endpoints, reading, cursor, per_page + 1, columns, segments, any_state)
+        rows = _index_ranges(
+            endpoints, reading, cursor, per_page + 1, columns, segments, any_state, keys_first
+        )
     more = len(rows) > per_page
     rows = rows[:per_page]
     if before:
