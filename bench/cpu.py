@@ -35,15 +35,29 @@ def _postgres() -> list[psutil.Process]:
     return found
 
 
-def _seconds(processes: list[psutil.Process]) -> dict[int, float]:
-    seconds = {}
+def _seconds(processes: list[psutil.Process]) -> tuple[dict[int, float], float]:
+    """CPU seconds of each process, and of the children they have reaped
+    (a gunicorn worker recycled after ``max_requests``, a PostgreSQL backend
+    whose connection closed: gone from the list, counted by their parent)."""
+    seconds, reaped = {}, 0.0
     for process in processes:
         try:
             times = process.cpu_times()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
         seconds[process.pid] = times.user + times.system
-    return seconds
+        reaped += times.children_user + times.children_system
+    return seconds, reaped
+
+
+def _grown(before: tuple[dict[int, float], float], after: tuple[dict[int, float], float]) -> float:
+    """CPU used between two readings: what the living processes grew by, plus
+    what their parents reaped meanwhile, less what those reaped had used
+    before the first reading."""
+    (alive0, reaped0), (alive1, reaped1) = before, after
+    grown = sum(max(0.0, t - alive0.get(pid, 0.0)) for pid, t in alive1.items())
+    gone = sum(t for pid, t in alive0.items() if pid not in alive1)
+    return grown + (reaped1 - reaped0) - gone
 
 
 @dataclass
@@ -91,13 +105,13 @@ class Usage:
 class Meter:
     """``with Meter(server_pid) as meter: ...`` then ``meter.usage(requests)``.
     Processes that start during the run (a gunicorn worker restarted, a new
-    backend) count from zero; ones that end during it are lost (short runs on
-    a steady server make that rare)."""
+    backend) count from zero; ones that end during it count through their
+    parent's reaped children."""
 
     def __init__(self, server_pid: int):
         self.server_pid = server_pid
 
-    def _read(self) -> tuple[dict[int, float], dict[int, float], float]:
+    def _read(self):
         own = psutil.Process().cpu_times()
         return _seconds(_tree(self.server_pid)), _seconds(_postgres()), own.user + own.system
 
@@ -110,13 +124,9 @@ class Meter:
 
     def usage(self, requests: int) -> Usage:
         (server0, pg0, own0), (server1, pg1, own1) = self._before, self._after
-
-        def grown(before: dict[int, float], after: dict[int, float]) -> float:
-            return sum(max(0.0, t - before.get(pid, 0.0)) for pid, t in after.items())
-
         return Usage(
-            server=grown(server0, server1),
-            postgres=grown(pg0, pg1),
+            server=_grown(server0, server1),
+            postgres=_grown(pg0, pg1),
             client=own1 - own0,
             requests=requests,
         )
