@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test import Client
 
 from api.models import ApiToken
@@ -23,6 +23,7 @@ from api.tokens import create_token
 from inventory.models import Group
 from portal.models import Role
 from tests.factories import GroupFactory
+from tests.other_transaction import held_open
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,18 +37,6 @@ def _waiting_on_locks() -> int:
 def race(hold: Callable[[], object], send: Callable[[], object], *, racers: int = 2) -> list:
     """``send`` in ``racers`` threads at once while ``hold`` (run in a
     transaction of its own) keeps the name; the answers."""
-    held, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        try:
-            with transaction.atomic():
-                hold()
-                held.set()
-                release.wait(30)
-                transaction.set_rollback(True)
-        finally:
-            connection.close()
-
     answers: list = []
 
     def racer() -> None:
@@ -58,17 +47,13 @@ def race(hold: Callable[[], object], send: Callable[[], object], *, racers: int 
         finally:
             connection.close()
 
-    holding = threading.Thread(target=holder)
-    holding.start()
-    assert held.wait(10)
     threads = [threading.Thread(target=racer) for _ in range(racers)]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + 20
-    while _waiting_on_locks() < racers and time.monotonic() < deadline:
-        time.sleep(0.05)
-    release.set()
-    holding.join(30)
+    with held_open(hold, rollback=True):
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 20
+        while _waiting_on_locks() < racers and time.monotonic() < deadline:
+            time.sleep(0.05)
     for thread in threads:
         thread.join(30)
     return answers

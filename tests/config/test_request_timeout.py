@@ -14,7 +14,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -34,6 +33,7 @@ from inventory.models import Endpoint, History, NetworkEvent, SessionTeardown, S
 from network.tokens import create_token
 from tests.confirming import hidden_fields, text
 from tests.factories import EndpointFactory
+from tests.other_transaction import held_open
 
 BASE_DIR = Path(settings.BASE_DIR)
 SUSPEND = reverse("inventory:endpoint_bulk_suspend")
@@ -177,29 +177,12 @@ def test_a_malformed_statement_timeout_stops_the_start_with_a_clear_error():
 # --- a statement cut off ------------------------------------------------------------------
 
 
-@contextmanager
 def rows_locked_elsewhere(rows: list[Endpoint]):
     """Another transaction holds the rows locked (someone else's long bulk
     action) until the block ends."""
-    locked, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        try:
-            with transaction.atomic():
-                list(Endpoint.objects.select_for_update().filter(pk__in=[e.pk for e in rows]))
-                locked.set()
-                release.wait(30)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert locked.wait(10), "the rows could not be locked"
-        yield
-    finally:
-        release.set()
-        holder.join(10)
+    return held_open(
+        lambda: list(Endpoint.objects.select_for_update().filter(pk__in=[e.pk for e in rows]))
+    )
 
 
 @contextmanager

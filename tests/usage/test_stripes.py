@@ -6,13 +6,12 @@ see the sums."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.db import connection, transaction
 
 from inventory.models import Endpoint, State
 from tests.inventory.network.test_rules import apply, endpoint_in, ev
+from tests.other_transaction import held_open
 from usage import counts, selectors
 from usage.models import ACCOUNT_USAGE_STRIPES, STATE_COUNT_STRIPES, AccountDailyUsage, StateCount
 
@@ -35,30 +34,20 @@ def _while_held(first, second) -> None:
     while ``second`` runs here in a transaction of another stripe, under a 2 s
     lock timeout: with one row to share, ``second`` waited for the COMMIT of
     ``first`` and failed with "canceling statement due to lock timeout"."""
-    held, release = threading.Event(), threading.Event()
-    taken: list[int] = []
 
-    def hold() -> None:
-        try:
-            with transaction.atomic():
-                taken.append(_stripe())
-                first()
-                held.set()
-                release.wait(30)
-        finally:
-            connection.close()
+    def first_on_its_stripe() -> int:
+        stripe = _stripe()
+        first()
+        return stripe
 
-    thread = threading.Thread(target=hold)
-    thread.start()
-    try:
-        assert held.wait(30)
+    with held_open(first_on_its_stripe) as taken:
         # Transactions of other work on the server take ids meanwhile: one in
         # eight of ours falls on the held stripe; it is rolled back and tried
         # again with the next id.
         for _ in range(64):
             try:
                 with transaction.atomic():
-                    if _stripe() == taken[0]:
+                    if _stripe() == taken:
                         raise _SameStripe
                     with connection.cursor() as cursor:
                         cursor.execute("SET LOCAL lock_timeout = '2s'")
@@ -66,9 +55,6 @@ def _while_held(first, second) -> None:
                 break
             except _SameStripe:
                 continue
-    finally:
-        release.set()
-        thread.join(30)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -100,7 +100,7 @@ def test_a_network_batch_settles_what_no_webhook_wants(account, group, receiver)
     assert body["data"]["network_event_id"] == "n1"
 
 
-def test_without_a_webhook_every_event_is_settled_and_nothing_is_woken(account, group):
+def test_without_a_webhook_every_event_is_settled(account, group):
     endpoints = EndpointFactory.create_batch(
         3, account=account, state=State.ACTIVE, primary_group=group
     )
