@@ -78,8 +78,11 @@ class EndpointMonthlyUsage(models.Model):
         return f"{self.endpoint_id} in {self.month:%Y-%m}"
 
 
-#: How many rows one account's day is spread over (``AccountDailyUsage.stripe``).
-ACCOUNT_USAGE_STRIPES = 8
+#: How many rows a row that every writer of an account updates is spread over
+#: (``AccountDailyUsage.stripe``, ``StateCount.stripe``; the trigger of
+#: usage/0005 says 8 too). A transaction writes to stripe ``txid_current() %
+#: STRIPES`` of both.
+STRIPES = 8
 
 
 class AccountDailyUsage(models.Model):
@@ -90,7 +93,7 @@ class AccountDailyUsage(models.Model):
     two batches of the same account wait for each other's COMMIT on it (the
     RADIUS server and the network API decide several batches at once). A
     batch adds to the stripe its transaction id picks
-    (``txid_current() % ACCOUNT_USAGE_STRIPES``): transactions running at the
+    (``txid_current() % STRIPES``): transactions running at the
     same time started close together, so their ids differ by less than the
     stripes and they add to different rows (a stripe per connection instead
     would make two connections whose numbers collide share a row for their
@@ -109,7 +112,7 @@ class AccountDailyUsage(models.Model):
                 fields=["account", "day", "stripe"], name="accountusage_unique_stripe"
             ),
             models.CheckConstraint(
-                condition=Q(stripe__lt=ACCOUNT_USAGE_STRIPES), name="accountusage_stripe_range"
+                condition=Q(stripe__lt=STRIPES), name="accountusage_stripe_range"
             ),
             models.CheckConstraint(
                 condition=Q(bytes_up__gte=0, bytes_down__gte=0), name="accountusage_nonnegative"
@@ -154,10 +157,6 @@ class UsageWarning(models.Model):
         return f"{self.endpoint_id} {self.kind} {self.month:%Y-%m}"
 
 
-#: How many rows one count is spread over (``StateCount.stripe``).
-STATE_COUNT_STRIPES = 8
-
-
 class StateCount(models.Model):
     """How many endpoints of an account are in one state in one primary group
     (no group: ``group`` is null): the sum of its rows, one per stripe. Kept
@@ -168,7 +167,7 @@ class StateCount(models.Model):
     row per count every transaction that changes states in an account (a
     network batch activating idle SIMs, a job's chunk) waited for the COMMIT
     of the one before it on those rows. The trigger adds to the stripe of the
-    writing transaction (``txid_current() % STATE_COUNT_STRIPES``, as
+    writing transaction (``txid_current() % STRIPES``, as
     ``AccountDailyUsage``), so concurrent writers add to different rows. One
     stripe may go below zero (endpoints counted in by one transaction, out by
     another); the sum never does. Readers sum the stripes (``usage.counts``,
@@ -197,9 +196,7 @@ class StateCount(models.Model):
                 name="statecount_unique_stripe",
                 nulls_distinct=False,
             ),
-            models.CheckConstraint(
-                condition=Q(stripe__lt=STATE_COUNT_STRIPES), name="statecount_stripe_range"
-            ),
+            models.CheckConstraint(condition=Q(stripe__lt=STRIPES), name="statecount_stripe_range"),
         ]
 
     def __str__(self) -> str:

@@ -34,7 +34,7 @@ from inventory import history, lifecycle
 from inventory.history import Actor
 from inventory.models import Endpoint, EventStatus, EventType, Group, HistoryAction
 from usage.models import (
-    ACCOUNT_USAGE_STRIPES,
+    STRIPES,
     AccountDailyUsage,
     EndpointDailyUsage,
     EndpointMonthlyUsage,
@@ -142,7 +142,7 @@ def _upsert_and_warn(endpoint_rows, account_rows, month_rows, month) -> list[Cro
                        bytes_down = {_ENDPOINT_USAGE}.bytes_down + EXCLUDED.bytes_down
             ), per_account AS (
                 INSERT INTO {_ACCOUNT_USAGE} (account_id, day, stripe, bytes_up, bytes_down)
-                SELECT v.account_id, v.day, txid_current() %% {ACCOUNT_USAGE_STRIPES},
+                SELECT v.account_id, v.day, txid_current() %% {STRIPES},
                        v.up, v.down
                   FROM json_to_recordset(%(accounts)s::json)
                        AS v(account_id bigint, day date, up bigint, down bigint)

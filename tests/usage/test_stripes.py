@@ -13,9 +13,7 @@ from inventory.models import Endpoint, State
 from tests.inventory.network.test_rules import apply, endpoint_in, ev
 from tests.other_transaction import held_open
 from usage import counts, selectors
-from usage.models import ACCOUNT_USAGE_STRIPES, STATE_COUNT_STRIPES, AccountDailyUsage, StateCount
-
-assert ACCOUNT_USAGE_STRIPES == STATE_COUNT_STRIPES  # one stripe per transaction for both
+from usage.models import STRIPES, AccountDailyUsage, StateCount
 
 
 class _SameStripe(Exception):
@@ -25,7 +23,7 @@ class _SameStripe(Exception):
 def _stripe() -> int:
     """The stripe of the transaction running on this connection."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT txid_current() %% %s", [ACCOUNT_USAGE_STRIPES])
+        cursor.execute("SELECT txid_current() %% %s", [STRIPES])
         return cursor.fetchone()[0]
 
 
