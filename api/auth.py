@@ -24,11 +24,14 @@ from api.models import ApiToken
 from api.problems import ProblemError
 from api.request_body import refuse_unstorable
 from api.tokens import MAX_TOKEN_LENGTH, TOKEN_PREFIX, hash_token
-from portal import access_log
+from portal import access_log, replicas
 from portal.client_ip import client_ip
 from portal.models import Account, Member, Role
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+#: A token's write time may be this old when it writes again; the replicas'
+#: sticky window (REPLICA_MAX_LAG + 1 s) covers it.
+WROTE_RESOLUTION = timedelta(seconds=1)
 
 
 def _select(model, alias: str) -> str:
@@ -103,6 +106,16 @@ def _touch(token: ApiToken) -> None:
         token.last_used_at = now
 
 
+def _record_write(token: ApiToken) -> None:
+    """The token wrote: its next reads come from the primary for the sticky
+    window. Conditional, like ``_touch``, so a stream of writes updates the row
+    once a second, not once a request."""
+    now = timezone.now()
+    ApiToken.objects.filter(pk=token.pk).filter(
+        Q(wrote_at__isnull=True) | Q(wrote_at__lt=now - WROTE_RESOLUTION)
+    ).update(wrote_at=now)
+
+
 class ApiTokenAuth(HttpBearer):
     """Sets ``request.auth`` (the token) and ``request.account`` (its account).
     A request with no token or a bad one counts against its client address's
@@ -142,6 +155,10 @@ class ApiTokenAuth(HttpBearer):
             )
         refuse_unstorable(request)
         _touch(found)
+        if replicas.aliases():
+            if replicas.wrote_since(found.wrote_at):
+                replicas.read_primary(request)
+            request.record_write = lambda: _record_write(found)
         access_log.annotate(request, token=found.prefix)
         request.account = found.account
         request.api_token = found

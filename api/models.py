@@ -44,6 +44,10 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    #: When a request with it last wrote (portal/replicas.py "Read-your-writes"):
+    #: on the row the authentication already reads on the primary, so every web
+    #: process and host sees it without a shared cache.
+    wrote_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_because = models.CharField(
         max_length=20, choices=RevokedBecause.choices, blank=True, default=""

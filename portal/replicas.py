@@ -11,7 +11,8 @@ request acts in and a token's permissions are never a replica's stale copy.
 Read-your-writes: a session or an API token that wrote (an unsafe method that
 succeeded) reads from the primary for ``REPLICA_STICKY_SECONDS`` afterwards
 (default ``REPLICA_MAX_LAG`` + 1): the session keeps the time in its data, a token
-in the cache (Redis with ``REDIS_URL``, so every process and host sees it).
+on its own row (``ApiToken.wrote_at``, read with the token on the primary), so
+every process and host sees it with no shared cache.
 
 Health: each process asks each replica how far behind it is at most every
 ``REPLICA_CHECK_SECONDS`` (default 2): a replica that does not answer, is not in
@@ -24,13 +25,11 @@ the primary (the same request, once), and every replica is checked afresh.
 from __future__ import annotations
 
 import contextvars
-import hashlib
 import random
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from portal.access_log import annotate
@@ -51,7 +50,6 @@ REPLICA_ROUTES = frozenset(
 REPLICA_API_NAMESPACE = "customer_api"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 _SESSION_KEY = "_wrote_at"
-_TOKEN_KEY = "replica-wrote:"
 
 #: How far behind the replica is, in seconds (0 when it has replayed all it
 #: received and is still streaming), or NULL when it is not a replica at all.
@@ -118,33 +116,37 @@ def healthy_replica() -> str | None:
     return random.choice(usable) if usable else None
 
 
-def _token_key(request) -> str | None:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if not header.startswith("Bearer ") or len(header) > 300:
-        return None
-    return _TOKEN_KEY + hashlib.sha256(header[7:].strip().encode()).hexdigest()[:40]
+def wrote_since(moment) -> bool:
+    """Whether a write at ``moment`` (an aware datetime, or None) is inside the
+    sticky window, so that its writer must read the primary."""
+    return moment is not None and moment.timestamp() > time.time() - sticky_seconds()
+
+
+def read_primary(request) -> None:
+    """This request's reads go to the primary: its caller (the API's token
+    authentication) found that it wrote within the sticky window."""
+    _reading.set(False)
+    annotate(request, db="primary-wrote")
 
 
 def wrote_recently(request) -> bool:
-    cutoff = time.time() - sticky_seconds()
-    key = _token_key(request)
-    if key is not None:
-        return (cache.get(key) or 0) > cutoff
     session = getattr(request, "session", None)
     if session is None or not session.session_key:
         return False
-    return (session.get(_SESSION_KEY) or 0) > cutoff
+    return (session.get(_SESSION_KEY) or 0) > time.time() - sticky_seconds()
 
 
 def mark_wrote(request) -> None:
-    now = time.time()
-    key = _token_key(request)
-    if key is not None:
-        cache.set(key, now, timeout=int(sticky_seconds()) + 1)
+    """Remember that the request's session or token wrote. A token's
+    authentication sets ``request.record_write``, which keeps the time on the
+    token's row; a session keeps it in its data."""
+    record = getattr(request, "record_write", None)
+    if record is not None:
+        record()
         return
     session = getattr(request, "session", None)
     if session is not None and session.session_key:
-        session[_SESSION_KEY] = now
+        session[_SESSION_KEY] = time.time()
 
 
 def _eligible(request) -> bool:

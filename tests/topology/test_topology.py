@@ -199,7 +199,14 @@ def test_two_webs_two_workers_pgbouncer_and_a_replica_lose_nothing(topology, tmp
         loads = [Load(post_events), Load(read_list)]
         for load in loads:
             load.start()
-        job = lambda: balancer.call(api_token, "GET", f"/api/v1/jobs/{job_id}").json()  # noqa: E731
+
+        def job() -> dict:
+            # The token just wrote (it started the job): read from the primary
+            # on either gunicorn and either of its workers, never a 404.
+            answer = balancer.call(api_token, "GET", f"/api/v1/jobs/{job_id}")
+            assert answer.status == 200, (answer.status, answer.text[:300])
+            return answer.json()
+
         wait_until(lambda: job()["done"] > 0, timeout=120, what="the job did not start")
 
         # Half-way: one gunicorn and one worker die, the replica goes away.
