@@ -19,7 +19,7 @@ from django.db.models.expressions import RawSQL
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from ninja import Path, Router
+from ninja import Path, Router, Status
 
 from api import listing
 from api.permissions import actor, require
@@ -196,7 +196,7 @@ def _bulk(request, response: HttpResponse, action: str, body: BulkIn) -> tuple[i
         request=request,
     )
     response["Location"] = reverse("customer_api:get_job", kwargs={"job_id": job.pk})
-    return 202, job_out(job)
+    return Status(202, job_out(job))
 
 
 _BULK = answers({202: JobOut}, 403, 409)

@@ -10,7 +10,7 @@ import math
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from ninja import Router
+from ninja import Router, Status
 
 from api.permissions import actor, require
 from api.problems import ProblemError
@@ -65,4 +65,4 @@ def activate_sim(request, body: ActivationIn):
             wait = max(1, math.ceil((refused.blocked_until - timezone.now()).total_seconds()))
             raise ProblemError(429, refused.message, headers={"Retry-After": str(wait)}) from None
         raise ProblemError(422, refused.message) from None
-    return 201, endpoints_out([endpoint], account_groups(request.account))[0]
+    return Status(201, endpoints_out([endpoint], account_groups(request.account))[0])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from django.shortcuts import get_object_or_404
-from ninja import Path, Query, Router
+from ninja import Path, Query, Router, Status
 
 from api.list_query import CursorQuery, FromQuery, IccidQuery, ToQuery, filter_data
 from api.permissions import actor, require
@@ -128,7 +128,7 @@ def create_group_op(request, body: GroupIn):
         )
     except GroupRefused as refusal:
         raise _refusal(refusal) from refusal
-    return 201, group_out(_account_group(request, group.name))
+    return Status(201, group_out(_account_group(request, group.name)))
 
 
 @groups_router.patch(
@@ -163,7 +163,7 @@ def delete_group_op(request, name: Annotated[str, Path(max_length=100)]):
         delete_group(group=group, actor=actor(request), ip=client_ip(request))
     except GroupRefused as refusal:
         raise _refusal(refusal) from refusal
-    return 204, None
+    return Status(204, None)
 
 
 @events_router.get(

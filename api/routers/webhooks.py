@@ -9,7 +9,7 @@ from typing import Annotated
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from ninja import Path, Router
+from ninja import Path, Router, Status
 
 from api.permissions import audit_actor, require
 from api.problems import ProblemError
@@ -91,7 +91,7 @@ def create_webhook(request, body: WebhookIn):
         )
     except ValidationError as error:
         raise _refused(error) from error
-    return 201, _out(webhook, secret=True)
+    return Status(201, _out(webhook, secret=True))
 
 
 @router.get(
@@ -133,7 +133,7 @@ def delete_webhook(request, webhook_id: WebhookId):
     webhook = _webhook(request, webhook_id)
     with transaction.atomic():
         services.delete_webhook(webhook=webhook, request=request, actor=audit_actor(request))
-    return 204, None
+    return Status(204, None)
 
 
 @router.post(
@@ -163,4 +163,4 @@ def test_webhook(request, webhook_id: WebhookId):
         )
     except services.AlreadyQueued as error:
         raise ProblemError(409, str(error)) from error
-    return 202, {"event_id": event.webhook_id}
+    return Status(202, {"event_id": event.webhook_id})
