@@ -3,8 +3,10 @@
 Support may reinstate a terminated endpoint for 90 days (``lifecycle.reinstate``);
 after that the record goes for good, with its IMSIs (which become free for new
 SIMs), addresses (static ones were kept reserved until now), secondary
-memberships, history and pending session teardowns. Network events keep their
-row for their own 30 days but lose the link to the endpoint.
+memberships, history, pending session teardowns, connectivity snapshot, key
+values and usage: every row whose model points at the endpoint with CASCADE.
+Network events (SET_NULL) keep their row for their own 30 days but lose the
+link to the endpoint.
 
 The purge runs daily from cron. It works in batches of ids, one transaction per
 batch, so that it never holds locks on a large part of the table, and it can be
@@ -25,8 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import CASCADE, SET_NULL, Count
 from django.utils import timezone
 
 from inventory.models import (
@@ -54,19 +57,58 @@ EVENT_RETENTION = timedelta(days=30)
 EVENT_RETENTION_DAYS = EVENT_RETENTION.days
 EVENT_BATCH = 10_000
 
-#: Rows that belong to an endpoint and go with it, in deletion order.
-_CHILDREN = tuple(
-    (name, connection.ops.quote_name(model._meta.db_table))
-    for name, model in (
-        ("imsis", IMSI),
-        ("addresses", IPAllocation),
-        ("memberships", SecondaryMembership),
-        ("history", History),
-        ("teardowns", SessionTeardown),
+#: How the purge names the rows it deleted of the tables it always meets, in
+#: the order it reports them; any other table by its model's plural name, after.
+_LABELS = {
+    IMSI: "imsis",
+    IPAllocation: "addresses",
+    SecondaryMembership: "memberships",
+    History: "history",
+    SessionTeardown: "teardowns",
+    NetworkEvent: "events unlinked",
+}
+
+
+@dataclass(frozen=True)
+class _Dependent:
+    label: str
+    table: str
+    column: str
+    unlink: bool  # SET_NULL: the row stays, without its endpoint
+
+
+def _dependents() -> list[_Dependent]:
+    """Every table whose rows point at an endpoint, as the models declare it
+    (``Endpoint._meta.related_objects``): the rows of a CASCADE go with the
+    endpoint, those of a SET_NULL lose the link. Read from the models rather
+    than listed here, so that a table another app adds (usage, connectivity,
+    key values) can never make the purge fail on its foreign key: inventory
+    does not import those apps, and a list of its own went stale once."""
+    dependents = []
+    known = list(_LABELS)
+    relations = sorted(
+        Endpoint._meta.related_objects,
+        key=lambda r: known.index(r.related_model) if r.related_model in known else len(known),
     )
-)
+    for relation in relations:
+        if relation.on_delete not in (CASCADE, SET_NULL):
+            raise ImproperlyConfigured(
+                f"{relation.related_model.__name__}.{relation.field.name}: the purge "
+                "knows CASCADE and SET_NULL only"
+            )
+        model = relation.related_model
+        dependents.append(
+            _Dependent(
+                label=_LABELS.get(model, str(model._meta.verbose_name_plural)),
+                table=connection.ops.quote_name(model._meta.db_table),
+                column=connection.ops.quote_name(relation.field.column),
+                unlink=relation.on_delete is SET_NULL,
+            )
+        )
+    return dependents
+
+
 _ENDPOINTS = connection.ops.quote_name(Endpoint._meta.db_table)
-_EVENTS = connection.ops.quote_name(NetworkEvent._meta.db_table)
 
 
 @dataclass
@@ -113,6 +155,7 @@ def purge_terminated(
             result.by_account[slugs[row["account_id"]]] = row["n"]
         return result
 
+    dependents = _dependents()
     while True:
         with transaction.atomic(), connection.cursor() as cursor:
             # SKIP LOCKED: an endpoint being reinstated right now is left for the next run.
@@ -126,16 +169,17 @@ def purge_terminated(
             if not batch:
                 break
             ids = [endpoint_id for endpoint_id, _ in batch]
-            for name, table in _CHILDREN:
+            for dependent in dependents:
+                t, c = dependent.table, dependent.column
                 cursor.execute(
-                    f"DELETE FROM {table} WHERE endpoint_id = ANY(%(ids)s)", {"ids": ids}
+                    f"UPDATE {t} SET {c} = NULL WHERE {c} = ANY(%(ids)s)"
+                    if dependent.unlink
+                    else f"DELETE FROM {t} WHERE {c} = ANY(%(ids)s)",
+                    {"ids": ids},
                 )
-                result.rows[name] = result.rows.get(name, 0) + cursor.rowcount
-            cursor.execute(
-                f"UPDATE {_EVENTS} SET endpoint_id = NULL WHERE endpoint_id = ANY(%(ids)s)",
-                {"ids": ids},
-            )
-            result.rows["events unlinked"] = result.rows.get("events unlinked", 0) + cursor.rowcount
+                if cursor.rowcount:
+                    label = dependent.label
+                    result.rows[label] = result.rows.get(label, 0) + cursor.rowcount
             cursor.execute(f"DELETE FROM {_ENDPOINTS} WHERE id = ANY(%(ids)s)", {"ids": ids})
             for _, account_id in batch:
                 slug = slugs.get(account_id) or str(account_id)

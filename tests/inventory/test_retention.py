@@ -177,3 +177,41 @@ def test_one_definition_of_each_retention_period():
     assert lifecycle.REINSTATE_WINDOW is retention.RETENTION
     assert contract.MAX_AGE is retention.EVENT_RETENTION
     assert retention.EVENT_RETENTION_DAYS == retention.EVENT_RETENTION.days == 30
+
+
+def test_an_endpoint_that_was_used_goes_with_its_snapshot_key_values_and_usage(account, group):
+    """An endpoint that had sessions has a connectivity snapshot, usage days and
+    months, perhaps a usage warning and key values: all go with it."""
+    from datetime import date
+
+    from inventory.models import Connectivity, KeyValue
+    from usage.models import EndpointDailyUsage, EndpointMonthlyUsage, UsageWarning
+
+    old = terminated(account, group, days=91)
+    kept = terminated(account, group, days=10)
+    for endpoint in (old, kept):
+        Connectivity.objects.create(endpoint=endpoint, plmn="26201", rat="LTE")
+        KeyValue.objects.create(account=account, endpoint=endpoint, key="site", value="north")
+        EndpointDailyUsage.objects.create(
+            account=account, endpoint=endpoint, day=date(2026, 8, 1), bytes_up=1, bytes_down=2
+        )
+        EndpointMonthlyUsage.objects.create(
+            account=account, endpoint=endpoint, month=date(2026, 8, 1), bytes_total=3
+        )
+        UsageWarning.objects.create(
+            account=account,
+            endpoint=endpoint,
+            group=group,
+            month=date(2026, 8, 1),
+            kind="warning",
+            at=timezone.now(),
+            used_bytes=3,
+            allowance_bytes=4,
+        )
+
+    result = purge_terminated()
+
+    assert result.endpoints == 1
+    for model in (Connectivity, KeyValue, EndpointDailyUsage, EndpointMonthlyUsage, UsageWarning):
+        assert not model.objects.filter(endpoint_id=old.pk).exists(), model
+        assert model.objects.filter(endpoint_id=kept.pk).exists(), model
