@@ -57,7 +57,12 @@ class AccountEvent(models.Model):
     versioned (``"version": 1``)."""
 
     id = models.BigAutoField(primary_key=True)
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, db_index=False)
+    # No database constraint: its deferred check is a query per event at
+    # COMMIT, one for each endpoint a bulk action or network batch changes
+    # (inventory.models.History says more).
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, db_index=False, db_constraint=False
+    )
     type = models.CharField(max_length=40, choices=EventType.choices)
     endpoint_id = models.BigIntegerField(null=True, blank=True)
     payload = models.JSONField()
