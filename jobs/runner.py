@@ -39,24 +39,19 @@ classification and commit, is small), so the size is set by the locks.
 No constant size keeps them under 0.5 s everywhere: at a million endpoints a
 chunk of 5,000 costs ~0.4 s alone and 2-4.5 s while the network API keeps both
 cores busy (docs/benchmark.md, section 9). So each chunk is sized from the
-lock times the chunks before it measured (``next_size``): the first is small
-(``FIRST_CHUNK``), and each next one is scaled toward ``TARGET_MS``, 40 % of the
-budget, at the slowest rate (ms per target) of the last ``RECENT`` chunks,
-growing at most by ``GROWTH`` per chunk and shrinking at once, within
+lock time the chunk before it measured (``next_size``): the first is small
+(``FIRST_CHUNK``), and each next one is scaled toward ``TARGET_MS``, half the
+budget, growing at most twice per chunk and shrinking at once, within
 [``MIN_CHUNK``, ``MAX_CHUNK``]. A quiet machine grows to a few thousand rows a
-chunk in a few chunks; a busy one shrinks them. Sized from the last chunk alone
-and aiming at half the budget, growing twice per chunk, the longest chunk under
-the events load was 513–667 ms in five of six jobs (docs/benchmark.md, "Foreign
-keys of the logs"): one chunk's time can be 2.5 times the one before it. ``JOBS_CHUNK_SIZE`` in the
+chunk in a few chunks; a busy one shrinks them. ``JOBS_CHUNK_SIZE`` in the
 settings (or ``size``) fixes the size instead, for tests that need many chunks.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import psycopg
 from django.conf import settings
@@ -74,12 +69,8 @@ from portal.models import ActorKind
 logger = logging.getLogger("jobs")
 
 #: What a chunk's transaction aims to hold its locks for, and the first chunk's size.
-TARGET_MS = 200
+TARGET_MS = 250
 FIRST_CHUNK = 1_000
-#: How many chunks' rates the next size is taken from (the slowest of them), and
-#: how much larger than the chunk before it a chunk may be.
-RECENT = 3
-GROWTH = 1.5
 MIN_CHUNK = 100
 MAX_CHUNK = 20_000
 
@@ -102,15 +93,11 @@ def fixed_chunk_size() -> int | None:
     return getattr(settings, "JOBS_CHUNK_SIZE", None)
 
 
-def next_size(size: int, held_ms: int, *, before: Sequence[tuple[int, int]] = ()) -> int:
-    """The next chunk's size from this one's (``size`` targets held ``held_ms``)
-    and the (size, held ms) of the chunks ``before`` it: the size that would
-    have held its locks ``TARGET_MS`` at the slowest of their rates, at most
-    ``GROWTH`` times this one, within the bounds."""
-    ms_per_target = max(held / n for n, held in ((size, held_ms), *before) if n > 0)
-    grown = int(size * GROWTH)
-    scaled = grown if ms_per_target <= 0 else int(TARGET_MS / ms_per_target)
-    return max(MIN_CHUNK, min(scaled, grown, MAX_CHUNK))
+def next_size(size: int, held_ms: int) -> int:
+    """The next chunk's size from this one's: scaled so that it would have held
+    its locks ``TARGET_MS``, at most twice as large, within the bounds."""
+    scaled = size * 2 if held_ms <= 0 else int(size * TARGET_MS / held_ms)
+    return max(MIN_CHUNK, min(scaled, size * 2, MAX_CHUNK))
 
 
 def actor_for(job: Job) -> Actor:
@@ -330,7 +317,7 @@ def run(
     after each committed chunk but the last (a worker asks there whether it must
     stop). A ``JobRefused`` fails the job; any other error is left to the caller
     (the worker retries, and the retry resumes). Without ``size`` (or
-    ``JOBS_CHUNK_SIZE``) each chunk is sized from the ones before (``next_size``).
+    ``JOBS_CHUNK_SIZE``) each chunk is sized from the one before (``next_size``).
     A later pass that found all its targets still held waits before the next
     one (``RETRY_WAIT``, twice as long each time up to ``RETRY_WAIT_MAX``),
     holding no lock. ``inline`` (a small job run in the request): chunks wait
@@ -339,7 +326,6 @@ def run(
     job = _begin(job_id)
     fixed = size or fixed_chunk_size()
     current = fixed or FIRST_CHUNK
-    before: collections.deque[tuple[int, int]] = collections.deque(maxlen=RECENT - 1)
     wait = RETRY_WAIT
     while not job.finished:
         try:
@@ -347,9 +333,7 @@ def run(
         except JobRefused as refused:
             return fail(job_id, str(refused))
         if not fixed:
-            held = getattr(job, "chunk_ms", 0)
-            current, last = next_size(current, held, before=before), current
-            before.appendleft((last, held))
+            current = next_size(current, getattr(job, "chunk_ms", 0))
         if after_chunk and not job.finished:
             after_chunk(job)
         if job.finished or getattr(job, "chunk_settled", 1):
