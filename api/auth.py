@@ -96,24 +96,29 @@ def token_for(plain: str) -> ApiToken | None:
     return token
 
 
-def _touch(token: ApiToken) -> None:
+def _stamp(token: ApiToken, field: str, resolution: timedelta) -> None:
+    """Set the token's ``field`` to now unless it is younger than ``resolution``
+    (as read with the token, so a fresh one costs no query). Conditional in
+    SQL too, so that two workers refreshing at once write it once."""
     now = timezone.now()
-    if token.last_used_at is None or token.last_used_at <= now - LAST_USED_RESOLUTION:
-        # Conditional, so that two workers refreshing at once write it once.
-        ApiToken.objects.filter(pk=token.pk).filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
-        ).update(last_used_at=now)
-        token.last_used_at = now
+    current = getattr(token, field)
+    if current is not None and current > now - resolution:
+        return
+    ApiToken.objects.filter(pk=token.pk).filter(
+        Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lte": now - resolution})
+    ).update(**{field: now})
+    setattr(token, field, now)
+
+
+def _touch(token: ApiToken) -> None:
+    _stamp(token, "last_used_at", LAST_USED_RESOLUTION)
 
 
 def _record_write(token: ApiToken) -> None:
     """The token wrote: its next reads come from the primary for the sticky
-    window. Conditional, like ``_touch``, so a stream of writes updates the row
-    once a second, not once a request."""
-    now = timezone.now()
-    ApiToken.objects.filter(pk=token.pk).filter(
-        Q(wrote_at__isnull=True) | Q(wrote_at__lt=now - WROTE_RESOLUTION)
-    ).update(wrote_at=now)
+    window. Once a second at most, so a stream of writes does not add an UPDATE
+    to every request."""
+    _stamp(token, "wrote_at", WROTE_RESOLUTION)
 
 
 class ApiTokenAuth(HttpBearer):
