@@ -102,19 +102,62 @@ def emit_rows(rows: list[dict], *, endpoints: type[models.Model]) -> None:
     ``account_id``, ``type``, ``endpoint_id`` and ``data`` (the payload without
     its version and endpoint, which are added here: the endpoint's id and ICCID
     as they are now, read from ``endpoints``, the caller's endpoint model)."""
+    _insert_rows(
+        rows,
+        columns="data jsonb",
+        payload=(
+            "jsonb_build_object('version', %(version)s::int, 'endpoint', "
+            "CASE WHEN e.id IS NULL THEN NULL "
+            "ELSE jsonb_build_object('id', e.id, 'iccid', e.iccid) END) || v.data"
+        ),
+        join=f"LEFT JOIN {_quote(endpoints._meta.db_table)} e ON e.id = v.endpoint_id",
+    )
+
+
+def emit_payloads(rows: list[dict]) -> None:
+    """``emit_rows`` for a writer that holds its endpoints locked and knows
+    their ICCIDs (a network batch): each row has ``account_id``, ``type``,
+    ``endpoint_id``, ``iccid`` and ``data``. The whole payload is built here
+    and stored as sent, with no read of the endpoints and no JSON built in
+    SQL: in one network batch's statement those were a quarter of its time
+    (docs/connectivity.md "Measured")."""
+    _insert_rows(
+        [
+            {
+                "account_id": row["account_id"],
+                "type": row["type"],
+                "endpoint_id": row["endpoint_id"],
+                "payload": {
+                    "version": VERSION,
+                    "endpoint": {"id": row["endpoint_id"], "iccid": row["iccid"]},
+                    **row["data"],
+                },
+            }
+            for row in rows
+        ],
+        columns="payload jsonb",
+        payload="v.payload",
+        join="",
+    )
+
+
+def _insert_rows(rows: list[dict], *, columns: str, payload: str, join: str) -> None:
+    """The one INSERT of ``emit_rows`` and ``emit_payloads``. Whether a
+    subscriber wants an event is asked once per account and type of the set
+    (``w``), not once per row: a network batch or bulk chunk holds a handful
+    of pairs and hundreds to thousands of rows."""
     if not rows:
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH ins AS (INSERT INTO {EVENTS} ({COLUMN_LIST}) "
-            "SELECT v.account_id, v.type, v.endpoint_id, "
-            "jsonb_build_object('version', %(version)s::int, 'endpoint', "
-            "CASE WHEN e.id IS NULL THEN NULL "
-            "ELSE jsonb_build_object('id', e.id, 'iccid', e.iccid) END) || v.data, %(now)s, "
-            f"{seq('v.account_id', 'v.type')} "
-            "FROM json_to_recordset(%(rows)s::json) "
-            "AS v(account_id bigint, type text, endpoint_id bigint, data jsonb, n bigint) "
-            f"LEFT JOIN {_quote(endpoints._meta.db_table)} e ON e.id = v.endpoint_id "
+            "WITH v AS MATERIALIZED (SELECT * FROM json_to_recordset(%(rows)s::json) "
+            f"AS v(account_id bigint, type text, endpoint_id bigint, {columns}, n bigint)), "
+            "w AS (SELECT k.account_id, k.type FROM (SELECT DISTINCT account_id, type FROM v) k "
+            f"WHERE {subscribed('k.account_id', 'k.type')}), "
+            f"ins AS (INSERT INTO {EVENTS} ({COLUMN_LIST}) "
+            f"SELECT v.account_id, v.type, v.endpoint_id, {payload}, %(now)s, "
+            f"CASE WHEN w.account_id IS NULL THEN {NOT_WANTED} END "
+            f"FROM v LEFT JOIN w ON w.account_id = v.account_id AND w.type = v.type {join} "
             # The ids (and so the order per endpoint) follow the rows' order.
             "ORDER BY v.n "
             f"{RETURNING}) {wanted_by('ins')}",

@@ -108,6 +108,8 @@ class LoadedEndpoint:
 
     id: int
     account_id: int
+    #: For the account events' payloads (``events.outbox.emit_payloads``).
+    iccid: str
     state: str
     primary_group_id: int | None
     imei_lock_enabled: bool
@@ -132,6 +134,7 @@ class LoadedEndpoint:
         return LoadedEndpoint(
             id=self.id,
             account_id=self.account_id,
+            iccid=self.iccid,
             state=self.state,
             primary_group_id=self.primary_group_id,
             imei_lock_enabled=self.imei_lock_enabled,

@@ -103,7 +103,7 @@ def lock_and_load(
         with pipelined():
             lock.execute(
                 f"""
-                SELECT i.imsi, e.id, e.account_id, e.state, e.primary_group_id,
+                SELECT i.imsi, e.id, e.account_id, e.iccid, e.state, e.primary_group_id,
                        e.imei_lock_enabled, e.imei, e.last_activity
                   FROM {_IMSIS} i
                   JOIN {_ENDPOINTS} e ON e.id = i.endpoint_id
@@ -160,12 +160,13 @@ def lock_and_load(
 def _locked(rows) -> tuple[dict[str, int], dict[int, LoadedEndpoint]]:
     by_imsi: dict[str, int] = {}
     endpoints: dict[int, LoadedEndpoint] = {}
-    for imsi, pk, account_id, state, group_id, lock, imei, last_activity in rows:
+    for imsi, pk, account_id, iccid, state, group_id, lock, imei, last_activity in rows:
         by_imsi[imsi] = pk
         if pk not in endpoints:
             endpoints[pk] = LoadedEndpoint(
                 id=pk,
                 account_id=account_id,
+                iccid=iccid,
                 state=state,
                 primary_group_id=group_id,
                 imei_lock_enabled=lock,
@@ -419,6 +420,7 @@ def insert_account_events(outcomes: list[Outcome]) -> None:
                     "account_id": endpoint.account_id,
                     "type": _STATE_CHANGED,
                     "endpoint_id": endpoint.id,
+                    "iccid": endpoint.iccid,
                     "data": {
                         **base,
                         "action": event.type,
@@ -437,6 +439,7 @@ def insert_account_events(outcomes: list[Outcome]) -> None:
                     "account_id": endpoint.account_id,
                     "type": _NETWORK_CHANGED,
                     "endpoint_id": endpoint.id,
+                    "iccid": endpoint.iccid,
                     "data": {
                         **base,
                         "from": network_payload(before),
@@ -452,6 +455,7 @@ def insert_account_events(outcomes: list[Outcome]) -> None:
                     "account_id": endpoint.account_id,
                     "type": _IMEI_CHANGED,
                     "endpoint_id": endpoint.id,
+                    "iccid": endpoint.iccid,
                     "data": {**base, "from": before, "to": after},
                 }
             )
@@ -477,7 +481,8 @@ def insert_account_events(outcomes: list[Outcome]) -> None:
                 "account_id": endpoint.account_id,
                 "type": type_,
                 "endpoint_id": endpoint.id,
+                "iccid": endpoint.iccid,
                 "data": data,
             }
         )
-    outbox.emit_rows(rows, endpoints=Endpoint)
+    outbox.emit_payloads(rows)
