@@ -268,7 +268,8 @@ def _one(p, portal, port, pool, token, name, url, filters, extra, seconds, timeo
         row.value = (
             f"{took:.1f} s, {job.changed:,} changed, longest chunk {job.longest_chunk_ms} ms, "
             + (f"events p95 {during or 0:.0f} ms (idle {idle or 0:.0f} ms), " if loaded else "")
-            + f"{job.passed_over:,} passed over (held), {job.later_passes} later pass(es)"
+            + f"{job.passed_over:,} passed over (held), {job.later_passes} later pass(es), "
+            + f"{job.cut_chunks} chunk(s) cut at the lock budget"
         )
         row.met = (
             job.state == "succeeded"
@@ -290,6 +291,7 @@ def _one(p, portal, port, pool, token, name, url, filters, extra, seconds, timeo
             "longest_chunk_ms": job.longest_chunk_ms,
             "passed_over": job.passed_over,
             "later_passes": job.later_passes,
+            "cut_chunks": job.cut_chunks,
             "events_p95_ms_idle": idle and round(idle, 1),
             "events_p95_ms_during": during and round(during, 1),
         }

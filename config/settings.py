@@ -253,6 +253,9 @@ RADIUS_BATCH_WAIT_MS = float(os.environ.get("RADIUS_BATCH_WAIT_MS", "5"))
 RADIUS_WORKERS = int(os.environ.get("RADIUS_WORKERS", "2"))
 RADIUS_DISCONNECT_TIMEOUT = float(os.environ.get("RADIUS_DISCONNECT_TIMEOUT", "1"))
 RADIUS_DISCONNECT_ATTEMPTS = int(os.environ.get("RADIUS_DISCONNECT_ATTEMPTS", "4"))
+# What the statements of one bulk-job chunk may take together (ms) before the
+# chunk is undone and made again smaller (jobs/chunk_budget.py, docs/jobs.md).
+JOBS_CHUNK_BUDGET_MS = int(os.environ.get("JOBS_CHUNK_BUDGET_MS", "400"))
 # One delivery attempt's wall-clock deadline (connect, TLS, send, status, headers
 # and body together), and how long one delivery task serves one webhook before
 # it queues itself again behind the other webhooks (docs/webhooks.md "Fairness").

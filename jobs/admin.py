@@ -35,6 +35,7 @@ class JobAdmin(RefusesNul, ReadOnlyAdmin):
         "finished_at",
         "attempts",
         "longest_chunk_ms",
+        "cut_chunks",
         "batch",
         "queue_job_id",
     ]

@@ -107,6 +107,10 @@ class Job(models.Model):
     #: later pass that found it still held), and how many later passes ran.
     passed_over = models.IntegerField(default=0)
     later_passes = models.IntegerField(default=0)
+    #: Chunk attempts that ran out of their lock budget and were rolled back
+    #: and made again smaller (``jobs.chunk_budget``): work done twice, never
+    #: committed twice.
+    cut_chunks = models.IntegerField(default=0)
     #: The Procrastinate job that runs it (none for a job run inline).
     queue_job_id = models.BigIntegerField(null=True, blank=True)
 

@@ -62,7 +62,7 @@ from events import outbox
 from events.models import EventType
 from inventory import key_values, lifecycle, sim_import
 from inventory.history import Actor
-from jobs import locking
+from jobs import chunk_budget, locking
 from jobs.models import Action, ImportRow, Job, JobState
 from portal.models import ActorKind
 
@@ -189,14 +189,15 @@ def _add(job: Job, changed: int, skipped: dict[str, int], end: int) -> None:
 def _bulk_chunk(job: Job, size: int, *, wait: bool) -> int:
     """One chunk of a bulk action: the next ``size`` positions, or once they
     are all passed a later pass over the waiting targets (``jobs.locking``).
-    Returns how many targets it settled."""
+    Returns how many targets it settled. The job object is changed only once
+    every statement has succeeded (an attempt cut by ``chunk_budget`` leaves
+    it as it was)."""
     if job.position < job.total:
         end = min(job.position + size, job.total)
         piece = locking.first_pass(job, start=job.position, end=end)
     else:
         end = job.position
         piece = locking.later_pass(job, size=size)
-        job.later_passes += 1
     taken = locking.take(job, piece, wait=wait)
     changed, skipped = _BULK[job.action](job, taken)
     gone = taken.settled - changed - sum(skipped.values())
@@ -205,10 +206,30 @@ def _bulk_chunk(job: Job, size: int, *, wait: bool) -> int:
     _add(job, changed, skipped, end)
     job.passed_over += taken.passed_over
     if piece.later:
+        job.later_passes += 1
         job.waiting -= taken.settled
     else:
         job.waiting += taken.passed_over
     return taken.settled
+
+
+def _budgeted_bulk_chunk(job: Job, size: int) -> tuple[int, int, float]:
+    """``_bulk_chunk`` within the lock budget (``jobs.chunk_budget``): an
+    attempt that would pass it is rolled back and made again at half the size,
+    down to ``MIN_CHUNK``, which runs unbounded. Returns (targets settled, the
+    size that was done, when its attempt began)."""
+    while True:
+        began = time.perf_counter()
+        if size <= MIN_CHUNK:
+            return _bulk_chunk(job, size, wait=False), size, began
+        try:
+            with chunk_budget.bounded(chunk_budget.budget()):
+                return _bulk_chunk(job, size, wait=False), size, began
+        except chunk_budget.Exceeded:
+            job.cut_chunks += 1
+            logger.info("job %s: a chunk of %s passed its lock budget, halved", job.pk, size)
+            left = job.total - job.position if job.position < job.total else job.waiting
+            size = max(MIN_CHUNK, min(size, left) // 2)
 
 
 def finish(job: Job, state: JobState, error: str = "") -> None:
@@ -252,10 +273,12 @@ def run_chunk(job_id: int, *, size: int | None = None, wait: bool = False) -> Jo
     """Do the next chunk of the job (``size`` targets, by default the fixed
     size or the first chunk's), or finish it; one transaction (``wait``: wait
     for row locks, ``jobs.locking.take``). The job
-    returned carries ``chunk_ms``, the time this chunk held its locks, and
-    ``chunk_settled``, how many targets it settled."""
+    returned carries ``chunk_ms``, the time this chunk held its locks,
+    ``chunk_settled``, how many targets it settled, and ``chunk_size``, the
+    size it did (smaller than asked when ``jobs.chunk_budget`` cut it)."""
     started = time.perf_counter()
     settled = 0
+    done_size = size
     with transaction.atomic():
         job = (
             Job.objects.select_for_update(of=("self",))
@@ -268,6 +291,7 @@ def run_chunk(job_id: int, *, size: int | None = None, wait: bool = False) -> Jo
             finish(job, JobState.CANCELLED)
         else:
             size = size or fixed_chunk_size() or FIRST_CHUNK
+            done_size = size
             if job.action == Action.IMPORT:
                 end = min(job.position + size, job.total)
                 if end > job.position:
@@ -275,7 +299,14 @@ def run_chunk(job_id: int, *, size: int | None = None, wait: bool = False) -> Jo
                     changed, skipped = _import_chunk(job, job.position, end)
                     _add(job, changed, skipped, end)
             elif job.position < job.total or job.waiting:
-                settled = _bulk_chunk(job, size, wait=wait)
+                if wait or fixed_chunk_size():
+                    # Inline (bounded by the request's statement timeout) or
+                    # sized by the tests: no budget of its own.
+                    settled = _bulk_chunk(job, size, wait=wait)
+                else:
+                    # The endpoints' locks are those of the attempt that was
+                    # done; the job row's lock blocks no network batch.
+                    settled, done_size, started = _budgeted_bulk_chunk(job, size)
             if job.position == job.total and not job.waiting:
                 finish(job, JobState.SUCCEEDED)
         held = _locks_held_ms(started)
@@ -283,6 +314,7 @@ def run_chunk(job_id: int, *, size: int | None = None, wait: bool = False) -> Jo
         job.save()
     job.chunk_ms = held
     job.chunk_settled = settled
+    job.chunk_size = done_size
     logger.debug(
         "job %s at %s of %s, %s waiting (%s)",
         job.pk,
@@ -333,7 +365,9 @@ def run(
         except JobRefused as refused:
             return fail(job_id, str(refused))
         if not fixed:
-            current = next_size(current, getattr(job, "chunk_ms", 0))
+            # From the size that was done: smaller than asked if cut.
+            done = getattr(job, "chunk_size", None) or current
+            current = next_size(done, getattr(job, "chunk_ms", 0))
         if after_chunk and not job.finished:
             after_chunk(job)
         if job.finished or getattr(job, "chunk_settled", 1):

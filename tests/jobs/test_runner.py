@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from django.db import connection
 
 from inventory import lifecycle
 from inventory.history import Actor
@@ -336,6 +337,7 @@ def test_without_a_fixed_size_each_chunk_is_sized_by_the_one_before(
     a slow one makes the next smaller, fast ones make them grow; the counts
     still add up exactly."""
     del settings.JOBS_CHUNK_SIZE
+    settings.JOBS_CHUNK_BUDGET_MS = 60_000  # no cut on a slow machine: sizes as scripted
     endpoints = make_endpoints(account=account, group=group, count=3_000, state_sql="'active'")
     job = Job.objects.create(account=account, created_by=operator, action=Action.SUSPEND)
     job.total = services._freeze(job, endpoints)
@@ -356,3 +358,44 @@ def test_without_a_fixed_size_each_chunk_is_sized_by_the_one_before(
     assert job.changed == 3_000
     assert job.longest_chunk_ms == runner.TARGET_MS * 4
     assert_exact(job)
+
+
+def test_a_chunk_that_would_pass_its_lock_budget_is_undone_and_made_smaller(
+    account, group, operator, settings
+):
+    """A chunk's statements stop at the budget (``jobs.chunk_budget``). Here a
+    trigger makes the rule sleep 2 ms for each endpoint it changes, so a chunk
+    of 1,000 would hold its locks 2 s: PostgreSQL cancels it at the budget, the
+    attempt is rolled back, and the chunk is made again at half the size, down
+    to ``MIN_CHUNK``, which runs unbounded. Every endpoint is changed once and
+    History has it once."""
+    del settings.JOBS_CHUNK_SIZE
+    settings.JOBS_CHUNK_BUDGET_MS = 150
+    endpoints = make_endpoints(account=account, group=group, count=400, state_sql="'active'")
+    job = Job.objects.create(account=account, created_by=operator, action=Action.SUSPEND)
+    job.total = services._freeze(job, endpoints)
+    job.save()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_slow_update() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN PERFORM pg_sleep(0.002); RETURN NEW; END $$"
+        )
+        cursor.execute(
+            f"CREATE TRIGGER test_slow_update BEFORE UPDATE ON {Endpoint._meta.db_table} "
+            "FOR EACH ROW EXECUTE FUNCTION test_slow_update()"
+        )
+        cursor.execute("SELECT current_setting('statement_timeout')")
+        timeout_before = cursor.fetchone()[0]
+    sizes = []
+
+    job = runner.run(job.pk, after_chunk=lambda j: sizes.append(j.chunk_size))
+
+    assert job.state == JobState.SUCCEEDED
+    assert job.changed == 400
+    assert job.cut_chunks >= 2  # 400 and 200 cannot fit 150 ms
+    assert sizes and max(sizes) < runner.FIRST_CHUNK
+    assert set(Endpoint.objects.values_list("state", flat=True)) == {State.SUSPENDED}
+    assert_exact(job)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('statement_timeout')")
+        assert cursor.fetchone()[0] == timeout_before  # the budget's own is gone
