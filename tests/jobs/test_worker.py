@@ -182,3 +182,71 @@ def test_a_worker_killed_mid_set_key_value_job_loses_nothing(account, group, ope
         ENDPOINTS
     )
     assert KeyValue.objects.filter(key="depot", value="hamburg").count() == ENDPOINTS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_while_its_chunks_are_cut_at_the_lock_budget_loses_nothing(
+    account, group, operator, tmp_path
+):
+    """Chunks sized by their lock time under a budget of 150 ms, with a trigger
+    that makes the rule sleep 0.5 ms for each endpoint it changes: the first
+    chunk of 1,000 cannot fit and is undone and made smaller, and so are later
+    ones (``jobs.chunk_budget``). The worker is killed half-way; a second one
+    finishes the job, and every endpoint is changed once, with one History row."""
+    total = 4_000
+    endpoints = make_endpoints(account=account, group=group, count=total, state_sql="'active'")
+    table = Endpoint._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_slow_update() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN PERFORM pg_sleep(0.0005); RETURN NEW; END $$"
+        )
+        cursor.execute(
+            f"CREATE TRIGGER test_slow_update BEFORE UPDATE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION test_slow_update()"
+        )
+    env = {"TEST_JOBS_CHUNK_SIZE": "0", "JOBS_CHUNK_BUDGET_MS": "150"}
+    log = tmp_path / "worker.log"
+    try:
+        job = services.start(
+            account=account, user=operator, action=Action.SUSPEND, endpoints=endpoints
+        )
+        first = Worker(log, env=env)
+        try:
+            wait_for(
+                lambda: job_row(job.pk).position >= 1_000,
+                timeout=60,
+                what="the first worker did not get 1,000 endpoints in",
+                log=log,
+            )
+            first.process.send_signal(signal.SIGKILL)
+            first.process.wait(timeout=10)
+        finally:
+            first.stop()
+        killed = job_row(job.pk)
+        assert killed.state == JobState.RUNNING, "the job ended before the kill"
+        assert History.objects.filter(batch=job.batch).count() == killed.changed
+        assert killed.changed == killed.position
+
+        second = Worker(log, env=env)
+        try:
+            done = wait_for(
+                lambda: (j := job_row(job.pk)).finished and j,
+                timeout=90,
+                what="the second worker did not finish the job",
+                log=log,
+            )
+        finally:
+            second.stop()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER IF EXISTS test_slow_update ON {table}")
+            cursor.execute("DROP FUNCTION IF EXISTS test_slow_update()")
+
+    assert done.state == JobState.SUCCEEDED, done.error
+    assert (done.position, done.changed, done.skipped) == (total, total, {})
+    assert done.cut_chunks >= 1
+    history = History.objects.filter(batch=job.batch)
+    assert history.count() == total
+    assert history.values("endpoint_id").distinct().count() == total
+    assert Endpoint.objects.filter(state=State.SUSPENDED).count() == total
