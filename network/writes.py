@@ -403,9 +403,10 @@ def network_payload(plmn: str | None) -> dict | None:
 
 
 def insert_account_events(outcomes: list[Outcome]) -> None:
-    """One INSERT of the account events of the batch (docs/webhooks.md), for
-    the accounts whose webhooks want them: state changes, sessions started and
-    ended, sessions rejected (an unknown IMSI belongs to no account: none)."""
+    """One INSERT of the account events of the batch (docs/webhooks.md), all
+    stored for the event log: state changes, sessions started and ended,
+    sessions rejected, network and IMEI changes (an unknown IMSI belongs to no
+    account: none)."""
     rows = []
     for o in outcomes:
         endpoint = o.endpoint
