@@ -4,8 +4,11 @@ worker run in this process until the queue is empty."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+from django.db import connection
 from procrastinate.contrib.django import app
 
 from inventory.models import Endpoint
@@ -25,6 +28,30 @@ def make_endpoints(
     factories' ICCIDs), as a queryset."""
     insert_endpoints(account=account, group=group, first=first, count=count, state_sql=state_sql)
     return Endpoint.objects.filter(account=account)
+
+
+@contextmanager
+def slow_endpoint_updates(seconds_per_row: float) -> Iterator[None]:
+    """A trigger that makes every UPDATE of an endpoint sleep
+    ``seconds_per_row`` for each row: a rule as slow as a loaded machine makes
+    it, for the lock budget of a chunk (``jobs.chunk_budget``). Dropped on the
+    way out, also in a test that commits."""
+    table = Endpoint._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_slow_update() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN PERFORM pg_sleep({float(seconds_per_row)}); RETURN NEW; END $$"
+        )
+        cursor.execute(
+            f"CREATE TRIGGER test_slow_update BEFORE UPDATE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION test_slow_update()"
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER IF EXISTS test_slow_update ON {table}")
+            cursor.execute("DROP FUNCTION IF EXISTS test_slow_update()")
 
 
 def run_queue() -> None:

@@ -16,7 +16,7 @@ from inventory.models import Endpoint, History, State
 from jobs import runner, services
 from jobs.models import Action, Job, JobState, JobTarget
 from tests.factories import EndpointFactory, GroupFactory
-from tests.jobs.conftest import make_endpoints, run_queue
+from tests.jobs.conftest import make_endpoints, run_queue, slow_endpoint_updates
 
 
 class Interrupted(Exception):
@@ -376,19 +376,12 @@ def test_a_chunk_that_would_pass_its_lock_budget_is_undone_and_made_smaller(
     job.total = services._freeze(job, endpoints)
     job.save()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE FUNCTION test_slow_update() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN PERFORM pg_sleep(0.002); RETURN NEW; END $$"
-        )
-        cursor.execute(
-            f"CREATE TRIGGER test_slow_update BEFORE UPDATE ON {Endpoint._meta.db_table} "
-            "FOR EACH ROW EXECUTE FUNCTION test_slow_update()"
-        )
         cursor.execute("SELECT current_setting('statement_timeout')")
         timeout_before = cursor.fetchone()[0]
     sizes = []
 
-    job = runner.run(job.pk, after_chunk=lambda j: sizes.append(j.chunk_size))
+    with slow_endpoint_updates(0.002):
+        job = runner.run(job.pk, after_chunk=lambda j: sizes.append(j.chunk_size))
 
     assert job.state == JobState.SUCCEEDED
     assert job.changed == 400

@@ -19,7 +19,7 @@ from django.db import connection
 from inventory.models import Endpoint, History, KeyValue, State
 from jobs import services
 from jobs.models import Action, Job, JobState
-from tests.jobs.conftest import make_endpoints
+from tests.jobs.conftest import make_endpoints, slow_endpoint_updates
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 ENDPOINTS = 10_000  # 100 chunks of 100 (tests/jobs/worker_settings.py)
@@ -90,15 +90,17 @@ def job_row(job_id: int) -> Job:
     return Job.objects.get(pk=job_id)
 
 
-def kill_worker_mid_job(job: Job, log) -> Job:
-    """Run a real worker on ``job`` and SIGKILL it once 500 endpoints are done;
-    the job as the kill left it (still running, part done)."""
-    first = Worker(log)
+def kill_worker_mid_job(
+    job: Job, log, *, at: int = 500, total: int = ENDPOINTS, env: dict | None = None
+) -> Job:
+    """Run a real worker on ``job`` and SIGKILL it once ``at`` endpoints are
+    done; the job as the kill left it (still running, part done)."""
+    first = Worker(log, env=env)
     try:
         wait_for(
-            lambda: job_row(job.pk).position >= 500,
+            lambda: job_row(job.pk).position >= at,
             timeout=60,
-            what="the first worker did not get 500 endpoints in",
+            what=f"the first worker did not get {at:,} endpoints in",
             log=log,
         )
         first.process.send_signal(signal.SIGKILL)
@@ -107,8 +109,22 @@ def kill_worker_mid_job(job: Job, log) -> Job:
         first.stop()
     killed = job_row(job.pk)
     assert killed.state == JobState.RUNNING
-    assert 500 <= killed.position < ENDPOINTS, "the job ended before the kill"
+    assert at <= killed.position < total, "the job ended before the kill"
     return killed
+
+
+def finish_with_a_second_worker(job: Job, log, *, env: dict | None = None) -> Job:
+    """Start another worker and wait until it has finished ``job``."""
+    second = Worker(log, env=env)
+    try:
+        return wait_for(
+            lambda: (j := job_row(job.pk)).finished and j,
+            timeout=90,
+            what="the second worker did not finish the job",
+            log=log,
+        )
+    finally:
+        second.stop()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -122,16 +138,7 @@ def test_a_worker_killed_mid_job_loses_nothing(account, group, operator, tmp_pat
     assert History.objects.filter(batch=job.batch).count() == killed.changed == killed.position
     assert Endpoint.objects.filter(state=State.SUSPENDED).count() == killed.changed
 
-    second = Worker(log)
-    try:
-        done = wait_for(
-            lambda: (j := job_row(job.pk)).finished and j,
-            timeout=90,
-            what="the second worker did not finish the job",
-            log=log,
-        )
-    finally:
-        second.stop()
+    done = finish_with_a_second_worker(job, log)
 
     assert done.state == JobState.SUCCEEDED, done.error
     assert (done.total, done.position, done.changed, done.skipped) == (
@@ -160,16 +167,7 @@ def test_a_worker_killed_mid_set_key_value_job_loses_nothing(account, group, ope
     assert History.objects.filter(batch=job.batch).count() == killed.changed == killed.position
     assert KeyValue.objects.filter(key="depot", value="hamburg").count() == killed.changed
 
-    second = Worker(log)
-    try:
-        done = wait_for(
-            lambda: (j := job_row(job.pk)).finished and j,
-            timeout=90,
-            what="the second worker did not finish the job",
-            log=log,
-        )
-    finally:
-        second.stop()
+    done = finish_with_a_second_worker(job, log)
 
     assert done.state == JobState.SUCCEEDED, done.error
     assert (done.total, done.position, done.changed, done.skipped) == (
@@ -195,53 +193,16 @@ def test_a_worker_killed_while_its_chunks_are_cut_at_the_lock_budget_loses_nothi
     finishes the job, and every endpoint is changed once, with one History row."""
     total = 4_000
     endpoints = make_endpoints(account=account, group=group, count=total, state_sql="'active'")
-    table = Endpoint._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE FUNCTION test_slow_update() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN PERFORM pg_sleep(0.0005); RETURN NEW; END $$"
-        )
-        cursor.execute(
-            f"CREATE TRIGGER test_slow_update BEFORE UPDATE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION test_slow_update()"
-        )
     env = {"TEST_JOBS_CHUNK_SIZE": "0", "JOBS_CHUNK_BUDGET_MS": "150"}
     log = tmp_path / "worker.log"
-    try:
+    with slow_endpoint_updates(0.0005):
         job = services.start(
             account=account, user=operator, action=Action.SUSPEND, endpoints=endpoints
         )
-        first = Worker(log, env=env)
-        try:
-            wait_for(
-                lambda: job_row(job.pk).position >= 1_000,
-                timeout=60,
-                what="the first worker did not get 1,000 endpoints in",
-                log=log,
-            )
-            first.process.send_signal(signal.SIGKILL)
-            first.process.wait(timeout=10)
-        finally:
-            first.stop()
-        killed = job_row(job.pk)
-        assert killed.state == JobState.RUNNING, "the job ended before the kill"
+        killed = kill_worker_mid_job(job, log, at=1_000, total=total, env=env)
         assert History.objects.filter(batch=job.batch).count() == killed.changed
         assert killed.changed == killed.position
-
-        second = Worker(log, env=env)
-        try:
-            done = wait_for(
-                lambda: (j := job_row(job.pk)).finished and j,
-                timeout=90,
-                what="the second worker did not finish the job",
-                log=log,
-            )
-        finally:
-            second.stop()
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TRIGGER IF EXISTS test_slow_update ON {table}")
-            cursor.execute("DROP FUNCTION IF EXISTS test_slow_update()")
+        done = finish_with_a_second_worker(job, log, env=env)
 
     assert done.state == JobState.SUCCEEDED, done.error
     assert (done.position, done.changed, done.skipped) == (total, total, {})
