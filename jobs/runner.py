@@ -43,8 +43,11 @@ lock time the chunk before it measured (``next_size``): the first is small
 (``FIRST_CHUNK``), and each next one is scaled toward ``TARGET_MS``, half the
 budget, growing at most twice per chunk and shrinking at once, within
 [``MIN_CHUNK``, ``MAX_CHUNK``]. A quiet machine grows to a few thousand rows a
-chunk in a few chunks; a busy one shrinks them. ``JOBS_CHUNK_SIZE`` in the
-settings (or ``size``) fixes the size instead, for tests that need many chunks.
+chunk in a few chunks; a busy one shrinks them. A guess can still be far off,
+so a chunk's statements also run under a lock budget (``jobs.chunk_budget``):
+one that would pass it is rolled back and made again at half the size.
+``JOBS_CHUNK_SIZE`` in the settings (or ``size``) fixes the size instead, for
+tests that need many chunks; such chunks, and inline ones, have no budget.
 """
 
 from __future__ import annotations
