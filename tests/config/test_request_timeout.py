@@ -88,7 +88,8 @@ from gunicorn.app.wsgiapp import WSGIApplication
 sys.argv = ["gunicorn"]
 cfg = WSGIApplication().cfg
 names = ["bind", "workers", "worker_class_str", "timeout", "graceful_timeout",
-         "max_requests", "max_requests_jitter", "accesslog", "errorlog", "wsgi_app"]
+         "max_requests", "max_requests_jitter", "accesslog", "errorlog", "wsgi_app",
+         "preload_app"]
 print(json.dumps({**{n: getattr(cfg, n) for n in names},
                   "DB_STATEMENT_TIMEOUT": os.environ.get("DB_STATEMENT_TIMEOUT")}))
 """
@@ -116,10 +117,43 @@ def test_the_shipped_gunicorn_config():
     assert config["workers"] == min(2 * os.cpu_count() + 1, 8)
     assert (config["timeout"], config["graceful_timeout"]) == (60, 30)
     assert config["max_requests"] > 0 and 0 < config["max_requests_jitter"] < config["max_requests"]
+    assert config["preload_app"] is True  # workers start with the portal imported
     assert config["accesslog"] is None  # the portal writes its own line per request
     assert config["errorlog"] == "-"
     # Below gunicorn's timeout, so the database gives up first.
     assert config["DB_STATEMENT_TIMEOUT"] == "50s"
+
+
+_IMPORT_APPLICATION = """
+import json, sys
+import config.wsgi
+from django.db import connections
+print(json.dumps({
+    "views": [m for m in ("inventory.views.endpoint_list", "api.routers.endpoints")
+              if m in sys.modules],
+    "open": [c.alias for c in connections.all(initialized_only=True) if c.connection],
+}))
+"""
+
+
+def test_importing_the_application_imports_every_view_and_leaves_no_connection_open():
+    """What the master does before it forks (``preload_app``): the views are
+    imported there, once, and no database connection is left for the
+    workers to share."""
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORT_APPLICATION],
+        cwd=BASE_DIR,
+        env=_environment(DATABASE_URL=_test_database_url()),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    imported = json.loads(result.stdout.strip().splitlines()[-1])
+    assert imported == {
+        "views": ["inventory.views.endpoint_list", "api.routers.endpoints"],
+        "open": [],
+    }
 
 
 def test_web_concurrency_and_a_chosen_statement_timeout_are_kept():
