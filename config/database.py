@@ -14,6 +14,9 @@ from pathlib import Path
 
 import dj_database_url
 
+#: Django's PostgreSQL backend with a faster ``timestamptz`` loader (config/postgresql).
+ENGINE = "config.postgresql"
+
 
 def database_config(base_dir: Path) -> dict:
     url = os.environ.get("DATABASE_URL", "").strip()
@@ -28,7 +31,9 @@ def database_config(base_dir: Path) -> dict:
 
         data_dir = Path(os.environ.get("PORTAL_PGDATA", base_dir / ".data" / "pg"))
         url = embedded_database_url(data_dir)
-    config = dj_database_url.parse(url, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")))
+    config = dj_database_url.parse(
+        url, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")), engine=ENGINE
+    )
     # A kept connection is tested before a request uses it, so after a database
     # restart each web process reconnects by itself instead of failing once.
     config["CONN_HEALTH_CHECKS"] = True
@@ -44,7 +49,7 @@ def replica_configs(primary: dict) -> dict[str, dict]:
     urls = [u.strip() for u in os.environ.get("DATABASE_REPLICA_URLS", "").split(",") if u.strip()]
     replicas = {}
     for number, url in enumerate(urls):
-        config = dj_database_url.parse(url, conn_max_age=primary["CONN_MAX_AGE"])
+        config = dj_database_url.parse(url, conn_max_age=primary["CONN_MAX_AGE"], engine=ENGINE)
         config["CONN_HEALTH_CHECKS"] = True
         config["OPTIONS"] = {
             **primary["OPTIONS"],
