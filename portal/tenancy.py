@@ -10,26 +10,49 @@ from __future__ import annotations
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.shortcuts import render
 from django.utils.functional import SimpleLazyObject
 
-from portal.models import Member, Permission, Role
+from portal import raw_rows
+from portal.models import Account, Member, Permission, Role
 from portal.two_factor.devices import two_factor_on
 
 SESSION_KEY = "current_account_id"
+
+
+# The signed-in user's memberships with their accounts, by account name, and
+# whether the user has two-factor on (the two-factor middleware asks it on
+# every request). Read on every page of the portal, so written out
+# (portal.raw_rows): the ORM version (select_related, an Exists annotation)
+# cost about 1 ms of CPU per page to build and compile. Always the primary:
+# tenancy is never read from a replica (portal.replicas).
+_MEMBERSHIPS_SQL = f"""
+SELECT {raw_rows.columns(Member, "m")}, {raw_rows.columns(Account, "a")},
+       {two_factor_on("m.user_id")}
+  FROM {Member._meta.db_table} m
+  JOIN {Account._meta.db_table} a ON a.id = m.account_id
+ WHERE m.user_id = %s
+ ORDER BY a.name, m.id
+"""
 
 
 def _memberships(request) -> list[Member]:
     if not request.user.is_authenticated:
         return []
     if not hasattr(request, "_memberships"):
-        # Whether the user has two-factor on comes along in the same query: the
-        # two-factor middleware asks it on every request (portal/two_factor/).
-        request._memberships = list(
-            Member.objects.filter(user=request.user)
-            .select_related("account")
-            .annotate(user_two_factor=two_factor_on("user"))
-        )
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(_MEMBERSHIPS_SQL, [request.user.pk])
+            rows = cursor.fetchall()
+        split = raw_rows.width(Member)
+        members = []
+        for row in rows:
+            member = raw_rows.instance(Member, row[:split])
+            member.account = raw_rows.instance(Account, row[split:-1])
+            member.user = request.user
+            member.user_two_factor = row[-1]
+            members.append(member)
+        request._memberships = members
     return request._memberships
 
 
