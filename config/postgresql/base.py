@@ -7,8 +7,8 @@ installed. A page of the API reads about a hundred such values, the list,
 jobs and the network batch as many. Here the C loader parses and the time
 zone is attached as Django does (the connection's ``TimeZone`` is UTC, as
 Django sets it): measured on 100 values, 0.41 ms of CPU per query with
-Django's loader, 0.18 ms with this one (docs/benchmark.md "Where an API
-request's CPU goes").
+Django's loader, 0.18 ms with this one (docs/benchmark.md "Where a page's
+CPU goes").
 
 ``ENGINE = "config.postgresql"`` (config/database.py); every other behaviour
 is Django's own.
