@@ -1,11 +1,11 @@
 """Model instances read by a statement written out in SQL.
 
-For the few reads that every request makes (an API request's token, a signed-in
-user's memberships), building and compiling the ORM's queryset cost several
-times the statement itself: joins, an annotation, each model's default
-ordering, compiled again on every request. Written out once at import, the
-statement's rows become the same instances the ORM would build
-(``Model.from_db`` after the fields' own converters).
+For the few reads that nearly every request makes (an API request's token, a
+signed-in user's memberships, an account's groups), building and compiling
+the ORM's queryset cost several times the statement itself: joins, an
+annotation, each model's default ordering, compiled again on every request.
+Written out once at import, the statement's rows become the same instances
+the ORM would build (``Model.from_db`` after the fields' own converters).
 """
 
 from __future__ import annotations
