@@ -168,4 +168,4 @@ class EndpointFilterSet(django_filters.FilterSet):
         return queryset.filter(Q(last_activity__lt=since) | Q(last_activity__isnull=True))
 
     def filter_q(self, queryset: QuerySet[Endpoint], name: str, value: str):
-        return search.search(endpoints=queryset, q=value, account_id=self.account_id)
+        return search.search(endpoints=queryset, q=value)

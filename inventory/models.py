@@ -208,7 +208,7 @@ class Endpoint(models.Model):
             # endpoint_acct_activity past every other state's rows. Pending
             # SIMs are never active and their range started after 528,000
             # entries (2.2 s); terminated ones went silent long ago (0.9 s).
-            # The one index of twelve added for a read; its cost to network
+            # The one index of the table added for a read; its cost to network
             # events is measured in docs/benchmark.md, "Slow reads fixed".
             models.Index(
                 F("account"),
@@ -231,9 +231,6 @@ class Endpoint(models.Model):
                 include=["account", "tags"],
             ),
             GinIndex(fields=["tags"], name="endpoint_tags"),
-            models.Index(
-                OpClass(Reverse("iccid"), name="text_pattern_ops"), name="endpoint_iccid_rev"
-            ),
             models.Index(
                 F("terminated_at"),
                 name="endpoint_terminated_at",
@@ -296,8 +293,9 @@ class Connectivity(models.Model):
 
 
 class EndpointSearch(models.Model):
-    """A copy of each endpoint's name and reference that carries their trigram
-    GIN indexes.
+    """A copy of each endpoint's name, reference and ICCID that carries the
+    search box's own indexes: the trigram GIN indexes of name and reference
+    and the reversed ICCID's btree (its last digits).
 
     Why a second table: an UPDATE that cannot be HOT adds an entry to every
     index of the table, changed columns or not. State changes and network
@@ -307,14 +305,18 @@ class EndpointSearch(models.Model):
     about thirty: most of the GIN upkeep that was close to half of a network
     event batch's UPDATE and five of the thirteen seconds of a 100,000-endpoint
     state change (docs/benchmark.md). Here they are written only when the text
-    itself changes. (The tags' GIN index, one or two entries a row, stays on
-    the endpoint: the tag filter combines it with the others.)
+    itself changes. The reversed ICCID followed for the same reason: its order
+    is unrelated to the ids', so each endpoint updated touched a leaf page of
+    its own, and after a checkpoint wrote that page whole to the WAL
+    (docs/benchmark.md, "The ICCID's last digits moved to the search copy").
+    (The tags' GIN index, one or two entries a row, stays on the endpoint: the
+    tag filter combines it with the others.)
 
-    The database keeps it (migration 0004): a statement trigger copies inserted
-    endpoints (COPY included), a row trigger fires only on UPDATE OF name or
-    reference when a value differs, and ON DELETE CASCADE removes it
-    with its endpoint, whoever deletes it. Read it only through
-    ``search.text_contains``; never write it.
+    The database keeps it (migrations 0004 and 0019): a statement trigger
+    copies inserted endpoints (COPY included), a row trigger fires only on
+    UPDATE OF name, reference or ICCID when a value differs, and ON DELETE
+    CASCADE removes it with its endpoint, whoever deletes it. Read it only
+    through ``inventory.search`` and ``inventory.admin.search``; never write it.
     """
 
     # The foreign key is the migration's own, with ON DELETE CASCADE.
@@ -327,9 +329,13 @@ class EndpointSearch(models.Model):
     )
     name = models.CharField(max_length=100)
     reference = models.CharField(max_length=100)
+    iccid = models.CharField("ICCID", max_length=20, db_collation="C")
 
     class Meta:
         indexes = [
+            models.Index(
+                OpClass(Reverse("iccid"), name="text_pattern_ops"), name="endpointsearch_iccid_rev"
+            ),
             GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="endpointsearch_name_trgm"),
             GinIndex(
                 OpClass(Upper("reference"), name="gin_trgm_ops"),

@@ -3,7 +3,7 @@ it had drifted (docs/usage.md "Rebuilding derived tables").
 
 - ``usage_statecount`` from ``inventory_endpoint``;
 - ``inventory_addressblock`` from ``inventory_ipallocation``;
-- ``inventory_endpointsearch`` from the endpoints' name and reference;
+- ``inventory_endpointsearch`` from the endpoints' name, reference and ICCID;
 - ``usage_endpointmonthlyusage`` from the daily usage.
 
 Each is compared and repaired set-based inside one transaction that holds a
@@ -129,8 +129,8 @@ def rebuild_address_blocks(*, repair: bool = True) -> Drift:
 
 
 def rebuild_search_copy(*, repair: bool = True) -> Drift:
-    expected = f"SELECT id AS endpoint_id, name, reference FROM {_ENDPOINTS}"
-    stored = f"SELECT endpoint_id, name, reference FROM {_SEARCH}"
+    expected = f"SELECT id AS endpoint_id, name, reference, iccid FROM {_ENDPOINTS}"
+    stored = f"SELECT endpoint_id, name, reference, iccid FROM {_SEARCH}"
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {_ENDPOINTS} IN SHARE MODE")
         missing, wrong, extra = _diff(
@@ -138,7 +138,7 @@ def rebuild_search_copy(*, repair: bool = True) -> Drift:
             expected=expected,
             stored=stored,
             key="e.endpoint_id",
-            value="row(e.name, e.reference)::text",
+            value="row(e.name, e.reference, e.iccid)::text",
         )
         if repair and missing + wrong + extra:
             # Row by row differences only: rewriting a million rows would
@@ -148,13 +148,13 @@ def rebuild_search_copy(*, repair: bool = True) -> Drift:
                 f"(SELECT 1 FROM {_ENDPOINTS} e WHERE e.id = s.endpoint_id)"
             )
             cursor.execute(
-                f"UPDATE {_SEARCH} s SET name = e.name, reference = e.reference "
-                f"FROM {_ENDPOINTS} e WHERE e.id = s.endpoint_id "
-                "AND (s.name, s.reference) IS DISTINCT FROM (e.name, e.reference)"
+                f"UPDATE {_SEARCH} s SET name = e.name, reference = e.reference, "
+                f"iccid = e.iccid FROM {_ENDPOINTS} e WHERE e.id = s.endpoint_id "
+                "AND (s.name, s.reference, s.iccid) IS DISTINCT FROM (e.name, e.reference, e.iccid)"
             )
             cursor.execute(
-                f"INSERT INTO {_SEARCH} (endpoint_id, name, reference) "
-                f"SELECT e.id, e.name, e.reference FROM {_ENDPOINTS} e "
+                f"INSERT INTO {_SEARCH} (endpoint_id, name, reference, iccid) "
+                f"SELECT e.id, e.name, e.reference, e.iccid FROM {_ENDPOINTS} e "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {_SEARCH} s WHERE s.endpoint_id = e.id)"
             )
     return Drift(EndpointSearch._meta.db_table, missing, wrong, extra)

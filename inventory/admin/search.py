@@ -13,11 +13,12 @@ from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
 from inventory.identifiers import is_iccid_shaped, label_digits
-from inventory.models import IMSI, Endpoint
+from inventory.models import IMSI, Endpoint, EndpointSearch
 from inventory.search import text_contains
 
 _ENDPOINTS = connection.ops.quote_name(Endpoint._meta.db_table)
 _IMSIS = connection.ops.quote_name(IMSI._meta.db_table)
+_SEARCH = connection.ops.quote_name(EndpointSearch._meta.db_table)
 
 # Each ``reverse(...)`` must read exactly like its index definition to be used.
 # Positional parameters: a RawSQL condition spliced into the queryset's SQL, which
@@ -25,7 +26,7 @@ _IMSIS = connection.ops.quote_name(IMSI._meta.db_table)
 _DIGITS_SQL = f"""
     {_ENDPOINTS}."id" IN (
         SELECT id FROM {_ENDPOINTS} WHERE iccid::text LIKE %s
-        UNION SELECT id FROM {_ENDPOINTS} WHERE reverse(iccid::text) LIKE %s
+        UNION SELECT endpoint_id FROM {_SEARCH} WHERE reverse(iccid::text) LIKE %s
         UNION SELECT endpoint_id FROM {_IMSIS} WHERE imsi::text LIKE %s
         UNION SELECT endpoint_id FROM {_IMSIS} WHERE reverse(imsi::text) LIKE %s
     )

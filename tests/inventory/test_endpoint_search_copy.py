@@ -1,6 +1,6 @@
-"""The searched copy of name and reference (EndpointSearch) is kept by the
-database: whatever writes endpoints, the copy says what the endpoint says, and
-a state change does not touch it."""
+"""The searched copy of name, reference and ICCID (EndpointSearch) is kept by
+the database: whatever writes endpoints, the copy says what the endpoint says,
+and a state change does not touch it."""
 
 from __future__ import annotations
 
@@ -19,13 +19,17 @@ from tests.factories import EndpointFactory, iccid_for, imsi_for
 pytestmark = pytest.mark.django_db
 
 
-def copies() -> dict[int, tuple[str, str]]:
-    return {row.endpoint_id: (row.name, row.reference) for row in EndpointSearch.objects.all()}
-
-
-def originals() -> dict[int, tuple[str, str]]:
+def copies() -> dict[int, tuple[str, str, str]]:
     return {
-        pk: (name, ref) for pk, name, ref in Endpoint.objects.values_list("id", "name", "reference")
+        row.endpoint_id: (row.name, row.reference, row.iccid)
+        for row in EndpointSearch.objects.all()
+    }
+
+
+def originals() -> dict[int, tuple[str, str, str]]:
+    return {
+        pk: (name, ref, iccid)
+        for pk, name, ref, iccid in Endpoint.objects.values_list("id", "name", "reference", "iccid")
     }
 
 
@@ -58,6 +62,28 @@ def test_edits_reach_the_copy_and_searches_see_them(account):
     assert list(search.text_contains(everyone, "crane")) == [endpoint]
     assert list(search.text_contains(everyone, "o-99")) == [endpoint]
     assert not search.text_contains(everyone, "truck").exists()
+
+
+def test_the_last_digits_of_an_iccid_are_found_through_the_copy(account, other_account):
+    mine = EndpointFactory(account=account, iccid=iccid_for(123456))
+    digits = mine.iccid[-6:]
+    # Another account's SIM with the same last six digits (check digit included).
+    theirs = next(
+        iccid_for(123456 + k * 10**6)
+        for k in range(1, 100)
+        if iccid_for(123456 + k * 10**6).endswith(digits)
+    )
+    EndpointFactory(account=other_account, iccid=theirs)
+    assert search.search(endpoints=Endpoint.objects.all(), q=digits).count() == 2
+    found = search.search(endpoints=Endpoint.objects.filter(account=account), q=digits)
+    assert list(found) == [mine]
+    # A corrected ICCID (the admin never edits it; a fix in SQL might) is
+    # found by its new digits, not its old ones.
+    fixed = iccid_for(777777)
+    Endpoint.objects.filter(pk=mine.pk).update(iccid=fixed)
+    assert copies() == originals()
+    assert list(search.search(endpoints=Endpoint.objects.all(), q=fixed[-7:])) == [mine]
+    assert not search.search(endpoints=Endpoint.objects.all(), q=digits).filter(pk=mine.pk)
 
 
 def test_a_state_change_leaves_the_copy_alone(account, group, operator):
