@@ -274,14 +274,22 @@ _TEARDOWN = (
 @functools.cache
 def _events_insert() -> str:
     """Built on first use: whether an event is wanted (``outbox.seq``) is SQL
-    given by the subscribers the settings name."""
+    given by the subscribers the settings name.
+
+    The payload's fields that are the same for every endpoint of the
+    statement (version, action, reason, actor, time, group) are built once,
+    in a sub-select PostgreSQL runs once (an InitPlan), and each row's own
+    (endpoint, from and to state) are added to them with ``||``: building all
+    eleven per row was about 9 µs of the 16 µs an event cost a job's chunk
+    (docs/benchmark.md, "The ICCID's last digits moved to the search copy")."""
     return (
         f"INSERT INTO {outbox.EVENTS} ({outbox.COLUMN_LIST}) "
-        "SELECT x.account_id, x.type, x.id, jsonb_build_object("
-        "'version', %s::int, 'endpoint', jsonb_build_object('id', x.id, 'iccid', x.iccid), "
-        "'action', %s::text, 'from_state', x.old_state, 'to_state', x.new_state, "
-        "'reason', %s::text, 'actor', jsonb_build_object('kind', %s::text, 'label', %s::text), "
-        "'at', %s::timestamptz, 'group', %s::text), %s, "
+        "SELECT x.account_id, x.type, x.id, (SELECT jsonb_build_object("
+        "'version', %s::int, 'action', %s::text, 'reason', %s::text, "
+        "'actor', jsonb_build_object('kind', %s::text, 'label', %s::text), "
+        "'at', %s::timestamptz, 'group', %s::text)) || jsonb_build_object("
+        "'endpoint', jsonb_build_object('id', x.id, 'iccid', x.iccid), "
+        "'from_state', x.old_state, 'to_state', x.new_state), %s, "
         f"{outbox.seq('x.account_id', 'x.type')} "
         "FROM (SELECT u.*, CASE WHEN u.old_state <> u.new_state THEN %s ELSE %s END AS type "
         f"FROM upd u) x {outbox.RETURNING}"
