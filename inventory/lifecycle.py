@@ -11,7 +11,7 @@ and does the side effects (IP releases, session teardowns, membership changes):
          hist AS (INSERT INTO inventory_history (...) SELECT ... FROM upd),
          events AS (INSERT INTO webhooks_accountevent (...) SELECT ... FROM upd
                     WHERE <a webhook of the account wants it>)
-    SELECT <rows changed>, <accounts with events>
+    SELECT <rows changed>, <accounts with events>, <endpoints selected>
 
 The row lock re-checks the state of a row a concurrent transaction has just
 changed (PostgreSQL re-evaluates the WHERE clause on the new row version), so two
@@ -22,7 +22,8 @@ takes anyway; unlike ``FOR UPDATE`` it lets other transactions insert rows that
 reference the endpoint (history, network events) meanwhile.
 
 What is not allowed is skipped and counted by reason; the reason texts are shown
-to users ("1,204 suspended, 3 skipped: already terminated"). A caller that acts in
+to users ("1,204 suspended, 3 skipped: already terminated"). The reasons are
+counted (one GROUP BY) only when fewer endpoints changed than were selected. A caller that acts in
 several calls (a background job's chunks) passes its own ``batch`` so that all
 their History rows share it.
 """
@@ -346,7 +347,8 @@ def _transition(
         f" {statement.changes}, %s, %s"
         f" FROM upd u LEFT JOIN {_GROUPS} og ON og.id = u.old_group_id RETURNING 1)"
         f", events AS ({_events_insert()})"
-        f" SELECT (SELECT count(*) FROM hist), ARRAY({outbox.wanted_by('events')})"
+        f" SELECT (SELECT count(*) FROM hist), ARRAY({outbox.wanted_by('events')}),"
+        f" (SELECT count(*) FROM ({ids_sql}) scoped)"
     )
     # Positional: the selection's SQL comes compiled by Django with %s, and
     # psycopg cannot mix that with named parameters in one statement.
@@ -357,13 +359,19 @@ def _transition(
     # A reset is its own event; the others a state change, or an update when a
     # move between groups keeps the state.
     types = [CONNECTIVITY_RESET] * 2 if action == RESET else [STATE_CHANGED, UPDATED]
-    params += [group.name if group else None, now, *types]
+    params += [group.name if group else None, now, *types, *ids_params]
 
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            changed, event_accounts = cursor.fetchone()
+            changed, event_accounts, scoped = cursor.fetchone()
         outbox.wake(event_accounts)
+        if changed == scoped:
+            # Every endpoint of the selection changed (as every chunk of a job
+            # on a quiet fleet): nothing to classify. The count is of the
+            # statement's snapshot; an endpoint gone meanwhile is not changed,
+            # so the two differ and the GROUP BY below says why.
+            return TransitionResult(action=action, changed=changed, skipped={}, batch=batch)
         # Counted after the change, in the same transaction: the endpoints just
         # changed now sit in the "already ..." bucket and are taken out of it.
         counts = _classify(action, endpoints, group, now)

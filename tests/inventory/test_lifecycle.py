@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from inventory import lifecycle
@@ -441,3 +443,23 @@ def test_history_writers_list_every_column_of_the_model():
 
     columns = tuple(f.column for f in History._meta.concrete_fields if not f.primary_key)
     assert columns == COLUMNS
+
+
+def test_the_skip_reasons_are_counted_only_when_something_was_skipped(account, group, actor):
+    active = [EndpointFactory(account=account, state=State.ACTIVE, primary_group=group)]
+    active.append(EndpointFactory(account=account, state=State.IDLE, primary_group=group))
+    pending = EndpointFactory(account=account, state=State.PENDING)
+
+    def suspend(endpoints):
+        with CaptureQueriesContext(connection) as queries:
+            result = lifecycle.suspend(
+                endpoints=Endpoint.objects.filter(pk__in=[e.pk for e in endpoints]), actor=actor
+            )
+        return result, sum("GROUP BY" in q["sql"] for q in queries.captured_queries)
+
+    result, classified = suspend(active)
+    assert (result.changed, result.skipped, classified) == (2, {}, 0)
+    result, classified = suspend([*active, pending])
+    assert result.changed == 0
+    assert result.skipped == {"already suspended": 2, "pending (not in a group)": 1}
+    assert classified == 1
