@@ -10,10 +10,10 @@ sequential scan costs close to a second (docs/product.md, "Design facts at a mil
   range of ``endpoint_acct_iccid`` (``iccid`` has the C collation, so the btree
   serves ``LIKE 'x%'``). Nothing is OR-ed to it: an OR turns the range into a
   filter, and "8931440000002" then walked 200,000 index entries (0.8 s);
-- other digits, at least 4: the last digits of an ICCID (``endpointsearch_iccid_rev``
-  on the search copy's ``reverse(iccid)``) or of an IMSI (``imsi_rev``), or, from
-  12 digits on, an
-  IMSI prefix (``imsi_unique``; a full IMSI is the longest prefix). IMSIs are
+- other digits, at least 4: the last digits of an ICCID
+  (``endpointsearch_iccid_rev`` on the search copy's ``reverse(iccid)``) or of
+  an IMSI (``imsi_rev``), or, from 12 digits on, an IMSI prefix
+  (``imsi_unique``; a full IMSI is the longest prefix). IMSIs are
   issued in sequence, so a shorter prefix names an operator or a batch, not a
   SIM, and matches up to millions (10 digits matched 100,000 demo SIMs and took
   2 s); 12 digits leave at most 1,000. 1–3 trailing digits would match a tenth
