@@ -4,8 +4,8 @@ after the rows are in, instead of row by row during COPY.
 A fresh ``seed_demo --endpoints 1000000`` writes about seven million rows into
 seven tables. With every index in place each row pays an entry in every index
 of its table (ten on the endpoint table, two trigram GIN indexes and the
-reversed ICCID on its search copy) and a lookup per foreign key; a sorted index build and one
-validating join per foreign key cost a fraction of that
+reversed ICCID on its search copy) and a lookup per foreign key; a sorted
+index build and one validating join per foreign key cost a fraction of that
 (docs/benchmark.md, "Seeding a million endpoints"). The drop and the rebuild
 happen in the seed's own transaction, so a failed seed leaves the schema as it
 was, and only when every table is empty: topping up a loaded database keeps

@@ -22,7 +22,7 @@ from django.contrib.postgres.indexes import OpClass
 from django.db import migrations, models
 from django.db.models.functions import Reverse
 
-FILL_AND_KEEP = """
+FILL = """
 DROP INDEX endpointsearch_name_trgm;
 DROP INDEX endpointsearch_reference_trgm;
 UPDATE inventory_endpointsearch s SET iccid = e.iccid
@@ -31,41 +31,22 @@ CREATE INDEX endpointsearch_name_trgm ON inventory_endpointsearch
     USING gin (upper((name)::text) gin_trgm_ops);
 CREATE INDEX endpointsearch_reference_trgm ON inventory_endpointsearch
     USING gin (upper((reference)::text) gin_trgm_ops);
-
-CREATE OR REPLACE FUNCTION inventory_endpointsearch_insert() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO inventory_endpointsearch (endpoint_id, name, reference, iccid)
-    SELECT id, name, reference, iccid FROM new_rows;
-    RETURN NULL;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION inventory_endpointsearch_update() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE inventory_endpointsearch
-       SET name = NEW.name, reference = NEW.reference, iccid = NEW.iccid
-     WHERE endpoint_id = NEW.id;
-    RETURN NULL;
-END
-$$;
-
-DROP TRIGGER endpoint_search_update ON inventory_endpoint;
-CREATE TRIGGER endpoint_search_update AFTER UPDATE OF name, reference, iccid
-    ON inventory_endpoint FOR EACH ROW
-    WHEN (OLD.name IS DISTINCT FROM NEW.name OR OLD.reference IS DISTINCT FROM NEW.reference
-          OR OLD.iccid IS DISTINCT FROM NEW.iccid)
-    EXECUTE FUNCTION inventory_endpointsearch_update();
 """
 
-# Back to the triggers of 0004 (the column itself goes with the AddField).
-KEEP_AS_BEFORE = """
+
+def keep_copy_of(columns: tuple[str, ...]) -> str:
+    """The copy's triggers (as 0004 made them) for ``columns``: its insert
+    function, its update function, and the update trigger that fires only
+    when one of them changes."""
+    listed = ", ".join(columns)
+    assigned = ", ".join(f"{column} = NEW.{column}" for column in columns)
+    changed = " OR ".join(f"OLD.{column} IS DISTINCT FROM NEW.{column}" for column in columns)
+    return f"""
 CREATE OR REPLACE FUNCTION inventory_endpointsearch_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO inventory_endpointsearch (endpoint_id, name, reference)
-    SELECT id, name, reference FROM new_rows;
+    INSERT INTO inventory_endpointsearch (endpoint_id, {listed})
+    SELECT id, {listed} FROM new_rows;
     RETURN NULL;
 END
 $$;
@@ -73,16 +54,14 @@ $$;
 CREATE OR REPLACE FUNCTION inventory_endpointsearch_update() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE inventory_endpointsearch SET name = NEW.name, reference = NEW.reference
-     WHERE endpoint_id = NEW.id;
+    UPDATE inventory_endpointsearch SET {assigned} WHERE endpoint_id = NEW.id;
     RETURN NULL;
 END
 $$;
 
 DROP TRIGGER endpoint_search_update ON inventory_endpoint;
-CREATE TRIGGER endpoint_search_update AFTER UPDATE OF name, reference
-    ON inventory_endpoint FOR EACH ROW
-    WHEN (OLD.name IS DISTINCT FROM NEW.name OR OLD.reference IS DISTINCT FROM NEW.reference)
+CREATE TRIGGER endpoint_search_update AFTER UPDATE OF {listed}
+    ON inventory_endpoint FOR EACH ROW WHEN ({changed})
     EXECUTE FUNCTION inventory_endpointsearch_update();
 """
 
@@ -103,7 +82,11 @@ class Migration(migrations.Migration):
             ),
             preserve_default=False,
         ),
-        migrations.RunSQL(FILL_AND_KEEP, KEEP_AS_BEFORE),
+        # Back: 0004's triggers (the column goes with the AddField).
+        migrations.RunSQL(
+            FILL + keep_copy_of(("name", "reference", "iccid")),
+            keep_copy_of(("name", "reference")),
+        ),
         migrations.AddIndex(
             model_name="endpointsearch",
             index=models.Index(
